@@ -1,0 +1,109 @@
+# Teacher, sequence-level KD data, students (scratch, kd, cutoff) and weight distillation
+# (Phase 1 generator, then Phase 2 fine-tuning). All students of a shape get the same updates.
+BPE_TRAIN = [exp("bpe/train.src"), exp("bpe/train.tgt")]
+KD_TRAIN = [exp("bpe/train.src"), exp("kd/train.tgt")]
+VALID = [exp("bpe/valid.src"), exp("bpe/valid.tgt")]
+TEACHER = exp("models/teacher/final.pt")
+PHASE1_STEPS = config["wd"]["phase1_steps"]
+PHASE1_TRAIN = {**config["student_train"], **config["wd"].get("phase1", {}), "steps": PHASE1_STEPS}
+PHASE2_TRAIN = {
+    **config["student_train"],
+    **config["wd"].get("phase2", {}),
+    "steps": config["student_train"]["steps"] - PHASE1_STEPS,
+}
+
+
+def student_inputs(wildcards):
+    """Data and initialisation of one student run (see README, 'Systems compared')."""
+    corpora = {"scratch": BPE_TRAIN, "kd": KD_TRAIN, "cutoff": KD_TRAIN, "wd": BPE_TRAIN + KD_TRAIN}
+    init = {"cutoff": TEACHER, "wd": exp(f"models/{wildcards.student}/wd_phase1/final.pt")}
+    inputs = {"bpe": exp("bpe/spm.model"), "train": corpora[wildcards.method], "valid": VALID}
+    if wildcards.method in init:
+        inputs["init"] = init[wildcards.method]
+    return inputs
+
+
+rule train_teacher:
+    input:
+        bpe=exp("bpe/spm.model"),
+        train=BPE_TRAIN,
+        valid=VALID,
+    output:
+        TEACHER,
+    log:
+        exp("logs/train/teacher.log"),
+    benchmark:
+        exp("benchmarks/train/teacher.tsv")
+    params:
+        work=exp("models/teacher/work"),
+        model=shape(config, "teacher"),
+        train=config["teacher"]["train"],
+    threads: config["threads"]["teacher"]
+    resources:
+        gpu=config["gpus"],
+    script:
+        "../workflow_scripts/train_teacher.py"
+
+
+rule kd_translate:
+    input:
+        model=TEACHER,
+        bpe=exp("bpe/spm.model"),
+        src=exp("bpe/train.src"),
+    output:
+        exp("kd/train.tgt"),
+    log:
+        exp("logs/kd_translate.log"),
+    benchmark:
+        exp("benchmarks/kd_translate.tsv")
+    params:
+        search=config["kd"],
+    threads: config["threads"]["decode"]
+    resources:
+        gpu=config["gpus"],
+    script:
+        "../workflow_scripts/kd_translate.py"
+
+
+rule wd_phase1:
+    input:
+        bpe=exp("bpe/spm.model"),
+        teacher=TEACHER,
+        train=BPE_TRAIN + KD_TRAIN,
+        valid=VALID,
+    output:
+        exp("models/{student}/wd_phase1/final.pt"),
+    log:
+        exp("logs/train/{student}.wd_phase1.log"),
+    benchmark:
+        exp("benchmarks/train/{student}.wd_phase1.tsv")
+    params:
+        work=exp("models/{student}/wd_phase1/work"),
+        model=lambda wc: shape(config, wc.student),
+        train=PHASE1_TRAIN,
+    threads: config["threads"]["student"]
+    resources:
+        gpu=config["gpus"],
+    script:
+        "../workflow_scripts/wd_phase1.py"
+
+
+rule train_student:
+    input:
+        unpack(student_inputs),
+    output:
+        exp("models/{student}/{method}/final.pt"),
+    log:
+        exp("logs/train/{student}.{method}.log"),
+    benchmark:
+        exp("benchmarks/train/{student}.{method}.tsv")
+    params:
+        work=exp("models/{student}/{method}/work"),
+        model=lambda wc: shape(config, wc.student),
+        train=lambda wc: PHASE2_TRAIN if wc.method == "wd" else config["student_train"],
+        init=lambda wc: {"cutoff": "cutoff", "wd": "checkpoint"}.get(wc.method, "random"),
+    threads: config["threads"]["student"]
+    resources:
+        gpu=config["gpus"],
+    script:
+        "../workflow_scripts/train_student.py"

@@ -1,0 +1,26 @@
+"""Shared tiny shapes for fast model tests."""
+import pytest
+import torch
+
+from wd.model.transformer import ModelConfig
+
+VOCAB = 50
+
+
+def tiny(**over) -> ModelConfig:
+    keys = dict(vocab_size=VOCAB, enc_layers=2, dec_layers=2, enc_dim=32, dec_dim=32, enc_ffn=64,
+                dec_ffn=64, enc_heads=4, dec_heads=4, dropout=0.0)
+    keys.update(over)
+    return ModelConfig(**keys)
+
+
+@pytest.fixture
+def batch():
+    """A padded source batch and a target-input batch with fixed contents."""
+    g = torch.Generator().manual_seed(0)
+    src = torch.randint(4, VOCAB, (4, 9), generator=g)
+    src[1, 6:] = 0
+    src[3, 4:] = 0
+    tgt = torch.randint(4, VOCAB, (4, 7), generator=g)
+    tgt[:, 0] = 2
+    return src, tgt

@@ -1,0 +1,62 @@
+"""Bad configuration values stop the run with one line naming the key."""
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wd.config import ConfigError, validate
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def with_change(path: str, value):
+    config = copy.deepcopy(DEFAULT)
+    *parents, last = path.split(".")
+    node = config
+    for key in parents:
+        node = node[int(key) if key.isdigit() else key]
+    node[last] = value
+    return config
+
+
+def test_default_config_is_valid():
+    validate(DEFAULT)
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    ("bogus", 1, "(top level): Additional properties are not allowed ('bogus'"),
+    ("teacher.model.enc_layers", -2, "teacher.model.enc_layers: -2 is less than the minimum"),
+    ("students.0.dec_dim", 0, "students.0.dec_dim: 0 is less than the minimum"),
+    ("students.0.dec_heads", 3, "students.0 (stu1): model width must be divisible"),
+    ("students.0.colour", 3, "students.0: Unevaluated properties are not allowed ('colour'"),
+    ("student_train.lr", "fast", "student_train.lr: 'fast' is not of type 'number'"),
+    ("methods", ["kd", "distil"], "methods.1: 'distil' is not one of"),
+    ("wd.phase1_steps", 10_000, "wd.phase1_steps: must be below student_train.steps"),
+    ("data.source", "local", "data.local: required when data.source is local"),
+    ("data.local", {"train": {"src": "nope.en", "tgt": "nope.ro"},
+                    "valid": {"src": "nope.en", "tgt": "nope.ro"},
+                    "test": {"src": "nope.en", "tgt": "nope.ro"}},
+     "data.local.train.src: file not found: nope.en"),
+])
+def test_bad_values_name_their_key(path, value, message):
+    config = with_change(path, value)
+    if path == "data.local":
+        config["data"]["source"] = "local"
+    with pytest.raises(ConfigError) as err:
+        validate(config)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_snakemake_stops_with_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("students:\n  - {name: stu1, dec_layers: -1}\n")
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines()[-1] == (
+        "config error at students.0.dec_layers: -1 is less than the minimum of 1")

@@ -1,0 +1,144 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import tiny
+from wd.model.cutoff import cutoff_student
+from wd.model.generator import (ElementwiseMap, MatrixMap, Phase1Model, VectorMap,
+                                generator_parameters)
+from wd.model.mapping import layer_groups
+from wd.model.transformer import Transformer
+
+SHAPES = {
+    "stu1_narrow_decoder": dict(dec_layers=1, dec_dim=16, dec_ffn=32, dec_heads=2,
+                                tie_output=False),
+    "stu2_two_full_layers": dict(dec_layers=2),
+    "non_integer_ratio": dict(enc_layers=2, dec_layers=2),
+    "narrow_encoder_too": dict(enc_layers=2, enc_dim=16, enc_ffn=24, enc_heads=2, dec_layers=2,
+                               dec_dim=16, dec_ffn=24, dec_heads=2),
+    "deeper_student": dict(dec_layers=5),
+}
+
+
+def teacher_model(**over) -> Transformer:
+    """A 3+3-layer teacher whose biases and norms are non-trivial, like a trained one."""
+    torch.manual_seed(3)
+    model = Transformer(tiny(enc_layers=3, dec_layers=3, **over)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+@pytest.mark.parametrize(("n_t", "n_s", "expected"), [
+    (6, 1, [[0, 1, 2, 3, 4, 5]]), (6, 2, [[0, 1, 2], [3, 4, 5]]),
+    (6, 4, [[0], [1, 2], [3], [4, 5]]), (3, 2, [[0], [1, 2]]), (2, 4, [[0], [0], [1], [1]]),
+    (5, 5, [[0], [1], [2], [3], [4]]),
+])
+def test_layer_groups_cover_every_teacher_layer(n_t, n_s, expected):
+    groups = layer_groups(n_t, n_s)
+    assert groups == expected
+    assert sorted({j for g in groups for j in g}) == list(range(n_t))
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_generated_shapes_match_student(name):
+    teacher = teacher_model()
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(**SHAPES[name]))
+    generated = model.generator()
+    expected = dict(Transformer(tiny(**SHAPES[name])).named_parameters())
+    assert {k: v.shape for k, v in generated.items()} == {k: v.shape for k, v in expected.items()}
+
+
+def test_map_kinds_follow_the_method():
+    teacher = teacher_model()
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(**SHAPES["stu1_narrow_decoder"]))
+    maps = model.generator.maps
+    # Encoder keeps the teacher's shape: element-wise only.
+    assert isinstance(maps["encoder__0__self_attn__q__weight"], ElementwiseMap)
+    # One student decoder layer from a group of three narrower ones: grouped maps.
+    q = maps["decoder__0__self_attn__q__weight"]
+    assert isinstance(q, MatrixMap) and q.mix.shape == (3, 3) and q.p_out.shape == (32, 16)
+    k = maps["decoder__0__cross_attn__k__weight"]
+    assert k.p_in.shape == (32, 32) and k.p_out.shape == (32, 16)  # keys from encoder width
+    assert isinstance(maps["decoder__0__ffn_sub__norm__weight"], VectorMap)
+    assert torch.allclose(q.weights, torch.full((3,), 1 / 3))
+
+
+def test_matrix_map_equals_the_written_formula():
+    """The cheap evaluation (mix, then project) equals METHOD.md's X_j, Y_k, Z sequence."""
+    torch.manual_seed(0)
+    m = MatrixMap(3, torch.Size([8, 6]), torch.Size([4, 5]))
+    with torch.no_grad():
+        m.scale.normal_()
+        m.shift.normal_()
+        m.weights.normal_()
+    teacher = torch.randn(3, 8, 6)
+    x = [m.p_out.t() @ teacher[j] @ m.p_in for j in range(3)]
+    y = [sum(m.mix[j, k] * x[j] for j in range(3)) for k in range(3)]
+    z = sum(m.weights[k] * y[k] for k in range(3))
+    assert torch.allclose(m(teacher), m.scale * torch.tanh(z) + m.shift, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_converted_student_matches_phase1_model(name, batch):
+    teacher = teacher_model()
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(**SHAPES[name])).eval()
+    with torch.no_grad():  # move away from the initial values so the test sees real mixing
+        for p in model.generator.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    src, tgt = batch
+    student = model.export_student().eval()
+    torch.testing.assert_close(student(src, tgt), model(src, tgt), atol=1e-5, rtol=0)
+
+
+def test_phase1_updates_only_the_generator(batch):
+    teacher = teacher_model()
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(**SHAPES["stu1_narrow_decoder"]))
+    model.train()
+    frozen = {k: v.clone() for k, v in model.generator.named_buffers()}
+    before = {k: v.clone() for k, v in model.generator.named_parameters()}
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    src, tgt = batch
+    for _ in range(3):
+        logits = model(src, tgt)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), src[:, :7].reshape(-1))
+        loss.backward()
+        for name, p in model.generator.named_parameters():
+            assert p.grad is not None, f"no gradient reaches {name}"
+        optimizer.step()
+        optimizer.zero_grad()
+    for name, buf in model.generator.named_buffers():
+        assert not buf.requires_grad and buf.grad is None
+        assert torch.equal(buf, frozen[name]), f"teacher tensor {name} changed"
+    assert all(not p.requires_grad for p in model.skeleton.parameters())
+    changed = [k for k, v in model.generator.named_parameters() if not torch.equal(v, before[k])]
+    assert len(changed) == len(before)
+    assert generator_parameters(model) == sum(p.numel() for p in before.values())
+
+
+def test_teacher_state_is_not_aliased():
+    teacher = teacher_model()
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(dec_layers=1))
+    with torch.no_grad():
+        for buf in model.generator.buffers():
+            buf.add_(1.0)
+    assert not torch.equal(teacher.state_dict()["encoder.0.ffn.fc1.weight"],
+                           model.generator.teacher_tensor("encoder.0.ffn.fc1.weight")[0])
+
+
+def test_cutoff_with_teacher_shape_reproduces_teacher(batch):
+    teacher = teacher_model()
+    student = cutoff_student(teacher.state_dict(), teacher.cfg, teacher.cfg).eval()
+    src, tgt = batch
+    assert torch.equal(student(src, tgt), teacher(src, tgt))
+
+
+def test_cutoff_takes_first_rows_and_top_layer_of_group():
+    teacher = teacher_model()
+    student = cutoff_student(teacher.state_dict(), teacher.cfg,
+                             tiny(**SHAPES["stu1_narrow_decoder"]))
+    t = teacher.state_dict()["decoder.2.ffn.fc1.weight"]
+    assert torch.equal(student.state_dict()["decoder.0.ffn.fc1.weight"], t[:32, :16])
+    assert torch.equal(student.state_dict()["output.weight"],
+                       teacher.state_dict()["tgt_embed.weight"][:, :16])

@@ -1,0 +1,79 @@
+"""The real Snakemake DAG on a micro config: every step runs, the table holds real numbers."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+MICRO = REPO / "tests" / "micro.yaml"
+
+
+def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def micro_run(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    run = snakemake("--cores", "2", "all", "--configfile", str(MICRO),
+                    "--config", f"results_dir={results}")
+    assert run.returncode == 0, run.stderr[-4000:]
+    return results / "micro"
+
+
+def test_table_has_every_system_with_real_numbers(micro_run):
+    table = pd.read_csv(micro_run / "tables" / "results.csv")
+    systems = list(zip(table.student, table.method))
+    assert systems[0] == ("teacher", "teacher")
+    assert sorted(systems[1:]) == sorted(("tiny1", m) for m in
+                                         ["scratch", "kd", "cutoff", "wd", "wd_phase1_only"])
+    required = ["experiment", "student", "method", "testset", "bleu", "chrf", "bleu_signature",
+                "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
+                "train_seconds", "device"]
+    assert not table[required].isna().any().any()
+    assert (table.experiment == "micro").all() and (table.testset == "test").all()
+    assert table.bleu.between(0, 100).all() and table.chrf.between(0, 100).all()
+    assert table.chrf.max() > 0  # scored real output, not empty files
+    assert table.bleu_signature.str.contains("nrefs:1").all()
+    assert table.loc[0, "speedup"] == 1.0 and (table.sents_per_sec > 0).all()
+    assert (table.params[1:] < table.params[0]).all()
+    students = table[table.student == "tiny1"].set_index("method")
+    # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.
+    assert set(students.train_steps[["scratch", "kd", "cutoff", "wd"]]) == {20}
+    assert students.train_steps["wd_phase1_only"] == 8
+    assert students.generator_params["wd"] > 0
+    assert students.delta_bleu_vs_kd["kd"] == 0.0
+
+
+def test_outputs_line_counts_and_provenance(micro_run):
+    kd = (micro_run / "kd" / "train.tgt").read_text().splitlines()
+    assert len(kd) == len((micro_run / "bpe" / "train.src").read_text().splitlines()) == 400
+    hyp = (micro_run / "eval" / "tiny1" / "wd" / "test.hyp").read_text().splitlines()
+    assert len(hyp) == 40
+    used = yaml.safe_load((micro_run / "tables" / "config.used.yaml").read_text())
+    assert used["experiment"] == "micro" and used["student_train"]["steps"] == 20
+    md = (micro_run / "tables" / "results.md").read_text()
+    assert "## Student `tiny1`" in md and "| teacher |" in md
+    assert not list(micro_run.rglob("*.tmp"))
+
+
+def test_rerun_has_nothing_to_do(micro_run):
+    run = snakemake("-n", "all", "--configfile", str(MICRO),
+                    "--config", f"results_dir={micro_run.parent}")
+    assert run.returncode == 0
+    assert "Nothing to be done" in run.stdout + run.stderr
+
+
+def test_teacher_checkpoint_is_the_average_of_the_last_two(micro_run):
+    import torch
+    work = micro_run / "models" / "teacher" / "work"
+    kept = sorted(work.glob("checkpoint_*.pt"))
+    assert [p.name for p in kept] == ["checkpoint_00000020.pt", "checkpoint_00000030.pt"]
+    final = torch.load(micro_run / "models" / "teacher" / "final.pt", weights_only=True)
+    a, b = (torch.load(p, weights_only=True)["model"] for p in kept)
+    name = "encoder.0.ffn.fc1.weight"
+    torch.testing.assert_close(final["model"][name], (a[name] + b[name]) / 2)

@@ -1,0 +1,74 @@
+"""Experiment configuration: schema validation with one-line errors, and typed views of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from wd.decode import SearchSettings
+from wd.model.transformer import ModelConfig
+from wd.train import TrainSettings
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line naming the key."""
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def validate(config: dict, schema_path: Path = SCHEMA) -> None:
+    """Check ``config`` against the schema and the rules a schema cannot say; raise ConfigError."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ConfigError(f"config error at {_where(error.absolute_path)}: {error.message}")
+    _check_semantics(config)
+
+
+def _check_semantics(config: dict) -> None:
+    if config["wd"]["phase1_steps"] >= config["student_train"]["steps"]:
+        raise ConfigError("config error at wd.phase1_steps: must be below student_train.steps "
+                          "(Phase 2 gets the rest of the student budget)")
+    names = [s["name"] for s in config["students"]]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config error at students: names must be unique, got {names}")
+    for index, name in enumerate(["teacher", *names]):
+        try:
+            ModelConfig(vocab_size=config["bpe"]["vocab_size"], **shape(config, name))
+        except ValueError as err:
+            key = "teacher.model" if name == "teacher" else f"students.{index - 1} ({name})"
+            raise ConfigError(f"config error at {key}: {err}") from None
+    if config["data"]["source"] == "local":
+        local = config["data"].get("local")
+        if local is None:
+            raise ConfigError("config error at data.local: required when data.source is local")
+        for split, files in local.items():
+            for side, path in files.items():
+                if not Path(path).is_file():
+                    raise ConfigError(f"config error at data.local.{split}.{side}: "
+                                      f"file not found: {path}")
+
+
+def shape(config: dict, name: str) -> dict:
+    """Model keys of the teacher or of a named student (student keys default to the teacher's)."""
+    keys = dict(config["teacher"]["model"])
+    if name != "teacher":
+        student = next(s for s in config["students"] if s["name"] == name)
+        keys.update({k: v for k, v in student.items() if k != "name"})
+    return keys
+
+
+def train_settings(section: dict, config: dict, **override) -> TrainSettings:
+    """TrainSettings from a ``*_train`` section plus the experiment-wide amp and seed."""
+    return TrainSettings(**{**section, **override}, amp=config["amp"], seed=config["seed"])
+
+
+def search_settings(section: dict) -> SearchSettings:
+    return SearchSettings(**section)

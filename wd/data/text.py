@@ -1,0 +1,66 @@
+"""Moses-style text processing through sacremoses, and line-file helpers used by every step."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from sacremoses import MosesDetokenizer, MosesPunctNormalizer, MosesTokenizer
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines without their newline; a file that is not UTF-8 is an error naming file and line."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for number, line in enumerate(lines, 1):
+        try:
+            out.append(line.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}:{number}: not valid UTF-8 ({err.reason})") from None
+    return out
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> int:
+    """Write lines atomically (temporary name, then rename); return how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        for line in lines:
+            if "\n" in line:
+                raise ValueError(f"{path}: line {count + 1} contains a newline")
+            handle.write(line + "\n")
+            count += 1
+    os.replace(tmp, path)
+    return count
+
+
+def check_aligned(src: Path, tgt: Path) -> int:
+    """Line count of a parallel pair; different counts are an error naming both files."""
+    n_src, n_tgt = len(read_lines(src)), len(read_lines(tgt))
+    if n_src != n_tgt:
+        raise ValueError(f"misaligned corpus: {src} has {n_src} lines, {tgt} has {n_tgt}")
+    return n_src
+
+
+@lru_cache(maxsize=None)
+def _tools(lang: str) -> tuple[MosesPunctNormalizer, MosesTokenizer, MosesDetokenizer]:
+    return MosesPunctNormalizer(lang=lang), MosesTokenizer(lang=lang), MosesDetokenizer(lang=lang)
+
+
+def tokenize(line: str, lang: str) -> str:
+    """Moses punctuation normalisation then tokenisation (no HTML escaping)."""
+    normalizer, tokenizer, _ = _tools(lang)
+    return tokenizer.tokenize(normalizer.normalize(line), escape=False, return_str=True)
+
+
+def detokenize(line: str, lang: str) -> str:
+    return _tools(lang)[2].detokenize(line.split())

@@ -1,0 +1,34 @@
+"""Cut-off initialisation: a student made by cutting the teacher's parameters.
+
+For every student parameter, take the teacher tensor of one evenly chosen layer (the top layer of
+the group that :func:`wd.model.mapping.layer_groups` assigns, so the student's last layer is the
+teacher's last) and keep its first rows and columns. With the teacher's own shape this copies the
+teacher exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from wd.model.mapping import check_compatible, teacher_sources
+from wd.model.transformer import ModelConfig, Transformer
+
+
+def cut(teacher_tensor: Tensor, shape: torch.Size) -> Tensor:
+    """First rows (and columns) of ``teacher_tensor``; zero-padded where the student is wider."""
+    out = torch.zeros(shape, dtype=teacher_tensor.dtype)
+    index = tuple(slice(0, min(s, t)) for s, t in zip(shape, teacher_tensor.shape))
+    out[index] = teacher_tensor[index]
+    return out
+
+
+@torch.no_grad()
+def cutoff_student(teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
+                   student_cfg: ModelConfig) -> Transformer:
+    check_compatible(teacher_cfg, student_cfg)
+    student = Transformer(student_cfg)
+    for name, param in student.named_parameters():
+        source = teacher_sources(name, teacher_cfg, student_cfg)[-1]
+        param.copy_(cut(teacher_state[source], param.shape))
+    return student

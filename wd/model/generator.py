@@ -1,0 +1,176 @@
+"""The weight-distillation parameter generator (Phase 1), as written in METHOD.md.
+
+Every student parameter is a function of frozen teacher tensors and trainable generator
+parameters, re-evaluated at every training step:
+
+* same shape and a one-layer group: element-wise ``W = A * tanh(T) + B``;
+* matrices otherwise: ``W = A * tanh(P_out^T (sum_k w_k sum_j M_jk T_j) P_in) + B``;
+* vectors (biases, LayerNorm gamma/beta): ``s = a * tanh(P_out^T sum_k w_k sum_j M_jk b_j) + beta``;
+* embeddings: ``A * tanh(E_t P_emb) + B`` with per-token tables A, B (``P_emb`` only when widths
+  differ); an untied output projection ``E_out P_out_emb`` (linear, no tanh), or the teacher's own
+  matrix, frozen, when widths match.
+
+The layer mixing is evaluated as ``c = M w`` followed by one projection of ``sum_j c_j T_j``: the
+same function as projecting every ``T_j`` first (everything before tanh is linear), g times cheaper.
+
+Public API: :class:`Phase1Model` (teacher + generator + student skeleton; trains like a model and
+exports a plain student with :meth:`Phase1Model.export_student`) and :func:`generator_parameters`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from wd.model.mapping import check_compatible, teacher_sources
+from wd.model.transformer import ModelConfig, Transformer
+
+
+def _xavier(*shape: int) -> nn.Parameter:
+    return nn.Parameter(nn.init.xavier_normal_(torch.empty(*shape)))
+
+
+class ElementwiseMap(nn.Module):
+    """``A * tanh(T) + B`` for a student tensor of the teacher tensor's own shape."""
+
+    def __init__(self, shape: torch.Size):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(shape))
+        self.shift = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, teacher: Tensor) -> Tensor:
+        return self.scale * torch.tanh(teacher[0]) + self.shift
+
+
+class MatrixMap(nn.Module):
+    """Grouped generator for one student matrix ``(O_s, I_s)`` from g teacher matrices."""
+
+    def __init__(self, group: int, teacher_shape: torch.Size, student_shape: torch.Size):
+        super().__init__()
+        (o_t, i_t), (o_s, i_s) = teacher_shape, student_shape
+        self.p_out = _xavier(o_t, o_s)
+        self.p_in = _xavier(i_t, i_s)
+        self.mix = _xavier(group, group)
+        self.weights = nn.Parameter(torch.full((group,), 1.0 / group))
+        self.scale = nn.Parameter(torch.ones(o_s, i_s))
+        self.shift = nn.Parameter(torch.zeros(o_s, i_s))
+
+    def forward(self, teacher: Tensor) -> Tensor:
+        mixed = torch.einsum("g,goi->oi", self.mix @ self.weights, teacher)
+        return self.scale * torch.tanh(self.p_out.t() @ mixed @ self.p_in) + self.shift
+
+
+class VectorMap(nn.Module):
+    """Grouped generator for a bias or LayerNorm vector (no input projection)."""
+
+    def __init__(self, group: int, teacher_size: int, student_size: int):
+        super().__init__()
+        self.p_out = _xavier(teacher_size, student_size)
+        self.mix = _xavier(group, group)
+        self.weights = nn.Parameter(torch.full((group,), 1.0 / group))
+        self.scale = nn.Parameter(torch.ones(student_size))
+        self.shift = nn.Parameter(torch.zeros(student_size))
+
+    def forward(self, teacher: Tensor) -> Tensor:
+        mixed = (self.mix @ self.weights) @ teacher
+        return self.scale * torch.tanh(mixed @ self.p_out) + self.shift
+
+
+class EmbeddingMap(nn.Module):
+    """``A[x] * tanh(E_t[x] P_emb) + B[x]`` with per-token tables; ``P_emb`` only if widths differ."""
+
+    def __init__(self, teacher_shape: torch.Size, student_shape: torch.Size):
+        super().__init__()
+        vocab, d_t = teacher_shape
+        d_s = student_shape[1]
+        self.p_emb = _xavier(d_t, d_s) if d_t != d_s else None
+        self.scale = nn.Parameter(torch.ones(vocab, d_s))
+        self.shift = nn.Parameter(torch.zeros(vocab, d_s))
+
+    def forward(self, teacher: Tensor) -> Tensor:
+        table = teacher[0] if self.p_emb is None else teacher[0] @ self.p_emb
+        return self.scale * torch.tanh(table) + self.shift
+
+
+class OutputMap(nn.Module):
+    """Untied output projection: ``E_out P_out_emb`` (linear), or the teacher's matrix if same width."""
+
+    def __init__(self, teacher_shape: torch.Size, student_shape: torch.Size):
+        super().__init__()
+        d_t, d_s = teacher_shape[1], student_shape[1]
+        self.p_out = _xavier(d_t, d_s) if d_t != d_s else None
+
+    def forward(self, teacher: Tensor) -> Tensor:
+        return teacher[0] if self.p_out is None else teacher[0] @ self.p_out
+
+
+def _build_map(name: str, group: int, t_shape: torch.Size, s_shape: torch.Size) -> nn.Module:
+    if name == "output.weight":
+        return OutputMap(t_shape, s_shape)
+    if name.endswith("embed.weight"):
+        return EmbeddingMap(t_shape, s_shape)
+    if group == 1 and t_shape == s_shape:
+        return ElementwiseMap(s_shape)
+    if len(s_shape) == 2:
+        return MatrixMap(group, t_shape, s_shape)
+    return VectorMap(group, t_shape[0], s_shape[0])
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+class WeightGenerator(nn.Module):
+    """Maps the frozen teacher tensors (non-persistent buffers) to every student parameter."""
+
+    def __init__(self, teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
+                 student: Transformer):
+        super().__init__()
+        check_compatible(teacher_cfg, student.cfg)
+        self.names = [name for name, _ in student.named_parameters()]
+        self.maps = nn.ModuleDict()
+        for name, param in student.named_parameters():
+            sources = teacher_sources(name, teacher_cfg, student.cfg)
+            missing = [s for s in sources if s not in teacher_state]
+            if missing:
+                raise ValueError(f"teacher checkpoint lacks {missing} needed for student {name}")
+            stacked = torch.stack([teacher_state[s].detach().float() for s in sources])
+            self.register_buffer("teacher__" + _key(name), stacked, persistent=False)
+            self.maps[_key(name)] = _build_map(name, len(sources), stacked.shape[1:], param.shape)
+
+    def teacher_tensor(self, name: str) -> Tensor:
+        return getattr(self, "teacher__" + _key(name))
+
+    def forward(self) -> dict[str, Tensor]:
+        return {name: self.maps[_key(name)](self.teacher_tensor(name)) for name in self.names}
+
+
+class Phase1Model(nn.Module):
+    """Trains like a Transformer: each forward regenerates the student weights and runs the
+    student with them. Only the generator has trainable parameters; the skeleton's own
+    parameters are frozen placeholders that the generated tensors replace."""
+
+    def __init__(self, teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
+                 student_cfg: ModelConfig):
+        super().__init__()
+        self.cfg = student_cfg
+        self.skeleton = Transformer(student_cfg).requires_grad_(False)
+        self.generator = WeightGenerator(teacher_state, teacher_cfg, self.skeleton)
+
+    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
+        return functional_call(self.skeleton, self.generator(), (src, tgt_in))
+
+    @torch.no_grad()
+    def export_student(self) -> Transformer:
+        """Evaluate the generator once and return a plain student holding its output."""
+        student = Transformer(self.cfg)
+        params = dict(student.named_parameters())
+        for name, value in self.generator().items():
+            params[name].copy_(value)
+        return student
+
+
+def generator_parameters(model: Phase1Model) -> int:
+    """Trainable generator parameters (teacher tensors and skeleton excluded)."""
+    return sum(p.numel() for p in model.generator.parameters())

@@ -1,0 +1,251 @@
+"""Encoder-decoder Transformer (Vaswani et al. 2017) in one readable file.
+
+Conventions: batch-first tensors ``(batch, time, dim)``; weight matrices ``(out, in)`` as in
+``nn.Linear``. Every attention projection is its own ``nn.Linear`` (q, k, v, out) because the
+weight-distillation generator maps each matrix kind separately. The decoder may be narrower than
+the encoder: cross-attention keys/values are projected from the encoder width.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one model; stored in every checkpoint so it can be rebuilt alone."""
+
+    vocab_size: int
+    enc_layers: int
+    dec_layers: int
+    enc_dim: int
+    dec_dim: int
+    enc_ffn: int
+    dec_ffn: int
+    enc_heads: int
+    dec_heads: int
+    dropout: float = 0.1
+    pre_norm: bool = False
+    share_embeddings: bool = False
+    tie_output: bool = True
+
+    def __post_init__(self) -> None:
+        if self.enc_dim % self.enc_heads or self.dec_dim % self.dec_heads:
+            raise ValueError(f"model width must be divisible by its heads: {self}")
+        if self.share_embeddings and self.enc_dim != self.dec_dim:
+            raise ValueError("share_embeddings needs enc_dim == dec_dim")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sinusoidal_positions(length: int, dim: int, offset: int = 0, device=None) -> Tensor:
+    """Fixed position encodings (fairseq layout: sin half then cos half)."""
+    half = dim // 2
+    scale = math.log(10000.0) / max(half - 1, 1)
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=device) * -scale)
+    pos = torch.arange(offset, offset + length, dtype=torch.float32, device=device)
+    angles = pos[:, None] * freqs[None, :]
+    table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+    if dim % 2:
+        table = F.pad(table, (0, 1))
+    return table
+
+
+class Attention(nn.Module):
+    """Multi-head attention with separate q/k/v/out projections; keys/values may come from a
+    wider memory (``kv_dim``)."""
+
+    def __init__(self, dim: int, kv_dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(kv_dim, dim)
+        self.v = nn.Linear(kv_dim, dim)
+        self.out = nn.Linear(dim, dim)
+
+    def split_heads(self, x: Tensor) -> Tensor:
+        b, t, d = x.shape
+        return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+    def project_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        return self.split_heads(self.k(memory)), self.split_heads(self.v(memory))
+
+    def attend(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
+        q = self.split_heads(self.q(x))
+        p = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+        b, h, t, dh = y.shape
+        return self.out(y.transpose(1, 2).reshape(b, t, h * dh))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(F.dropout(F.relu(self.fc1(x)), self.dropout, self.training))
+
+
+class Sublayer(nn.Module):
+    """Residual wrapper applying LayerNorm before (pre-norm) or after (post-norm) the block."""
+
+    def __init__(self, dim: int, dropout: float, pre_norm: bool):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.dropout, self.pre_norm = dropout, pre_norm
+
+    def forward(self, x: Tensor, block) -> Tensor:
+        if self.pre_norm:
+            return x + F.dropout(block(self.norm(x)), self.dropout, self.training)
+        return self.norm(x + F.dropout(block(x), self.dropout, self.training))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.enc_dim
+        self.self_attn = Attention(d, d, cfg.enc_heads, cfg.dropout)
+        self.self_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
+        self.ffn = FeedForward(d, cfg.enc_ffn, cfg.dropout)
+        self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        def attn(h: Tensor) -> Tensor:
+            return self.self_attn.attend(h, *self.self_attn.project_kv(h), mask, False)
+
+        x = self.self_attn_sub(x, attn)
+        return self.ffn_sub(x, self.ffn)
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.dec_dim
+        self.self_attn = Attention(d, d, cfg.dec_heads, cfg.dropout)
+        self.self_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
+        self.cross_attn = Attention(d, cfg.enc_dim, cfg.dec_heads, cfg.dropout)
+        self.cross_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
+        self.ffn = FeedForward(d, cfg.dec_ffn, cfg.dropout)
+        self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
+
+    def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], src_mask: Tensor,
+                cache: dict | None = None) -> Tensor:
+        """Full-sequence (training, ``cache=None``) or one-step incremental decoding."""
+
+        def self_attn(h: Tensor) -> Tensor:
+            k, v = self.self_attn.project_kv(h)
+            if cache is None:
+                return self.self_attn.attend(h, k, v, None, True)
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
+            return self.self_attn.attend(h, k, v, None, False)
+
+        x = self.self_attn_sub(x, self_attn)
+        x = self.cross_attn_sub(x, lambda h: self.cross_attn.attend(h, *cross_kv, src_mask, False))
+        return self.ffn_sub(x, self.ffn)
+
+
+class Transformer(nn.Module):
+    """Encoder-decoder with sinusoidal positions and (optionally tied) embeddings."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.src_embed = nn.Embedding(cfg.vocab_size, cfg.enc_dim, padding_idx=PAD_ID)
+        self.tgt_embed = self.src_embed if cfg.share_embeddings else nn.Embedding(
+            cfg.vocab_size, cfg.dec_dim, padding_idx=PAD_ID)
+        self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.enc_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.dec_layers))
+        self.enc_norm = nn.LayerNorm(cfg.enc_dim) if cfg.pre_norm else None
+        self.dec_norm = nn.LayerNorm(cfg.dec_dim) if cfg.pre_norm else None
+        self.output = None if cfg.tie_output else nn.Linear(cfg.dec_dim, cfg.vocab_size, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """fairseq-style init: xavier-uniform matrices, zero biases, N(0, d^-1/2) embeddings."""
+        for name, p in self.named_parameters():
+            if "norm" in name:
+                continue
+            if name.endswith("bias"):
+                nn.init.zeros_(p)
+            elif "embed" in name or name.startswith("output"):
+                nn.init.normal_(p, 0.0, p.shape[1] ** -0.5)
+            else:
+                nn.init.xavier_uniform_(p)
+        with torch.no_grad():
+            self.src_embed.weight[PAD_ID].zero_()
+            self.tgt_embed.weight[PAD_ID].zero_()
+
+    def embed(self, table: nn.Embedding, tokens: Tensor, offset: int = 0) -> Tensor:
+        dim = table.embedding_dim
+        pos = sinusoidal_positions(tokens.size(1), dim, offset, tokens.device)
+        x = table(tokens) * math.sqrt(dim) + pos.to(table.weight.dtype)
+        return F.dropout(x, self.cfg.dropout, self.training)
+
+    def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
+        """Return encoder states and the attention mask (True = real token) for the sources."""
+        mask = (src != PAD_ID)[:, None, None, :]
+        x = self.embed(self.src_embed, src)
+        for layer in self.encoder:
+            x = layer(x, mask)
+        if self.enc_norm is not None:
+            x = self.enc_norm(x)
+        return x, mask
+
+    def project(self, x: Tensor) -> Tensor:
+        if self.dec_norm is not None:
+            x = self.dec_norm(x)
+        weight = self.tgt_embed.weight if self.output is None else self.output.weight
+        return F.linear(x, weight)
+
+    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
+        """Teacher-forced logits ``(batch, tgt_len, vocab)``."""
+        memory, mask = self.encode(src)
+        x = self.embed(self.tgt_embed, tgt_in)
+        for layer in self.decoder:
+            x = layer(x, layer.cross_attn.project_kv(memory), mask)
+        return self.project(x)
+
+    # --- incremental decoding -------------------------------------------------------------
+    def start_decoding(self, memory: Tensor, mask: Tensor) -> dict:
+        """State for :meth:`decode_step`: cross-attention K/V computed once per layer."""
+        return {"step": 0, "mask": mask,
+                "cross": [layer.cross_attn.project_kv(memory) for layer in self.decoder],
+                "self": [{} for _ in self.decoder]}
+
+    def decode_step(self, tokens: Tensor, state: dict) -> Tensor:
+        """Logits for the next token given the last generated tokens ``(batch, 1)``."""
+        x = self.embed(self.tgt_embed, tokens, offset=state["step"])
+        for layer, kv, cache in zip(self.decoder, state["cross"], state["self"]):
+            x = layer(x, kv, state["mask"], cache)
+        state["step"] += 1
+        return self.project(x)[:, -1]
+
+    @staticmethod
+    def reorder_state(state: dict, self_rows: Tensor, cross_rows: Tensor | None = None) -> None:
+        """Reorder the self-attention caches by ``self_rows`` (beam parents); when sentences
+        leave the batch, also keep ``cross_rows`` of the cross-attention K/V and mask."""
+        for cache in state["self"]:
+            for key in cache:
+                cache[key] = cache[key].index_select(0, self_rows)
+        if cross_rows is not None:
+            state["mask"] = state["mask"].index_select(0, cross_rows)
+            state["cross"] = [(k.index_select(0, cross_rows), v.index_select(0, cross_rows))
+                              for k, v in state["cross"]]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Distinct trainable parameters (tied tensors counted once)."""
+    return sum(p.numel() for p in model.parameters())

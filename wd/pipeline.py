@@ -1,0 +1,118 @@
+"""Training and translation steps of the pipeline, one function per workflow step.
+
+Each function takes explicit paths and settings, so it runs (and is tested) without Snakemake.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from wd.checkpoint import load, load_model, save_model
+from wd.data.batching import Pair, load_parallel, pieces_to_ids
+from wd.data.bpe import load_bpe
+from wd.data.text import read_lines, write_lines
+from wd.decode import SearchSettings, translate
+from wd.model.cutoff import cutoff_student
+from wd.model.generator import Phase1Model, generator_parameters
+from wd.model.transformer import ModelConfig, Transformer, count_parameters
+from wd.train import Trainer, TrainSettings
+
+log = logging.getLogger(__name__)
+
+INITS = ("random", "cutoff", "checkpoint")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` takes the GPU when one is visible; ``cuda`` without one is an error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda requested but no GPU is visible")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def load_corpora(bpe_model: Path, files: list[Path], max_len: int | None) -> list[Pair]:
+    """Concatenate parallel BPE corpora given as ``[src1, tgt1, src2, tgt2, ...]`` (e.g. the
+    original and the KD data) as id pairs."""
+    if len(files) % 2:
+        raise ValueError(f"expected source/target file pairs, got {files}")
+    sp = load_bpe(bpe_model)
+    pairs: list[Pair] = []
+    for src, tgt in zip(files[0::2], files[1::2]):
+        pairs += load_parallel(sp, src, tgt, max_len)
+    return pairs
+
+
+def model_config(bpe_model: Path, shape: dict) -> ModelConfig:
+    """Architecture from a config shape, with the vocabulary the BPE model really has."""
+    return ModelConfig(vocab_size=load_bpe(bpe_model).get_piece_size(), **shape)
+
+
+def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
+        settings: TrainSettings, work_dir: Path, device: torch.device) -> tuple[Trainer, dict]:
+    trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device)
+    result = trainer.run()
+    log.info("trained %d steps in %.1f s", result["steps"], result["seconds"])
+    return trainer, result
+
+
+def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
+                valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
+                device: torch.device, init_from: Path | None = None) -> dict:
+    """Train a Transformer from a random, cut-off or checkpoint initialisation; save ``out``.
+
+    ``init_from`` is the teacher (``cutoff``) or a student checkpoint (``checkpoint``, e.g. the
+    converted Phase-1 student); its recorded steps and seconds are added to this run's.
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown initialisation {init!r}; expected one of {INITS}")
+    torch.manual_seed(settings.seed)
+    before = {"train_steps": 0, "train_seconds": 0.0}
+    if init == "random":
+        model = Transformer(model_cfg)
+    elif init == "cutoff":
+        teacher = load(init_from)
+        model = cutoff_student(teacher["model"], ModelConfig(**teacher["config"]), model_cfg)
+    else:
+        model, meta = load_model(init_from)
+        before = {k: meta[k] for k in before}
+    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device)
+    model.load_state_dict(trainer.final_state())
+    meta = {"train_steps": before["train_steps"] + result["steps"],
+            "train_seconds": round(before["train_seconds"] + result["seconds"], 2),
+            "params": count_parameters(model), "init": init}
+    save_model(model.cpu(), out, meta)
+    return meta
+
+
+def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list[Pair],
+                 valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
+                 device: torch.device) -> dict:
+    """Phase 1: train the generator on frozen teacher tensors, then write the plain student."""
+    teacher = load(teacher_path)
+    torch.manual_seed(settings.seed)
+    model = Phase1Model(teacher["model"], ModelConfig(**teacher["config"]), student_cfg)
+    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device)
+    model.load_state_dict(trainer.final_state())
+    student = model.cpu().export_student()
+    meta = {"train_steps": result["steps"], "train_seconds": result["seconds"],
+            "params": count_parameters(student), "generator_params": generator_parameters(model),
+            "init": "wd_phase1"}
+    save_model(student, out, meta)
+    return meta
+
+
+def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
+                   search: SearchSettings, device: torch.device) -> int:
+    """Translate a file of BPE pieces into a file of BPE pieces; line counts are asserted."""
+    model, _ = load_model(model_path, device)
+    sp = load_bpe(bpe_model)
+    sources = pieces_to_ids(sp, read_lines(src))
+    hyps = translate(model, sources, search, device)
+    written = write_lines(out, (" ".join(sp.id_to_piece(t) for t in h) for h in hyps))
+    if written != len(sources):
+        raise RuntimeError(f"{out}: wrote {written} lines for {len(sources)} sources in {src}")
+    return written

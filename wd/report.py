@@ -1,0 +1,83 @@
+"""Result tables: ``results.csv`` (the stable interface scripts read) and ``results.md`` (people).
+
+One row per (system, test set). Speed-ups are ratios to the teacher's sentences/s from the same
+evaluation job. Nothing is filtered or re-ordered by score: a student that loses shows as such.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from wd.data.text import write_lines
+
+COLUMNS = ["experiment", "student", "method", "testset", "bleu", "chrf", "delta_bleu_vs_kd",
+           "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
+           "train_seconds", "device", "beam", "batch_size", "threads", "bleu_signature",
+           "chrf_signature", "generator_params"]
+
+METHOD_ORDER = ["teacher", "scratch", "kd", "cutoff", "wd_phase1_only", "wd"]
+
+
+def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
+                testset: str = "test") -> pd.DataFrame:
+    """Rows from ``(student, method, eval json)`` triples; the teacher has student ``teacher``."""
+    rows = []
+    for student, method, path in evaluations:
+        result = json.loads(Path(path).read_text())
+        rows.append({**result, "experiment": experiment, "student": student, "method": method,
+                     "testset": testset})
+    table = pd.DataFrame(rows)
+    teacher = table[table.method == "teacher"]
+    if len(teacher) != 1:
+        raise ValueError("exactly one teacher evaluation is needed for speed-ups")
+    table["speedup"] = (table.sents_per_sec / teacher.sents_per_sec.iloc[0]).round(2)
+    kd_bleu = table[table.method == "kd"].set_index("student").bleu
+    table["delta_bleu_vs_kd"] = [round(b - kd_bleu[s], 2) if s in kd_bleu.index else math.nan
+                                 for s, b in zip(table.student, table.bleu)]
+    table["order"] = table.method.map(METHOD_ORDER.index)
+    table = table.sort_values(["order", "student"]).drop(columns="order")
+    table = table.reindex(columns=COLUMNS)
+    table["generator_params"] = table["generator_params"].astype("Int64")
+    return table.reset_index(drop=True)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is pd.NA else str(value)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """One table per student shape with the teacher on top, then the metric signatures."""
+    shown = ["method", "bleu", "delta_bleu_vs_kd", "chrf", "params", "sents_per_sec",
+             "tokens_per_sec", "speedup", "train_steps", "train_seconds"]
+    teacher = table[table.method == "teacher"]
+    first = table.iloc[0]
+    out = [f"# Results: {first.experiment}", "",
+           f"Test set `{first.testset}`; decoding with beam {first.beam}, batch {first.batch_size} "
+           f"sentences, {first.threads} threads on {first.device}; speed-up = sentences/s over "
+           "the teacher's, measured in the same job.", ""]
+    for student in [s for s in table.student.unique() if s != "teacher"]:
+        part = pd.concat([teacher, table[table.student == student]])
+        out += [f"## Student `{student}`", "", "| " + " | ".join(shown) + " |",
+                "|" + "---|" * len(shown)]
+        out += ["| " + " | ".join(_cell(row[c]) for c in shown) + " |"
+                for row in part.to_dict("records")]
+        out.append("")
+    out += ["BLEU signature: `" + str(first.bleu_signature) + "`",
+            "", "chrF signature: `" + str(first.chrf_signature) + "`"]
+    return "\n".join(out)
+
+
+def write_tables(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
+    csv_path = Path(csv_path)
+    tmp = csv_path.with_name(csv_path.name + ".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(csv_path)
+    write_lines(md_path, markdown(table).split("\n"))

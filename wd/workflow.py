@@ -1,0 +1,32 @@
+"""What every workflow script needs around its one call into ``wd``: logging to the rule's log
+file (exceptions included), the rule's thread count, and the device."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+import torch
+
+from wd.pipeline import resolve_device
+
+
+@contextlib.contextmanager
+def step(smk) -> Iterator[torch.device]:
+    """Run a script body with logging to ``smk.log[0]``; yield the device to use."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if smk.log:
+        handlers.append(logging.FileHandler(smk.log[0], mode="w"))
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    torch.set_num_threads(max(int(smk.threads), 1))
+    try:
+        device = resolve_device(smk.config["device"])
+        logging.getLogger("wd").info("rule %s on %s with %d threads", smk.rule, device,
+                                     torch.get_num_threads())
+        yield device
+    except Exception:
+        logging.getLogger("wd").exception("rule %s failed", smk.rule)
+        raise

@@ -1,0 +1,9 @@
+"""Decode the test set with every system in this one job; time and score each."""
+from wd.config import search_settings
+from wd.evaluate import evaluate_all
+from wd.workflow import step
+
+with step(snakemake) as device:
+    inp, p = snakemake.input, snakemake.params
+    evaluate_all(p.systems, p.out_dir, bpe_model=inp.bpe, src_pieces=inp.src, reference=inp.ref,
+                 tgt_lang=p.tgt_lang, search=search_settings(p.search), device=device)

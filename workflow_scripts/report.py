@@ -1,0 +1,12 @@
+"""Assemble results.csv / results.md and save the config used beside them."""
+import yaml
+
+from wd.data.text import write_lines
+from wd.report import build_table, write_tables
+from wd.workflow import step
+
+with step(snakemake):
+    p, out = snakemake.params, snakemake.output
+    table = build_table(p.experiment, [(s, m, path) for (s, m), path in zip(p.systems, snakemake.input)])
+    write_tables(table, out[0], out[1])
+    write_lines(out[2], yaml.safe_dump(dict(snakemake.config), sort_keys=False).splitlines())

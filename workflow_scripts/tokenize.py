@@ -1,0 +1,7 @@
+"""Moses punctuation normalisation and tokenisation of one side of one split."""
+from wd.data.text import read_lines, tokenize, write_lines
+from wd.workflow import step
+
+with step(snakemake):
+    lang = snakemake.params.lang
+    write_lines(snakemake.output[0], (tokenize(line, lang) for line in read_lines(snakemake.input[0])))
