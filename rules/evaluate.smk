@@ -14,8 +14,7 @@ rule evaluate:
     benchmark:
         exp("benchmarks/evaluate.tsv")
     params:
-        systems={f"{s}/{m}": model_path(s, m) for s, m in SYSTEMS},
-        out_dir=exp("eval"),
+        names=[f"{s}/{m}" for s, m in SYSTEMS],
         search=config["evaluation"],
         tgt_lang=config["data"]["tgt_lang"],
     threads: config["threads"]["decode"]

@@ -1,28 +1,5 @@
 # Teacher, sequence-level KD data, students (scratch, kd, cutoff) and weight distillation
 # (Phase 1 generator, then Phase 2 fine-tuning). All students of a shape get the same updates.
-BPE_TRAIN = [exp("bpe/train.src"), exp("bpe/train.tgt")]
-KD_TRAIN = [exp("bpe/train.src"), exp("kd/train.tgt")]
-VALID = [exp("bpe/valid.src"), exp("bpe/valid.tgt")]
-TEACHER = exp("models/teacher/final.pt")
-PHASE1_STEPS = config["wd"]["phase1_steps"]
-PHASE1_TRAIN = {**config["student_train"], **config["wd"].get("phase1", {}), "steps": PHASE1_STEPS}
-PHASE2_TRAIN = {
-    **config["student_train"],
-    **config["wd"].get("phase2", {}),
-    "steps": config["student_train"]["steps"] - PHASE1_STEPS,
-}
-
-
-def student_inputs(wildcards):
-    """Data and initialisation of one student run (see README, 'Systems compared')."""
-    corpora = {"scratch": BPE_TRAIN, "kd": KD_TRAIN, "cutoff": KD_TRAIN, "wd": BPE_TRAIN + KD_TRAIN}
-    init = {"cutoff": TEACHER, "wd": exp(f"models/{wildcards.student}/wd_phase1/final.pt")}
-    inputs = {"bpe": exp("bpe/spm.model"), "train": corpora[wildcards.method], "valid": VALID}
-    if wildcards.method in init:
-        inputs["init"] = init[wildcards.method]
-    return inputs
-
-
 rule train_teacher:
     input:
         bpe=exp("bpe/spm.model"),

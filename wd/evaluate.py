@@ -77,11 +77,12 @@ def _device_name(device: torch.device) -> str:
     return "cpu"
 
 
-def evaluate_all(systems: dict[str, Path], out_dir: Path, **kwargs) -> dict[str, dict]:
-    """Evaluate each named system; write ``<out_dir>/<name>/test.{hyp,json}``."""
+def evaluate_all(systems: dict[str, tuple[Path, Path]], **kwargs) -> dict[str, dict]:
+    """Evaluate each system ``name -> (checkpoint, result json)`` in turn; the hypotheses go
+    beside the json with the suffix ``.hyp``."""
     results = {}
-    for name, model_path in systems.items():
-        result = evaluate_system(model_path, hyp_out=Path(out_dir) / name / "test.hyp", **kwargs)
-        write_lines(Path(out_dir) / name / "test.json", json.dumps(result, indent=1).splitlines())
-        results[name] = result
+    for name, (model_path, json_out) in systems.items():
+        json_out = Path(json_out)
+        results[name] = evaluate_system(model_path, hyp_out=json_out.with_suffix(".hyp"), **kwargs)
+        write_lines(json_out, json.dumps(results[name], indent=1).splitlines())
     return results

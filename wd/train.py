@@ -167,7 +167,7 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        return float(loss) / tokens, tokens
+        return float(loss.detach()) / tokens, tokens
 
     def run(self) -> dict:
         """Train to ``settings.steps``; return ``{"steps", "seconds", "valid_loss"}``."""

@@ -5,5 +5,6 @@ from wd.workflow import step
 
 with step(snakemake) as device:
     inp, p = snakemake.input, snakemake.params
-    evaluate_all(p.systems, p.out_dir, bpe_model=inp.bpe, src_pieces=inp.src, reference=inp.ref,
+    systems = {name: (model, out) for name, model, out in zip(p.names, inp.models, snakemake.output)}
+    evaluate_all(systems, bpe_model=inp.bpe, src_pieces=inp.src, reference=inp.ref,
                  tgt_lang=p.tgt_lang, search=search_settings(p.search), device=device)

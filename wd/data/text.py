@@ -33,12 +33,16 @@ def write_lines(path: Path, lines: Iterable[str]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     count = 0
-    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        for line in lines:
-            if "\n" in line:
-                raise ValueError(f"{path}: line {count + 1} contains a newline")
-            handle.write(line + "\n")
-            count += 1
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            for line in lines:
+                if "\n" in line:
+                    raise ValueError(f"{path}: line {count + 1} contains a newline")
+                handle.write(line + "\n")
+                count += 1
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     return count
 

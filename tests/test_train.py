@@ -1,0 +1,79 @@
+import random
+
+import pytest
+import torch
+
+from conftest import tiny
+from wd.data.batching import collate, token_buckets
+from wd.model.transformer import Transformer
+from wd.train import Trainer, TrainSettings, checkpoints, learning_rate
+
+
+def toy_pairs(n: int, seed: int = 0) -> list:
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        src = [rng.randrange(4, 50) for _ in range(rng.randrange(2, 9))]
+        pairs.append((src, list(reversed(src))))
+    return pairs
+
+
+def settings(**over) -> TrainSettings:
+    keys = dict(steps=6, max_tokens=60, lr=1e-3, warmup=2, save_every=3, valid_every=3,
+                average_last=2, seed=7)
+    keys.update(over)
+    return TrainSettings(**keys)
+
+
+def test_learning_rate_warms_up_then_decays_as_inverse_sqrt():
+    s = settings(lr=1e-3, warmup=4)
+    assert learning_rate(0, s) == pytest.approx(1e-7)
+    assert learning_rate(4, s) == pytest.approx(1e-3)
+    assert learning_rate(16, s) == pytest.approx(5e-4)
+    assert learning_rate(2, s) < learning_rate(3, s) < learning_rate(4, s)
+
+
+def test_token_buckets_respect_budget_and_cover_everything():
+    lengths = [random.Random(i).randrange(1, 30) for i in range(500)]
+    batches = token_buckets(lengths, 100, random.Random(0))
+    assert sorted(i for b in batches for i in b) == list(range(500))
+    assert all(len(b) * max(lengths[i] for i in b) <= 100 for b in batches)
+
+
+def test_collate_shifts_target_and_appends_eos():
+    batch = collate([([5, 6], [7, 8, 9]), ([5], [7])])
+    assert batch.src.tolist() == [[5, 6, 3], [5, 3, 0]]
+    assert batch.tgt_in.tolist() == [[2, 7, 8, 9], [2, 7, 0, 0]]
+    assert batch.tgt_out.tolist() == [[7, 8, 9, 3], [7, 3, 0, 0]]
+    assert batch.target_tokens == 6
+
+
+def run(work, steps: int) -> Transformer:
+    torch.manual_seed(0)
+    model = Transformer(tiny(dropout=0.1))
+    pairs = toy_pairs(80)
+    Trainer(model, pairs, pairs[:10], settings(steps=steps), work, torch.device("cpu")).run()
+    return model
+
+
+def test_interrupted_training_resumes_to_identical_parameters(tmp_path):
+    straight = run(tmp_path / "a", 6)
+    run(tmp_path / "b", 3)  # "crash" after the step-3 checkpoint
+    resumed = run(tmp_path / "b", 6)
+    for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(p, q), name
+    log = (tmp_path / "b" / "train_log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log] == ["step", "3", "6"]
+
+
+def test_keeps_last_checkpoints_and_averages_them(tmp_path):
+    torch.manual_seed(0)
+    model = Transformer(tiny())
+    pairs = toy_pairs(40)
+    trainer = Trainer(model, pairs, pairs[:5], settings(), tmp_path, torch.device("cpu"))
+    trainer.run()
+    kept = checkpoints(tmp_path)
+    assert [p.name for p in kept] == ["checkpoint_00000003.pt", "checkpoint_00000006.pt"]
+    a, b = (torch.load(p, weights_only=True)["model"] for p in kept)
+    name = "decoder.0.ffn.fc2.weight"
+    torch.testing.assert_close(trainer.final_state()[name], (a[name] + b[name]) / 2)
