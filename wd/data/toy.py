@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Target-side randomness, drawn per sentence/occurrence (the reason KD helps).
-SYNONYM_RANKS = (0, 2)  # content lemmas whose Zipf rank % 5 is here (40%) get a 2nd stem
+SYNONYM_RANKS = (0,)  # content lemmas whose Zipf rank % 5 is here (20%) get a 2nd stem
 SYNONYM_P = 0.3  # chance that an occurrence of such a lemma uses the second stem
-PRO_DROP_P = 0.3  # chance that a subject pronoun is left out (the verb ending marks it)
-ADVERB_FRONT_P = 0.3  # chance that an adverb opens its clause instead of following the verb
-QUESTION_PARTICLE_P = 0.3  # chance that a yes/no question starts with the particle "oare"
+PRO_DROP_P = 0.25  # chance that a subject pronoun is left out (the verb ending marks it)
+ADVERB_FRONT_P = 0.25  # chance that an adverb opens its clause instead of following the verb
+QUESTION_PARTICLE_P = 0.25  # chance that a yes/no question starts with the particle "oare"
 
 MIN_WORDS, MAX_WORDS = 3, 40  # source length bounds (whitespace tokens)
 

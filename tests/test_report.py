@@ -1,0 +1,39 @@
+import json
+
+import pytest
+
+from wd.report import build_table, markdown
+
+
+def evaluation(tmp_path, name, bleu, sents_per_sec, **extra):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"bleu": bleu, "chrf": bleu + 10, "sents_per_sec": sents_per_sec,
+                                "tokens_per_sec": sents_per_sec * 20, "params": 100,
+                                "train_steps": 10, "train_seconds": 1.0, "device": "cpu",
+                                "beam": 4, "batch_size": 64, "threads": 2,
+                                "bleu_signature": "nrefs:1|bleu", "chrf_signature": "chrf",
+                                **extra}))
+    return path
+
+
+def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
+    table = build_table("exp", [
+        ("s1", "wd", evaluation(tmp_path, "wd", 30.0, 300.0, generator_params=5)),
+        ("teacher", "teacher", evaluation(tmp_path, "t", 40.0, 100.0)),
+        ("s1", "kd", evaluation(tmp_path, "kd", 31.5, 320.0)),
+        ("s1", "scratch", evaluation(tmp_path, "sc", 20.0, 310.0)),
+    ])
+    assert list(table.method) == ["teacher", "scratch", "kd", "wd"]
+    rows = table.set_index("method")
+    assert rows.speedup["teacher"] == 1.0 and rows.speedup["wd"] == 3.0
+    assert rows.delta_bleu_vs_kd["wd"] == -1.5  # WD losing to KD is reported, not hidden
+    assert rows.delta_bleu_vs_kd["scratch"] == -11.5
+    text = markdown(table)
+    assert "## Student `s1`" in text
+    assert "| wd | 30.00 | -1.50 |" in text
+    assert text.index("| teacher |") < text.index("| scratch |")
+
+
+def test_needs_exactly_one_teacher(tmp_path):
+    with pytest.raises(ValueError, match="teacher"):
+        build_table("exp", [("s1", "kd", evaluation(tmp_path, "kd", 1.0, 1.0))])
