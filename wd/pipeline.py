@@ -65,12 +65,13 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
     """Train a Transformer from a random, cut-off or checkpoint initialisation; save ``out``.
 
     ``init_from`` is the teacher (``cutoff``) or a student checkpoint (``checkpoint``, e.g. the
-    converted Phase-1 student); its recorded steps and seconds are added to this run's.
+    converted Phase-1 student); its recorded steps and seconds are added to this run's, and its
+    generator size is carried over.
     """
     if init not in INITS:
         raise ValueError(f"unknown initialisation {init!r}; expected one of {INITS}")
     torch.manual_seed(settings.seed)
-    before = {"train_steps": 0, "train_seconds": 0.0}
+    before: dict = {"train_steps": 0, "train_seconds": 0.0}
     if init == "random":
         model = Transformer(model_cfg)
     elif init == "cutoff":
@@ -78,10 +79,10 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
         model = cutoff_student(teacher["model"], ModelConfig(**teacher["config"]), model_cfg)
     else:
         model, meta = load_model(init_from)
-        before = {k: meta[k] for k in before}
+        before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device)
     model.load_state_dict(trainer.final_state())
-    meta = {"train_steps": before["train_steps"] + result["steps"],
+    meta = {**before, "train_steps": before["train_steps"] + result["steps"],
             "train_seconds": round(before["train_seconds"] + result["seconds"], 2),
             "params": count_parameters(model), "init": init}
     save_model(model.cpu(), out, meta)
