@@ -10,6 +10,9 @@
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
@@ -19,4 +22,5 @@ include: "rules/evaluate.smk"
 rule all:
     input:
         TABLES,
+        PLOTS,
     default_target: True

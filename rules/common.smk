@@ -1,8 +1,9 @@
-# Config validation at start-up, path helpers and the list of systems. Imported by the Snakefile.
+# Config validation at start-up, path helpers, the systems to evaluate and the inputs of each
+# student run. Included first by the Snakefile.
 import sys
 from pathlib import Path
 
-from wd.config import ConfigError, shape, validate
+from wd.config import ConfigError, shape, validate, wd_variant
 
 try:
     validate(config)
@@ -13,26 +14,11 @@ EXP = Path(config["results_dir"]) / config["experiment"]
 STUDENTS = [s["name"] for s in config["students"]]
 TRAINED_METHODS = [m for m in config["methods"] if m != "wd_phase1_only"]
 SIDES = {"src": config["data"]["src_lang"], "tgt": config["data"]["tgt_lang"]}
-GPU = {"gpu": config["gpus"]} if config["gpus"] else {}
 
 
 def exp(path):
     """A path under results/<experiment>/."""
     return str(EXP / path)
-
-
-def model_path(student, method):
-    """Checkpoint evaluated for a (student, method) row; wd_phase1_only is the Phase-1 output."""
-    if student == "teacher":
-        return exp("models/teacher/final.pt")
-    if method == "wd_phase1_only":
-        method = "wd_phase1"
-    return exp(f"models/{student}/{method}/final.pt")
-
-
-SYSTEMS = [("teacher", "teacher")] + [(s, m) for s in STUDENTS for m in config["methods"]]
-EVALS = [exp(f"eval/{s}/{m}/test.json") for s, m in SYSTEMS]
-TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 
 
 BPE_TRAIN = [exp("bpe/train.src"), exp("bpe/train.tgt")]
@@ -48,18 +34,73 @@ PHASE2_TRAIN = {
 }
 
 
+def phase1_dir(student, transfer="all"):
+    return f"models/{student}/wd_phase1_{transfer}"
+
+
+def model_path(student, method):
+    """Checkpoint evaluated for a (student, method) row; wd_phase1_only is the Phase-1 output."""
+    if student == "teacher":
+        return TEACHER
+    if method == "wd_phase1_only":
+        return exp(f"{phase1_dir(student)}/final.pt")
+    return exp(f"models/{student}/{method}/final.pt")
+
+
 def student_inputs(wildcards):
     """Data and initialisation of one student run (see README, 'Systems compared')."""
-    corpora = {"scratch": BPE_TRAIN, "kd": KD_TRAIN, "cutoff": KD_TRAIN, "wd": BPE_TRAIN + KD_TRAIN}
-    init = {"cutoff": TEACHER, "wd": exp(f"models/{wildcards.student}/wd_phase1/final.pt")}
-    inputs = {"bpe": exp("bpe/spm.model"), "train": corpora[wildcards.method], "valid": VALID}
-    if wildcards.method in init:
-        inputs["init"] = init[wildcards.method]
+    inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID}
+    variant = wd_variant(wildcards.method)
+    if variant:
+        inputs["train"] = BPE_TRAIN + KD_TRAIN
+        inputs["init"] = exp(f"{phase1_dir(wildcards.student, variant[0])}/final.pt")
+    else:
+        inputs["train"] = BPE_TRAIN if wildcards.method == "scratch" else KD_TRAIN
+        if wildcards.method == "cutoff":
+            inputs["init"] = TEACHER
     return inputs
+
+
+def student_settings(wildcards):
+    """Student budget; WD methods get its Phase-2 share (and their own warm-up in a sweep)."""
+    variant = wd_variant(wildcards.method)
+    if variant is None:
+        return config["student_train"]
+    warmup = variant[1]
+    return PHASE2_TRAIN if warmup is None else {**PHASE2_TRAIN, "warmup": warmup}
+
+
+def student_init(wildcards):
+    if wd_variant(wildcards.method):
+        return "checkpoint"
+    return "cutoff" if wildcards.method == "cutoff" else "random"
+
+
+def training_curves():
+    """Per student shape: run name -> (train_log.csv, updates before it) for the curve plot."""
+    curves = {}
+    for student in STUDENTS:
+        runs = {"teacher": (exp("models/teacher/train_log.csv"), 0)}
+        for method in TRAINED_METHODS:
+            offset = PHASE1_STEPS if wd_variant(method) else 0
+            runs[method] = (exp(f"models/{student}/{method}/train_log.csv"), offset)
+        if any(wd_variant(m) for m in config["methods"]) or "wd_phase1_only" in config["methods"]:
+            runs["wd_phase1"] = (exp(f"{phase1_dir(student)}/train_log.csv"), 0)
+        curves[student] = runs
+    return curves
+
+
+SYSTEMS = [("teacher", "teacher")] + [(s, m) for s in STUDENTS for m in config["methods"]]
+EVALS = [exp(f"eval/{s}/{m}/test.json") for s, m in SYSTEMS]
+CURVES = training_curves()
+CURVE_FILES = sorted({path for runs in CURVES.values() for path, _ in runs.values()})
+TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
+PLOTS = [exp("plots/bleu_vs_speed.png"), exp("plots/training_curves.png")]
 
 
 wildcard_constraints:
     split="train|valid|test",
     side="src|tgt",
     student="|".join(STUDENTS),
-    method="scratch|kd|cutoff|wd",
+    method="scratch|kd|cutoff|wd|wd_(encoder|decoder|attention|ffn)_only|wd_p2wu[0-9]+",
+    transfer="all|encoder|decoder|attention|ffn",

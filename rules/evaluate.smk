@@ -28,7 +28,9 @@ rule report:
     input:
         EVALS,
     output:
-        TABLES,
+        report(TABLES[0], caption="../report/results.rst", category="Results"),
+        TABLES[1],
+        TABLES[2],
     log:
         exp("logs/report.log"),
     params:
@@ -36,3 +38,18 @@ rule report:
         systems=SYSTEMS,
     script:
         "../workflow_scripts/report.py"
+
+
+rule plots:
+    input:
+        table=TABLES[0],
+        curves=CURVE_FILES,
+    output:
+        speed=report(PLOTS[0], caption="../report/bleu_vs_speed.rst", category="Plots"),
+        curves=report(PLOTS[1], caption="../report/training_curves.rst", category="Plots"),
+    log:
+        exp("logs/plots.log"),
+    params:
+        curves=CURVES,
+    script:
+        "../workflow_scripts/plots.py"

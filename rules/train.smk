@@ -6,7 +6,8 @@ rule train_teacher:
         train=BPE_TRAIN,
         valid=VALID,
     output:
-        TEACHER,
+        model=TEACHER,
+        curve=exp("models/teacher/train_log.csv"),
     log:
         exp("logs/train/teacher.log"),
     benchmark:
@@ -49,13 +50,14 @@ rule wd_phase1:
         train=BPE_TRAIN + KD_TRAIN,
         valid=VALID,
     output:
-        exp("models/{student}/wd_phase1/final.pt"),
+        model=exp("models/{student}/wd_phase1_{transfer}/final.pt"),
+        curve=exp("models/{student}/wd_phase1_{transfer}/train_log.csv"),
     log:
-        exp("logs/train/{student}.wd_phase1.log"),
+        exp("logs/train/{student}.wd_phase1_{transfer}.log"),
     benchmark:
-        exp("benchmarks/train/{student}.wd_phase1.tsv")
+        exp("benchmarks/train/{student}.wd_phase1_{transfer}.tsv")
     params:
-        work=exp("models/{student}/wd_phase1/work"),
+        work=exp("models/{student}/wd_phase1_{transfer}/work"),
         model=lambda wc: shape(config, wc.student),
         train=PHASE1_TRAIN,
     threads: config["threads"]["student"]
@@ -69,7 +71,8 @@ rule train_student:
     input:
         unpack(student_inputs),
     output:
-        exp("models/{student}/{method}/final.pt"),
+        model=exp("models/{student}/{method}/final.pt"),
+        curve=exp("models/{student}/{method}/train_log.csv"),
     log:
         exp("logs/train/{student}.{method}.log"),
     benchmark:
@@ -77,8 +80,8 @@ rule train_student:
     params:
         work=exp("models/{student}/{method}/work"),
         model=lambda wc: shape(config, wc.student),
-        train=lambda wc: PHASE2_TRAIN if wc.method == "wd" else config["student_train"],
-        init=lambda wc: {"cutoff": "cutoff", "wd": "checkpoint"}.get(wc.method, "random"),
+        train=student_settings,
+        init=student_init,
     threads: config["threads"]["student"]
     resources:
         gpu=config["gpus"],

@@ -4,8 +4,9 @@ import torch.nn.functional as F
 
 from conftest import tiny
 from wd.model.cutoff import cutoff_student
-from wd.model.generator import (ElementwiseMap, MatrixMap, Phase1Model, VectorMap,
-                                generator_parameters)
+from wd.checkpoint import save_model
+from wd.model.generator import (ElementwiseMap, FreeMap, MatrixMap, Phase1Model, VectorMap,
+                                build_generator, generator_parameters, transferred)
 from wd.model.mapping import layer_groups
 from wd.model.transformer import Transformer
 
@@ -142,3 +143,34 @@ def test_cutoff_takes_first_rows_and_top_layer_of_group():
     assert torch.equal(student.state_dict()["decoder.0.ffn.fc1.weight"], t[:32, :16])
     assert torch.equal(student.state_dict()["output.weight"],
                        teacher.state_dict()["tgt_embed.weight"][:, :16])
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder", "attention", "ffn"])
+def test_partial_transfer_generates_one_kind_and_frees_the_rest(kind, batch):
+    teacher = teacher_model()
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(**SHAPES["stu1_narrow_decoder"]),
+                        transfer=kind)
+    maps = dict(model.generator.maps.items())
+    free = {k for k, m in maps.items() if isinstance(m, FreeMap)}
+    expected_free = {k for k in maps if not transferred(k.replace("__", "."), kind)}
+    assert free == expected_free and 0 < len(free) < len(maps)
+    if kind == "attention":
+        assert "decoder__0__cross_attn__k__weight" not in free
+        assert "decoder__0__ffn__fc1__weight" in free
+    src, tgt = batch
+    logits = model(src, tgt)
+    logits.sum().backward()
+    assert all(m.value.grad is not None for k, m in maps.items() if k in free)
+    torch.testing.assert_close(model.export_student().eval()(src, tgt), model.eval()(src, tgt),
+                               atol=1e-5, rtol=0)
+
+
+def test_build_generator_reads_a_teacher_checkpoint(tmp_path):
+    teacher = teacher_model()
+    save_model(teacher, tmp_path / "teacher.pt", {})
+    model = build_generator(tmp_path / "teacher.pt", tiny(dec_layers=1))
+    state = model.student_state()
+    assert set(state) == {n for n, _ in Transformer(tiny(dec_layers=1)).named_parameters()}
+    # Element-wise encoder maps start at A * tanh(T) + B = tanh(T).
+    torch.testing.assert_close(state["encoder.0.ffn.fc1.weight"],
+                               torch.tanh(teacher.state_dict()["encoder.0.ffn.fc1.weight"]))

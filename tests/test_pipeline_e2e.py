@@ -29,8 +29,9 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     table = pd.read_csv(micro_run / "tables" / "results.csv")
     systems = list(zip(table.student, table.method))
     assert systems[0] == ("teacher", "teacher")
-    assert sorted(systems[1:]) == sorted(("tiny1", m) for m in
-                                         ["scratch", "kd", "cutoff", "wd", "wd_phase1_only"])
+    assert sorted(systems[1:]) == sorted(
+        ("tiny1", m) for m in ["scratch", "kd", "cutoff", "wd", "wd_phase1_only",
+                               "wd_attention_only", "wd_p2wu0"])
     required = ["experiment", "student", "method", "testset", "bleu", "chrf", "bleu_signature",
                 "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
                 "train_seconds", "device"]
@@ -43,9 +44,11 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     assert (table.params[1:] < table.params[0]).all()
     students = table[table.student == "tiny1"].set_index("method")
     # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.
-    assert set(students.train_steps[["scratch", "kd", "cutoff", "wd"]]) == {20}
+    equal_budget = ["scratch", "kd", "cutoff", "wd", "wd_attention_only", "wd_p2wu0"]
+    assert set(students.train_steps[equal_budget]) == {20}
     assert students.train_steps["wd_phase1_only"] == 8
-    assert students.generator_params["wd"] > 0
+    # Only attention tensors generated: fewer generator parameters... plus the free tensors.
+    assert students.generator_params["wd"] > 0 and students.generator_params["wd_attention_only"] > 0
     assert students.delta_bleu_vs_kd["kd"] == 0.0
 
 
@@ -59,6 +62,18 @@ def test_outputs_line_counts_and_provenance(micro_run):
     md = (micro_run / "tables" / "results.md").read_text()
     assert "## Student `tiny1`" in md and "| teacher |" in md
     assert not list(micro_run.rglob("*.tmp"))
+    for plot in ["bleu_vs_speed.png", "training_curves.png"]:
+        assert (micro_run / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_shares_phase1_and_changes_only_the_warmup(micro_run):
+    models = micro_run / "models" / "tiny1"
+    assert sorted(p.name for p in models.glob("wd_phase1_*")) == ["wd_phase1_all",
+                                                                   "wd_phase1_attention"]
+    wd_log = (models / "wd" / "train_log.csv").read_text().splitlines()
+    sweep_log = (models / "wd_p2wu0" / "train_log.csv").read_text().splitlines()
+    first_lr = [float(log[1].split(",")[2]) for log in (wd_log, sweep_log)]
+    assert first_lr[1] < first_lr[0]  # no warm-up: already decaying at the first log
 
 
 def test_rerun_has_nothing_to_do(micro_run):

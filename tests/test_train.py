@@ -31,6 +31,9 @@ def test_learning_rate_warms_up_then_decays_as_inverse_sqrt():
     assert learning_rate(4, s) == pytest.approx(1e-3)
     assert learning_rate(16, s) == pytest.approx(5e-4)
     assert learning_rate(2, s) < learning_rate(3, s) < learning_rate(4, s)
+    no_warmup = settings(lr=1e-3, warmup=0)
+    assert learning_rate(1, no_warmup) == pytest.approx(1e-3)
+    assert learning_rate(4, no_warmup) == pytest.approx(5e-4)
 
 
 def test_token_buckets_respect_budget_and_cover_everything():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jsonschema
@@ -12,6 +13,22 @@ from wd.model.transformer import ModelConfig
 from wd.train import TrainSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+WD_METHOD = re.compile(r"^wd(?:_(?P<kind>encoder|decoder|attention|ffn)_only|_p2wu(?P<warmup>\d+))?$")
+
+
+def wd_variant(method: str) -> tuple[str, int | None] | None:
+    """``(transfer kind, Phase-2 warm-up override)`` of a WD method, None for other methods.
+
+    ``wd`` transfers everything; ``wd_<kind>_only`` transfers one kind (ablation);
+    ``wd_p2wu<N>`` is ``wd`` with N Phase-2 warm-up steps (sweep; it shares ``wd``'s Phase 1).
+    """
+    match = WD_METHOD.match(method)
+    if match is None:
+        return None
+    warmup = match.group("warmup")
+    return match.group("kind") or "all", None if warmup is None else int(warmup)
 
 
 class ConfigError(ValueError):

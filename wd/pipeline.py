@@ -16,7 +16,7 @@ from wd.data.bpe import load_bpe
 from wd.data.text import read_lines, write_lines
 from wd.decode import SearchSettings, translate
 from wd.model.cutoff import cutoff_student
-from wd.model.generator import Phase1Model, generator_parameters
+from wd.model.generator import build_generator, generator_parameters
 from wd.model.transformer import ModelConfig, Transformer, count_parameters
 from wd.train import Trainer, TrainSettings
 
@@ -52,16 +52,19 @@ def model_config(bpe_model: Path, shape: dict) -> ModelConfig:
 
 
 def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
-        settings: TrainSettings, work_dir: Path, device: torch.device) -> tuple[Trainer, dict]:
+        settings: TrainSettings, work_dir: Path, device: torch.device,
+        curve_out: Path) -> tuple[Trainer, dict]:
+    """Train; copy the run's loss log to ``curve_out`` (the report's training curves)."""
     trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device)
     result = trainer.run()
     log.info("trained %d steps in %.1f s", result["steps"], result["seconds"])
+    write_lines(curve_out, read_lines(trainer.log_path))
     return trainer, result
 
 
 def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
                 valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
-                device: torch.device, init_from: Path | None = None) -> dict:
+                curve_out: Path, device: torch.device, init_from: Path | None = None) -> dict:
     """Train a Transformer from a random, cut-off or checkpoint initialisation; save ``out``.
 
     ``init_from`` is the teacher (``cutoff``) or a student checkpoint (``checkpoint``, e.g. the
@@ -80,7 +83,7 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
     else:
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
-    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device)
+    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out)
     model.load_state_dict(trainer.final_state())
     meta = {**before, "train_steps": before["train_steps"] + result["steps"],
             "train_seconds": round(before["train_seconds"] + result["seconds"], 2),
@@ -91,17 +94,17 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
 
 def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list[Pair],
                  valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
-                 device: torch.device) -> dict:
-    """Phase 1: train the generator on frozen teacher tensors, then write the plain student."""
-    teacher = load(teacher_path)
+                 curve_out: Path, device: torch.device, transfer: str = "all") -> dict:
+    """Phase 1: train the generator on frozen teacher tensors, then write the plain student.
+    ``transfer`` limits which tensor kinds come from the teacher (ablations)."""
     torch.manual_seed(settings.seed)
-    model = Phase1Model(teacher["model"], ModelConfig(**teacher["config"]), student_cfg)
-    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device)
+    model = build_generator(teacher_path, student_cfg, transfer)
+    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out)
     model.load_state_dict(trainer.final_state())
     student = model.cpu().export_student()
     meta = {"train_steps": result["steps"], "train_seconds": result["seconds"],
             "params": count_parameters(student), "generator_params": generator_parameters(model),
-            "init": "wd_phase1"}
+            "init": f"wd_phase1_{transfer}"}
     save_model(student, out, meta)
     return meta
 

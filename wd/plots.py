@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 import pandas as pd  # noqa: E402
 
-from wd.report import METHOD_ORDER  # noqa: E402
+from wd.report import method_rank  # noqa: E402
 
 
 def _save(fig, out: Path) -> None:
@@ -26,7 +26,7 @@ def bleu_vs_speed(table: pd.DataFrame, out: Path) -> None:
     """Every system a point (speed-up over the teacher, BLEU); one line per method across
     student shapes, ordered by speed-up."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for method in [m for m in METHOD_ORDER if m in set(table.method)]:
+    for method in sorted(set(table.method), key=method_rank):
         rows = table[table.method == method].sort_values("speedup")
         marker = "*" if method == "teacher" else "o"
         ax.plot(rows.speedup, rows.bleu, marker=marker, markersize=10 if marker == "*" else 6,
@@ -43,17 +43,19 @@ def bleu_vs_speed(table: pd.DataFrame, out: Path) -> None:
     _save(fig, out)
 
 
-def training_curves(curves: dict[str, tuple[Path, int]], out: Path) -> None:
-    """Validation loss against updates for each run; ``curves`` maps a run name to its
-    ``train_log.csv`` and the number of updates before it (WD Phase 2 follows Phase 1)."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, (path, offset) in curves.items():
-        log = pd.read_csv(path)
-        ax.plot(log.step + offset, log.valid_loss, label=name,
-                linestyle="--" if name.endswith("wd_phase1") else "-")
-    ax.set_xlabel("updates")
-    ax.set_ylabel("validation loss (label-smoothed, per token)")
-    ax.set_title("training curves")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+def training_curves(curves: dict[str, dict[str, tuple[Path, int]]], out: Path) -> None:
+    """Validation loss against updates, one panel per student shape. ``curves`` maps a shape to
+    its runs, each a ``train_log.csv`` and the updates before it (WD Phase 2 follows Phase 1)."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5), squeeze=False,
+                             sharey=True)
+    for ax, (student, runs) in zip(axes[0], curves.items()):
+        for name, (path, offset) in runs.items():
+            log = pd.read_csv(path)
+            ax.plot(log.step + offset, log.valid_loss, label=name,
+                    linestyle="--" if name in ("teacher", "wd_phase1") else "-")
+        ax.set_title(f"student {student}")
+        ax.set_xlabel("updates")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("validation loss (label-smoothed, per token)")
     _save(fig, out)

@@ -22,6 +22,11 @@ COLUMNS = ["experiment", "student", "method", "testset", "bleu", "chrf", "delta_
 METHOD_ORDER = ["teacher", "scratch", "kd", "cutoff", "wd_phase1_only", "wd"]
 
 
+def method_rank(method: str) -> int:
+    """Paper order; ablations and sweep points (not in METHOD_ORDER) follow ``wd``."""
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+
+
 def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
                 testset: str = "test") -> pd.DataFrame:
     """Rows from ``(student, method, eval json)`` triples; the teacher has student ``teacher``."""
@@ -38,8 +43,8 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
     kd_bleu = table[table.method == "kd"].set_index("student").bleu
     table["delta_bleu_vs_kd"] = [round(b - kd_bleu[s], 2) if s in kd_bleu.index else math.nan
                                  for s, b in zip(table.student, table.bleu)]
-    table["order"] = table.method.map(METHOD_ORDER.index)
-    table = table.sort_values(["order", "student"]).drop(columns="order")
+    table["order"] = table.method.map(method_rank)
+    table = table.sort_values(["order", "student"], kind="stable").drop(columns="order")
     table = table.reindex(columns=COLUMNS)
     table["generator_params"] = table["generator_params"].astype("Int64")
     return table.reset_index(drop=True)

@@ -49,10 +49,11 @@ class TrainSettings:
 
 
 def learning_rate(step: int, s: TrainSettings) -> float:
-    """Linear warm-up from ``warmup_init_lr`` to ``lr``, then ``lr * sqrt(warmup / step)``."""
+    """Linear warm-up from ``warmup_init_lr`` to ``lr``, then ``lr * sqrt(warmup / step)``
+    (no warm-up: ``lr`` at step 1, then the same decay)."""
     if step <= s.warmup:
-        return s.warmup_init_lr + (s.lr - s.warmup_init_lr) * step / max(s.warmup, 1)
-    return s.lr * math.sqrt(s.warmup / step)
+        return s.warmup_init_lr + (s.lr - s.warmup_init_lr) * step / s.warmup
+    return s.lr * math.sqrt(max(s.warmup, 1) / step)
 
 
 def autocast(device: torch.device, amp: str):

@@ -9,4 +9,5 @@ with step(snakemake) as device:
     train = load_corpora(inp.bpe, inp.train, cfg["data"].get("max_len"))
     valid = load_corpora(inp.bpe, inp.valid, None)
     train_model(model_config(inp.bpe, p.model), p.init, train, valid, train_settings(p.train, cfg),
-                p.work, snakemake.output[0], device, init_from=inp.get("init"))
+                p.work, snakemake.output.model, snakemake.output.curve, device,
+                init_from=inp.get("init"))

@@ -8,4 +8,4 @@ with step(snakemake) as device:
     train = load_corpora(inp.bpe, inp.train, cfg["data"].get("max_len"))
     valid = load_corpora(inp.bpe, inp.valid, None)
     train_model(model_config(inp.bpe, p.model), "random", train, valid, train_settings(p.train, cfg),
-                p.work, snakemake.output[0], device)
+                p.work, snakemake.output.model, snakemake.output.curve, device)

@@ -13,18 +13,48 @@ parameters, re-evaluated at every training step:
 The layer mixing is evaluated as ``c = M w`` followed by one projection of ``sum_j c_j T_j``: the
 same function as projecting every ``T_j`` first (everything before tanh is linear), g times cheaper.
 
-Public API: :class:`Phase1Model` (teacher + generator + student skeleton; trains like a model and
-exports a plain student with :meth:`Phase1Model.export_student`) and :func:`generator_parameters`.
+For the ablation that transfers only some kinds of tensors (:data:`TRANSFER_KINDS`), the other
+student parameters are free: trained directly from the student's random initialisation.
+
+Public API, small on purpose::
+
+    model = build_generator(teacher_checkpoint, student_cfg)   # a Phase1Model
+    model(src, tgt_in)                                          # logits; train it like a model
+    model.student_state()                                       # generated student tensors
+    model.export_student()                                      # a plain Transformer
+    generator_parameters(model)                                 # trainable generator size
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from wd.checkpoint import load
 from wd.model.mapping import check_compatible, teacher_sources
 from wd.model.transformer import ModelConfig, Transformer
+
+TRANSFER_KINDS = ("all", "encoder", "decoder", "attention", "ffn")
+
+
+def transferred(name: str, kind: str) -> bool:
+    """Whether the student parameter ``name`` is generated from the teacher under ``kind``:
+    ``encoder``/``decoder`` take one side (with its embeddings, norms and output projection),
+    ``attention``/``ffn`` only the attention or feed-forward projections of every layer."""
+    if kind == "all":
+        return True
+    if kind == "encoder":
+        return name.startswith(("encoder.", "src_embed.", "enc_norm."))
+    if kind == "decoder":
+        return name.startswith(("decoder.", "tgt_embed.", "dec_norm.", "output."))
+    if kind == "attention":
+        return "_attn." in name
+    if kind == "ffn":
+        return ".ffn." in name
+    raise ValueError(f"unknown transfer kind {kind!r}; expected one of {TRANSFER_KINDS}")
 
 
 def _xavier(*shape: int) -> nn.Parameter:
@@ -105,6 +135,17 @@ class OutputMap(nn.Module):
         return teacher[0] if self.p_out is None else teacher[0] @ self.p_out
 
 
+class FreeMap(nn.Module):
+    """A student tensor not transferred from the teacher (ablations): a plain parameter."""
+
+    def __init__(self, init: Tensor):
+        super().__init__()
+        self.value = nn.Parameter(init.detach().clone())
+
+    def forward(self, teacher: Tensor) -> Tensor:
+        return self.value
+
+
 def _build_map(name: str, group: int, t_shape: torch.Size, s_shape: torch.Size) -> nn.Module:
     if name == "output.weight":
         return OutputMap(t_shape, s_shape)
@@ -125,12 +166,16 @@ class WeightGenerator(nn.Module):
     """Maps the frozen teacher tensors (non-persistent buffers) to every student parameter."""
 
     def __init__(self, teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
-                 student: Transformer):
+                 student: Transformer, transfer: str = "all"):
         super().__init__()
         check_compatible(teacher_cfg, student.cfg)
         self.names = [name for name, _ in student.named_parameters()]
         self.maps = nn.ModuleDict()
         for name, param in student.named_parameters():
+            if not transferred(name, transfer):
+                self.register_buffer("teacher__" + _key(name), torch.empty(0), persistent=False)
+                self.maps[_key(name)] = FreeMap(param)
+                continue
             sources = teacher_sources(name, teacher_cfg, student.cfg)
             missing = [s for s in sources if s not in teacher_state]
             if missing:
@@ -152,23 +197,35 @@ class Phase1Model(nn.Module):
     parameters are frozen placeholders that the generated tensors replace."""
 
     def __init__(self, teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
-                 student_cfg: ModelConfig):
+                 student_cfg: ModelConfig, transfer: str = "all"):
         super().__init__()
         self.cfg = student_cfg
         self.skeleton = Transformer(student_cfg).requires_grad_(False)
-        self.generator = WeightGenerator(teacher_state, teacher_cfg, self.skeleton)
+        self.generator = WeightGenerator(teacher_state, teacher_cfg, self.skeleton, transfer)
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
         return functional_call(self.skeleton, self.generator(), (src, tgt_in))
 
     @torch.no_grad()
+    def student_state(self) -> dict[str, Tensor]:
+        """The generated student parameters (tied tensors appear once)."""
+        return {name: value.detach().clone() for name, value in self.generator().items()}
+
     def export_student(self) -> Transformer:
         """Evaluate the generator once and return a plain student holding its output."""
         student = Transformer(self.cfg)
         params = dict(student.named_parameters())
-        for name, value in self.generator().items():
-            params[name].copy_(value)
+        with torch.no_grad():
+            for name, value in self.student_state().items():
+                params[name].copy_(value)
         return student
+
+
+def build_generator(teacher_checkpoint: Path, student_cfg: ModelConfig,
+                    transfer: str = "all") -> Phase1Model:
+    """Phase-1 model for ``student_cfg`` over the frozen tensors of a teacher checkpoint."""
+    teacher = load(teacher_checkpoint)
+    return Phase1Model(teacher["model"], ModelConfig(**teacher["config"]), student_cfg, transfer)
 
 
 def generator_parameters(model: Phase1Model) -> int:
