@@ -63,6 +63,8 @@ rule wd_phase1:
     threads: config["threads"]["student"]
     resources:
         gpu=config["gpus"],
+    # WD runs two jobs in a row (Phase 1, then Phase 2): start them first to shorten the run.
+    priority: 10
     script:
         "../workflow_scripts/wd_phase1.py"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wd.config import ConfigError, validate
+from wd.config import ConfigError, validate, wd_variant
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -60,3 +60,11 @@ def test_snakemake_stops_with_one_clear_line(tmp_path):
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1] == (
         "config error at students.0.dec_layers: -1 is less than the minimum of 1")
+
+
+@pytest.mark.parametrize(("method", "variant"), [
+    ("wd", ("all", None)), ("wd_ffn_only", ("ffn", None)), ("wd_encoder_only", ("encoder", None)),
+    ("wd_p2wu200", ("all", 200)), ("kd", None), ("wd_phase1_only", None), ("wd_bogus_only", None),
+])
+def test_wd_method_names(method, variant):
+    assert wd_variant(method) == variant
