@@ -147,7 +147,11 @@ if [ "$SLURM_FAKE_GPUS" -gt 0 ]; then
     [ -c /var/spool/slurmd/fakegpu/gpu$i ] || mknod /var/spool/slurmd/fakegpu/gpu$i c 1 3
   done
   GRES_NODE=" Gres=gpu:$SLURM_FAKE_GPUS"
-  GRES_TYPES=$'GresTypes=gpu\nAccountingStorageTRES=gres/gpu'
+  GRES_TYPES="GresTypes=gpu"
+  # With slurmdbd also account gres/gpu as a TRES (sacct shows gres/gpu=N per job). Without it
+  # slurmctld refuses that ("fatal: slurmdbd is required to run with TRES gres/gpu"); scontrol's
+  # TresPerJob still shows the request.
+  [ "$SLURM_ACCOUNTING" = slurmdbd ] && GRES_TYPES=$'GresTypes=gpu\nAccountingStorageTRES=gres/gpu'
   echo "NodeName=$NODE Name=gpu File=/var/spool/slurmd/fakegpu/gpu[0-$((SLURM_FAKE_GPUS - 1))]" > /etc/slurm/gres.conf.new
 else
   : > /etc/slurm/gres.conf.new
@@ -156,9 +160,10 @@ GRES_CHANGED=0
 install_if_changed /etc/slurm/gres.conf.new /etc/slurm/gres.conf 644 root:root && GRES_CHANGED=1
 
 if [ "$SLURM_ACCOUNTING" = slurmdbd ]; then
-  # job_comment: store the job comment in the database; the plugin puts the rule name there
-  # ("rule_<name>_wildcards_..."), so `sacct -o Comment` shows which rule each job ran.
-  ACCT=$'AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\nAccountingStoragePort=6819\nAccountingStoreFlags=job_comment\nJobAcctGatherType=jobacct_gather/linux\nJobAcctGatherFrequency=30'
+  # AccountingStoreFlags: keep the job comment (the plugin puts the rule name there:
+  # "rule_<name>_wildcards_...", shown by `sacct -o Comment`) and the batch script (the command
+  # the job ran, `sacct -B -j <id>`) in the database, for run_slurm_e2e.sh's checks.
+  ACCT=$'AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\nAccountingStoragePort=6819\nAccountingStoreFlags=job_comment,job_script\nJobAcctGatherType=jobacct_gather/linux\nJobAcctGatherFrequency=30'
 else
   ACCT=$'AccountingStorageType=accounting_storage/none\nJobAcctGatherType=jobacct_gather/none'
 fi
