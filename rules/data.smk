@@ -56,12 +56,14 @@ rule train_bpe:
 
 
 rule apply_bpe:
+    # One job per side (all splits): the two run together and end together, so the teacher (two
+    # threads, top priority) starts next instead of a student slipping into a free core.
     input:
         model=exp("bpe/spm.model"),
-        text=exp("data/tok/{split}.{side}"),
+        text=expand(exp("data/tok/{split}.{{side}}"), split=["train", "valid", "test"]),
     output:
-        exp("bpe/{split}.{side}"),
+        expand(exp("bpe/{split}.{{side}}"), split=["train", "valid", "test"]),
     log:
-        exp("logs/apply_bpe/{split}.{side}.log"),
+        exp("logs/apply_bpe/{side}.log"),
     script:
         "../workflow_scripts/apply_bpe.py"

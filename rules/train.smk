@@ -19,6 +19,8 @@ rule train_teacher:
     threads: config["threads"]["teacher"]
     resources:
         gpu=config["gpus"],
+    # The teacher and its KD data are the critical path: never let a student start first.
+    priority: 20
     script:
         "../workflow_scripts/train_teacher.py"
 
@@ -39,6 +41,7 @@ rule kd_translate:
     threads: config["threads"]["decode"]
     resources:
         gpu=config["gpus"],
+    priority: 20
     script:
         "../workflow_scripts/kd_translate.py"
 

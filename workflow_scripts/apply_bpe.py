@@ -1,6 +1,8 @@
-"""Split one tokenised file into BPE pieces."""
+"""Split the tokenised files of one side into BPE pieces."""
 from wd.data.bpe import encode_file, load_bpe
 from wd.workflow import step
 
 with step(snakemake):
-    encode_file(load_bpe(snakemake.input.model), snakemake.input.text, snakemake.output[0])
+    sp = load_bpe(snakemake.input.model)
+    for text, out in zip(snakemake.input.text, snakemake.output):
+        encode_file(sp, text, out)
