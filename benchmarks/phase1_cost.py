@@ -67,7 +67,7 @@ def measure(variant: str, teacher_cfg: ModelConfig, student_cfg: ModelConfig, ar
     times = []
     for step in range(args.warmup + args.steps):
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.amp == "bf16"):
             logits = model(src, tgt)
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), tgt.view(-1))
         loss.backward()
@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast as in training")
+    parser.add_argument("--amp", choices=["bf16", "none"], default="bf16",
+                        help="bf16 autocast, as the default config trains (none: fp32)")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write")
     args = parser.parse_args(argv)
 
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         for variant, r in (("kd_student", kd), ("wd_phase1", wd)):
             rows.append({"shapes": args.shapes, "student": name, "variant": variant,
                          "batch": args.batch, "length": args.length, "threads": args.threads,
-                         "bf16": args.bf16, **r,
+                         "amp": args.amp, **r,
                          "time_ratio_vs_kd": round(r["seconds_per_step"] / kd["seconds_per_step"], 2),
                          "memory_ratio_vs_kd": round(r["peak_rss_mb"] / kd["peak_rss_mb"], 2)})
     with open(args.out, "w", newline="") as handle:
