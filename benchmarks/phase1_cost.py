@@ -36,15 +36,13 @@ PAPER_STUDENTS = {"stu1": dict(dec_layers=1, dec_dim=256, dec_ffn=1024, dec_head
 
 def shapes(kind: str, vocab: int) -> tuple[ModelConfig, dict[str, ModelConfig]]:
     if kind == "paper":
-        teacher, students = PAPER_TEACHER, PAPER_STUDENTS
-    else:
-        config = yaml.safe_load((REPO / "config.yaml").read_text())
-        teacher = shape(config, "teacher")
-        students = {s["name"]: {k: v for k, v in s.items() if k != "name"}
-                    for s in config["students"]}
-    return (ModelConfig(vocab_size=vocab, **teacher),
-            {name: ModelConfig(vocab_size=vocab, **{**teacher, **over})
-             for name, over in students.items()})
+        return (ModelConfig(vocab_size=vocab, **PAPER_TEACHER),
+                {name: ModelConfig(vocab_size=vocab, **{**PAPER_TEACHER, **over})
+                 for name, over in PAPER_STUDENTS.items()})
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return (ModelConfig(vocab_size=vocab, **shape(config, "teacher")),
+            {s["name"]: ModelConfig(vocab_size=vocab, **shape(config, s["name"]))
+             for s in config["students"]})
 
 
 def measure(variant: str, teacher_cfg: ModelConfig, student_cfg: ModelConfig, args, queue) -> None:
