@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from wd.checkpoint import load, load_model, save_model
+from wd.config import train_settings
 from wd.data.batching import Pair, load_parallel, pieces_to_ids
 from wd.data.bpe import load_bpe
 from wd.data.text import read_lines, write_lines
@@ -57,8 +58,9 @@ def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair]
     """Train; copy the run's loss log to ``curve_out`` (the report's training curves)."""
     trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device)
     result = trainer.run()
-    log.info("trained %d steps in %.1f s", result["steps"], result["seconds"])
-    write_lines(curve_out, read_lines(trainer.log_path))
+    if trainer.is_main:
+        log.info("trained %d steps in %.1f s", result["steps"], result["seconds"])
+        write_lines(curve_out, read_lines(trainer.log_path))
     return trainer, result
 
 
@@ -84,6 +86,8 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out)
+    if not trainer.is_main:  # under torchrun, rank 0 writes the model
+        return result
     model.load_state_dict(trainer.final_state())
     meta = {**before, "train_steps": before["train_steps"] + result["steps"],
             "train_seconds": round(before["train_seconds"] + result["seconds"], 2),
@@ -100,6 +104,8 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
     torch.manual_seed(settings.seed)
     model = build_generator(teacher_path, student_cfg, transfer)
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out)
+    if not trainer.is_main:  # under torchrun, rank 0 writes the model
+        return result
     model.load_state_dict(trainer.final_state())
     student = model.cpu().export_student()
     meta = {"train_steps": result["steps"], "train_seconds": result["seconds"],
@@ -107,6 +113,27 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
             "init": f"wd_phase1_{transfer}"}
     save_model(student, out, meta)
     return meta
+
+
+def train_job(bpe: str, train: list[str], valid: list[str], config: dict, shape: dict,
+              section: dict, work: str, model_out: str, curve_out: str, init: str = "random",
+              init_from: str | None = None, phase1_transfer: str | None = None, *,
+              device: torch.device) -> None:
+    """One training step of the workflow from files and config sections (JSON-serialisable, so
+    that ``wd.distributed.launch`` can run it in one process or in every torchrun worker).
+
+    With ``phase1_transfer``, WD Phase 1 (:func:`train_phase1`) on the teacher ``init_from``;
+    otherwise :func:`train_model` from ``init``.
+    """
+    train_pairs = load_corpora(bpe, train, config["data"].get("max_len"))
+    valid_pairs = load_corpora(bpe, valid, None)
+    cfg, settings = model_config(bpe, shape), train_settings(section, config)
+    if phase1_transfer is not None:
+        train_phase1(init_from, cfg, train_pairs, valid_pairs, settings, work, model_out,
+                     curve_out, device, transfer=phase1_transfer)
+    else:
+        train_model(cfg, init, train_pairs, valid_pairs, settings, work, model_out, curve_out,
+                    device, init_from=init_from)
 
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,

@@ -1,15 +1,26 @@
 """One trainer for the teacher, the students and both weight-distillation phases.
 
 Adam with an inverse-square-root schedule after a linear warm-up, label-smoothed cross-entropy,
-token-bucket batches, optional bf16 autocast, periodic atomic checkpoints holding everything needed
-to resume exactly (model, optimiser, step, RNG states, data position, elapsed time), a CSV log of
-training and validation loss, and averaging of the last checkpoints.
+token-bucket batches, gradient accumulation, data parallelism over several processes
+(``wd.distributed``), optional bf16 autocast, updates with a non-finite loss or gradient skipped
+and counted, periodic atomic checkpoints holding everything needed to resume exactly (model,
+optimiser, step, RNG states of every process, data position, elapsed time, skipped-update
+counts; the learning-rate schedule is a pure function of the step and the settings, which the
+checkpoint records), a CSV log of training and validation loss, and averaging of the last
+checkpoints.
+
+One update consumes ``update_freq x world_size`` consecutive token-bucket batches (fairseq's
+effective batch): process ``r`` takes batches ``r*update_freq .. (r+1)*update_freq - 1`` of it,
+and the summed loss is divided by the target tokens of the whole update, so N processes and one
+process with N times the ``update_freq`` compute the same update.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import io
 import logging
 import math
 import random
@@ -21,14 +32,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wd import distributed
 from wd.checkpoint import average_state_dicts, load, save_atomic
 from wd.data.batching import Pair, collate, epoch_batches
+from wd.data.text import read_lines, write_lines
 from wd.model.transformer import PAD_ID
 
 log = logging.getLogger(__name__)
 
 LOG_FIELDS = ["step", "epoch", "lr", "train_loss", "valid_loss", "valid_nll", "tokens_per_sec",
-              "elapsed_sec"]
+              "elapsed_sec", "skipped_updates"]
+
+# Settings that only say how long to train and how often to save, log or average: changing them
+# between a run and its resumption keeps the resumed updates identical.
+NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +61,14 @@ class TrainSettings:
     save_every: int = 100
     average_last: int = 1
     valid_every: int = 100
+    update_freq: int = 1
+    max_bad_steps: int = 10
     amp: str = "none"
     seed: int = 1
+
+
+class NonFiniteLossError(RuntimeError):
+    """Too many updates in a row had a non-finite loss or gradient."""
 
 
 def learning_rate(step: int, s: TrainSettings) -> float:
@@ -56,8 +79,21 @@ def learning_rate(step: int, s: TrainSettings) -> float:
     return s.lr * math.sqrt(max(s.warmup, 1) / step)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bf16 natively. Without AVX512-BF16 or AMX a CPU emulates
+    bf16 matrix products, about 25x slower than fp32 (measured on an AVX2-only EPYC)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    capabilities = getattr(torch.cpu, "get_capabilities", None)  # torch >= 2.10
+    if capabilities is None:
+        return False
+    caps = capabilities()
+    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+
+
 def autocast(device: torch.device, amp: str):
-    if amp == "bf16":
+    """bf16 autocast for ``amp: bf16``, and for ``amp: auto`` where :func:`native_bf16`."""
+    if amp == "bf16" or (amp == "auto" and native_bf16(device)):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -74,6 +110,11 @@ def loss_terms(model: nn.Module, pairs: list[Pair], device: torch.device, amp: s
                            reduction="sum")
     nll = F.cross_entropy(logits.detach(), target, ignore_index=PAD_ID, reduction="sum")
     return loss, nll, batch.target_tokens
+
+
+def target_tokens(batches: list[list[Pair]]) -> int:
+    """Target tokens (EOS included) of several batches, known to every process without talking."""
+    return sum(len(t) + 1 for pairs in batches for _, t in pairs)
 
 
 @torch.no_grad()
@@ -107,24 +148,45 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    random.seed(seed)
+
+
 class Trainer:
-    """Runs ``settings.steps`` updates of ``model`` in ``work_dir``, resuming if checkpoints exist."""
+    """Runs ``settings.steps`` updates of ``model`` in ``work_dir``, resuming if checkpoints exist.
+
+    Under torchrun every process builds the same Trainer; only rank 0 writes files.
+    """
 
     def __init__(self, model: nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
                  settings: TrainSettings, work_dir: Path, device: torch.device):
         if not train_pairs:
             raise ValueError("no training pairs left after length filtering")
+        self.ctx = distributed.context()
         self.model, self.s, self.device = model.to(device), settings, device
+        self.net = distributed.wrap(self.model, device)
         self.train_pairs, self.valid_pairs = train_pairs, valid_pairs
         self.work_dir = Path(work_dir)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
         self.params = [p for p in model.parameters() if p.requires_grad]
         fused = device.type == "cuda"
         self.optimizer = torch.optim.Adam(self.params, lr=settings.lr, betas=settings.betas,
                                           eps=1e-8, fused=fused or None)
         self.step = self.epoch = self.position = 0
+        self.skipped = self.bad_in_a_row = 0
         self.elapsed = 0.0
+        # Training loss summed since the last log row, and its tokens (checkpointed, so that a
+        # resumed run logs the same averages).
+        self.window_loss, self.window_tokens = 0.0, 0
         self.log_path = self.work_dir / "train_log.csv"
+        if self.is_main:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.work_dir.glob("*.tmp"):  # left by a job killed while writing
+                stale.unlink()
+
+    @property
+    def is_main(self) -> bool:
+        return self.ctx.is_main
 
     def resume(self) -> bool:
         """Load the newest checkpoint in ``work_dir``; False if there is none."""
@@ -132,23 +194,66 @@ class Trainer:
         if not found:
             return False
         ckpt = load(found[-1])
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.step, self.epoch, self.position = ckpt["step"], ckpt["epoch"], ckpt["position"]
-        self.elapsed = ckpt["elapsed"]
-        set_rng_state(ckpt["rng"])
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.step, self.epoch, self.position = ckpt["step"], ckpt["epoch"], ckpt["position"]
+            self.elapsed, self.skipped = ckpt["elapsed"], ckpt["skipped"]
+            self.bad_in_a_row, rng, saved = ckpt["bad_in_a_row"], ckpt["rng"], ckpt["settings"]
+            self.window_loss, self.window_tokens = ckpt["window"]
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise RuntimeError(f"{found[-1]} is not a training checkpoint of this model "
+                               f"({err}); move it away to start over") from err
+        self._warn_on_changes(saved, len(rng))
+        if len(rng) == self.ctx.world_size:
+            set_rng_state(rng[self.ctx.rank])
+        else:
+            seed_everything(self.s.seed + self.ctx.rank + self.step)
+        if self.is_main:
+            self._truncate_log()
         log.info("resumed from %s at step %d", found[-1], self.step)
         return True
 
+    def _warn_on_changes(self, saved: dict, processes: int) -> None:
+        now = dataclasses.asdict(self.s)
+        changed = [k for k in now if k not in NOT_AFFECTING_UPDATES and saved.get(k) != now[k]]
+        if changed:
+            log.warning("settings changed since the checkpoint (%s): resumed updates differ "
+                        "from an uninterrupted run", ", ".join(changed))
+        if processes != self.ctx.world_size:
+            log.warning("checkpoint written by %d processes, resumed with %d: data split and "
+                        "dropout masks differ from an uninterrupted run", processes,
+                        self.ctx.world_size)
+
+    def _truncate_log(self) -> None:
+        """Drop log rows written after the checkpoint (the resumed run writes them again)."""
+        if not self.log_path.exists():
+            return
+        rows = list(csv.DictReader(io.StringIO("\n".join(read_lines(self.log_path)))))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=LOG_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(r for r in rows if int(r["step"]) <= self.step)
+        write_lines(self.log_path, out.getvalue().splitlines())
+
     def save(self) -> None:
+        """Checkpoint the current step (every process takes part: RNG states are gathered)."""
+        rng = distributed.gather(rng_state())
+        if not self.is_main:
+            return
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         save_atomic({"model": state, "optimizer": self.optimizer.state_dict(), "step": self.step,
                      "epoch": self.epoch, "position": self.position, "elapsed": self.elapsed,
-                     "rng": rng_state()}, self.work_dir / f"checkpoint_{self.step:08d}.pt")
+                     "skipped": self.skipped, "bad_in_a_row": self.bad_in_a_row, "rng": rng,
+                     "window": (self.window_loss, self.window_tokens),
+                     "settings": dataclasses.asdict(self.s)},
+                    self.work_dir / f"checkpoint_{self.step:08d}.pt")
         for old in checkpoints(self.work_dir)[: -max(self.s.average_last, 1)]:
             old.unlink()
 
     def write_log(self, row: dict) -> None:
+        if not self.is_main:
+            return
         new = not self.log_path.exists()
         with open(self.log_path, "a", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
@@ -156,52 +261,102 @@ class Trainer:
                 writer.writeheader()
             writer.writerow(row)
 
-    def train_step(self, pairs: list[Pair]) -> tuple[float, int]:
+    def update(self, batches: list[list[Pair]]) -> tuple[float, int] | None:
+        """One optimizer update on the global batch ``batches`` (this process takes its share).
+
+        Returns the per-token loss and the target tokens of the update, or None when the update
+        was skipped because its loss or gradient was not finite.
+        """
         lr = learning_rate(self.step + 1, self.s)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        loss, _, tokens = loss_terms(self.model, pairs, self.device, self.s.amp,
-                                     self.s.label_smoothing)
-        (loss / tokens).backward()
+        first = self.ctx.rank * self.s.update_freq
+        share = batches[first: first + self.s.update_freq]
+        tokens = target_tokens(batches)
+        # DDP averages gradients over processes: scale by world / tokens so that they sum.
+        scale = self.ctx.world_size / tokens
+        # A process without a batch (end of an epoch) still joins the gradient all-reduce, with a
+        # zero-weighted batch, as fairseq does.
+        weight = 1.0 if share else 0.0
+        micro = share or batches[:1]
+        total = torch.zeros((), device=self.device)
+        for i, pairs in enumerate(micro):
+            with distributed.no_sync(self.net, skip=i < len(micro) - 1):
+                loss, _, _ = loss_terms(self.net, pairs, self.device, self.s.amp,
+                                        self.s.label_smoothing)
+                (loss * (scale * weight)).backward()
+            total += loss.detach() * weight
+        total = float(distributed.all_sum(total))
+        grads = [p.grad for p in self.params if p.grad is not None]
         if self.s.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.params, self.s.clip_norm)
+            norm = torch.nn.utils.clip_grad_norm_(self.params, self.s.clip_norm)
+        else:
+            norm = torch.nn.utils.get_total_norm(grads)
+        if not (math.isfinite(total) and math.isfinite(float(norm))):
+            self.optimizer.zero_grad(set_to_none=True)
+            self._count_bad_update(total, float(norm))
+            return None
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        return float(loss.detach()) / tokens, tokens
+        self.bad_in_a_row = 0
+        return total / tokens, tokens
+
+    def _count_bad_update(self, loss: float, norm: float) -> None:
+        self.skipped += 1
+        self.bad_in_a_row += 1
+        log.warning("update %d skipped: loss %s, gradient norm %s (%d skipped in a row, %d in "
+                    "all)", self.step + 1, loss, norm, self.bad_in_a_row, self.skipped)
+        if self.bad_in_a_row > self.s.max_bad_steps:
+            found = checkpoints(self.work_dir)
+            last = found[-1] if found else "none yet"
+            raise NonFiniteLossError(
+                f"{self.bad_in_a_row} updates in a row with a non-finite loss or gradient "
+                f"(more than max_bad_steps={self.s.max_bad_steps}) after step {self.step} "
+                f"(epoch {self.epoch}, batch {self.position}); stopped. Last good checkpoint: "
+                f"{last}. Lower the learning rate, set clip_norm or check the data.")
 
     def run(self) -> dict:
         """Train to ``settings.steps``; return ``{"steps", "seconds", "valid_loss"}``."""
         if not self.resume():
-            torch.manual_seed(self.s.seed)
-            random.seed(self.s.seed)
+            seed_everything(self.s.seed + self.ctx.rank)
         self.model.train()
-        window_loss, window_tokens, window_start = 0.0, 0, time.perf_counter()
+        per_update = self.s.update_freq * self.ctx.world_size
+        window_start, timed_tokens = time.perf_counter(), 0  # throughput since the last log row
         valid_loss = float("nan")
         while self.step < self.s.steps:
             batches = epoch_batches(self.train_pairs, self.s.max_tokens, self.s.seed, self.epoch)
             while self.position < len(batches) and self.step < self.s.steps:
                 t0 = time.perf_counter()
-                loss, tokens = self.train_step([self.train_pairs[i] for i in batches[self.position]])
-                self.position += 1
+                chunk = batches[self.position: self.position + per_update]
+                result = self.update([[self.train_pairs[i] for i in b] for b in chunk])
+                self.position += len(chunk)
                 self.elapsed += time.perf_counter() - t0
-                window_loss, window_tokens = window_loss + loss * tokens, window_tokens + tokens
+                if result is None:
+                    continue
+                loss, tokens = result
+                self.window_loss += loss * tokens
+                self.window_tokens += tokens
+                timed_tokens += tokens
                 last = self.step == self.s.steps
                 if self.step % self.s.valid_every == 0 or last:
                     valid_loss, valid_nll = validate(self.model, self.valid_pairs, self.s,
                                                      self.device)
                     seconds = time.perf_counter() - window_start
+                    train_loss = self.window_loss / self.window_tokens
                     self.write_log({"step": self.step, "epoch": self.epoch,
                                     "lr": f"{learning_rate(self.step, self.s):.3g}",
-                                    "train_loss": f"{window_loss / window_tokens:.4f}",
+                                    "train_loss": f"{train_loss:.4f}",
                                     "valid_loss": f"{valid_loss:.4f}",
                                     "valid_nll": f"{valid_nll:.4f}",
-                                    "tokens_per_sec": f"{window_tokens / seconds:.0f}",
-                                    "elapsed_sec": f"{self.elapsed:.1f}"})
-                    log.info("step %d train %.3f valid %.3f (nll %.3f) %.0f tok/s", self.step,
-                             window_loss / window_tokens, valid_loss, valid_nll,
-                             window_tokens / seconds)
-                    window_loss, window_tokens, window_start = 0.0, 0, time.perf_counter()
+                                    "tokens_per_sec": f"{timed_tokens / seconds:.0f}",
+                                    "elapsed_sec": f"{self.elapsed:.1f}",
+                                    "skipped_updates": self.skipped})
+                    log.info("step %d train %.3f valid %.3f (nll %.3f) %.0f tok/s, %d skipped",
+                             self.step, train_loss, valid_loss, valid_nll,
+                             timed_tokens / seconds, self.skipped)
+                    self.window_loss, self.window_tokens = 0.0, 0
+                    window_start, timed_tokens = time.perf_counter(), 0
                 if self.step % self.s.save_every == 0 or last:
                     self.save()
             if self.position >= len(batches):

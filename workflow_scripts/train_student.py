@@ -1,13 +1,14 @@
 """Train one student: from scratch, cut-off initialised from the teacher, or (WD Phase 2)
-fine-tuned from the converted Phase-1 student."""
-from wd.config import train_settings
-from wd.pipeline import load_corpora, model_config, train_model
+fine-tuned from the converted Phase-1 student (torchrun workers when the job has several GPUs)."""
+from pathlib import Path
+
+from wd.distributed import launch, processes_for
 from wd.workflow import step
 
 with step(snakemake) as device:
-    inp, p, cfg = snakemake.input, snakemake.params, snakemake.config
-    train = load_corpora(inp.bpe, inp.train, cfg["data"].get("max_len"))
-    valid = load_corpora(inp.bpe, inp.valid, None)
-    train_model(model_config(inp.bpe, p.model), p.init, train, valid, train_settings(p.train, cfg),
-                p.work, snakemake.output.model, snakemake.output.curve, device,
-                init_from=inp.get("init"))
+    inp, out, p = snakemake.input, snakemake.output, snakemake.params
+    job = dict(bpe=inp.bpe, train=list(inp.train), valid=list(inp.valid), config=snakemake.config,
+               shape=p.model, section=p.train, work=p.work, model_out=out.model,
+               curve_out=out.curve, init=p.init, init_from=inp.get("init"))
+    launch("wd.pipeline:train_job", job, device, processes_for(device, snakemake.resources.gpu),
+           Path(p.work) / "launch.json")

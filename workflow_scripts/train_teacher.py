@@ -1,11 +1,14 @@
-"""Train the teacher; its final model is the average of its last checkpoints."""
-from wd.config import train_settings
-from wd.pipeline import load_corpora, model_config, train_model
+"""Train the teacher (torchrun workers when the job has several GPUs); its final model is the
+average of its last checkpoints."""
+from pathlib import Path
+
+from wd.distributed import launch, processes_for
 from wd.workflow import step
 
 with step(snakemake) as device:
-    inp, p, cfg = snakemake.input, snakemake.params, snakemake.config
-    train = load_corpora(inp.bpe, inp.train, cfg["data"].get("max_len"))
-    valid = load_corpora(inp.bpe, inp.valid, None)
-    train_model(model_config(inp.bpe, p.model), "random", train, valid, train_settings(p.train, cfg),
-                p.work, snakemake.output.model, snakemake.output.curve, device)
+    inp, out, p = snakemake.input, snakemake.output, snakemake.params
+    job = dict(bpe=inp.bpe, train=list(inp.train), valid=list(inp.valid), config=snakemake.config,
+               shape=p.model, section=p.train, work=p.work, model_out=out.model,
+               curve_out=out.curve)
+    launch("wd.pipeline:train_job", job, device, processes_for(device, snakemake.resources.gpu),
+           Path(p.work) / "launch.json")

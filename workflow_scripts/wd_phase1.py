@@ -1,13 +1,16 @@
 """WD Phase 1: train the parameter generator on the frozen teacher (all tensor kinds, or one kind
-for the transfer ablations); write the plain student."""
-from wd.config import train_settings
-from wd.pipeline import load_corpora, model_config, train_phase1
+for the transfer ablations); write the plain student. Torchrun workers when the job has several
+GPUs."""
+from pathlib import Path
+
+from wd.distributed import launch, processes_for
 from wd.workflow import step
 
 with step(snakemake) as device:
-    inp, p, cfg = snakemake.input, snakemake.params, snakemake.config
-    train = load_corpora(inp.bpe, inp.train, cfg["data"].get("max_len"))
-    valid = load_corpora(inp.bpe, inp.valid, None)
-    train_phase1(inp.teacher, model_config(inp.bpe, p.model), train, valid,
-                 train_settings(p.train, cfg), p.work, snakemake.output.model,
-                 snakemake.output.curve, device, transfer=snakemake.wildcards.transfer)
+    inp, out, p = snakemake.input, snakemake.output, snakemake.params
+    job = dict(bpe=inp.bpe, train=list(inp.train), valid=list(inp.valid), config=snakemake.config,
+               shape=p.model, section=p.train, work=p.work, model_out=out.model,
+               curve_out=out.curve, init_from=inp.teacher,
+               phase1_transfer=snakemake.wildcards.transfer)
+    launch("wd.pipeline:train_job", job, device, processes_for(device, snakemake.resources.gpu),
+           Path(p.work) / "launch.json")

@@ -1,0 +1,161 @@
+"""Faults during training: a training process killed with SIGKILL and restarted ends exactly
+where an uninterrupted run ends; non-finite losses are skipped, then stop training; corrupt,
+truncated or foreign checkpoints give an error naming the file."""
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import tiny
+from test_train import settings, toy_pairs
+from wd.checkpoint import CheckpointError, load_model, save_model
+from wd.model.transformer import Transformer
+from wd.train import NonFiniteLossError, Trainer, checkpoints
+
+HERE = Path(__file__).resolve().parent
+STEPS = 12
+
+
+def train_child(work: str, pause: float) -> None:
+    """The training process of the kill test (``python tests/test_resume_faults.py WORK PAUSE``);
+    ``pause`` seconds before every update give the test time to kill it between checkpoints."""
+    torch.set_num_threads(1)
+    update = Trainer.update
+
+    def slow_update(self, batches):
+        time.sleep(pause)
+        return update(self, batches)
+
+    Trainer.update = slow_update
+    torch.manual_seed(0)
+    pairs = toy_pairs(80)
+    s = settings(steps=STEPS, save_every=3, valid_every=2, average_last=2)
+    Trainer(Transformer(tiny(dropout=0.1)), pairs, pairs[:10], s, Path(work),
+            torch.device("cpu")).run()
+
+
+def start_child(work: Path, pause: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, str(work), str(pause)], cwd=HERE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate(timeout=1200)
+    assert proc.returncode == 0, err[-3000:]
+
+
+def log_rows(work: Path) -> list[list[str]]:
+    """train_log.csv without the timing columns (tokens_per_sec, elapsed_sec)."""
+    lines = (work / "train_log.csv").read_text().splitlines()
+    return [line.split(",")[:6] + line.split(",")[8:] for line in lines]
+
+
+def test_training_killed_after_a_checkpoint_resumes_to_identical_parameters(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    finish(start_child(straight, 0.0))
+
+    proc = start_child(killed, 0.3)
+    deadline = time.monotonic() + 1200
+    while not checkpoints(killed) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    names = [p.name for p in checkpoints(killed)]
+    assert names and f"checkpoint_{STEPS:08d}.pt" not in names, names  # killed mid-run
+    # As if it had also been killed while writing a checkpoint: the partial file is ignored.
+    (killed / "checkpoint_00000009.pt.tmp").write_bytes(b"half a checkpoint")
+
+    finish(start_child(killed, 0.0))
+    a, b = (torch.load(checkpoints(d)[-1], weights_only=True) for d in (straight, killed))
+    assert a["step"] == b["step"] == STEPS
+    for name, p in a["model"].items():
+        assert torch.equal(p, b["model"][name]), name
+    assert log_rows(killed) == log_rows(straight)  # rows logged after the checkpoint not doubled
+    assert not list(killed.glob("*.tmp"))
+
+
+class NaNInjector(nn.Module):
+    """A model whose training forward passes number ``bad`` (1-based) return NaN logits."""
+
+    def __init__(self, model: nn.Module, bad):
+        super().__init__()
+        self.model, self.bad, self.calls = model, bad, 0
+
+    def forward(self, src, tgt_in):
+        logits = self.model(src, tgt_in)
+        if self.training:
+            self.calls += 1
+            if self.calls in self.bad:
+                return logits * float("nan")
+        return logits
+
+
+def nan_trainer(work: Path, bad, **over) -> Trainer:
+    torch.manual_seed(0)
+    pairs = toy_pairs(40)
+    return Trainer(NaNInjector(Transformer(tiny()), bad), pairs, pairs[:5], settings(**over), work,
+                   torch.device("cpu"))
+
+
+def test_a_non_finite_update_is_skipped_counted_and_logged(tmp_path):
+    trainer = nan_trainer(tmp_path, bad={2})
+    result = trainer.run()
+    assert result["steps"] == 6 and trainer.skipped == 1 and trainer.model.calls == 7
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert trainer.optimizer.state_dict()["state"][0]["step"] == 6  # Adam never saw the NaN
+    log = (tmp_path / "train_log.csv").read_text().splitlines()
+    assert log[0].endswith(",skipped_updates") and log[-1].endswith(",1")
+
+
+def test_too_many_non_finite_updates_in_a_row_stop_and_keep_the_last_good_checkpoint(tmp_path):
+    trainer = nan_trainer(tmp_path, bad=range(5, 100), steps=20, max_bad_steps=2)
+    with pytest.raises(NonFiniteLossError, match=r"3 updates in a row .*max_bad_steps=2.*"
+                                                 r"after step 4 .*checkpoint_00000003\.pt"):
+        trainer.run()
+    (kept,) = checkpoints(tmp_path)
+    state = torch.load(kept, weights_only=True)
+    assert state["step"] == 3
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def damage(path: Path, how: str) -> None:
+    if how == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif how == "garbage":
+        path.write_bytes(b"this is not a checkpoint\n" * 10)
+    else:  # a pickle with arbitrary objects: refused by weights_only=True
+        torch.save({"model": nn.Linear(2, 2)}, path)
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "foreign"])
+def test_damaged_training_checkpoint_stops_resume_naming_it(tmp_path, how):
+    nan_trainer(tmp_path, bad=(), steps=3).run()
+    (ckpt,) = checkpoints(tmp_path)
+    damage(ckpt, how)
+    with pytest.raises(CheckpointError, match=f"cannot read checkpoint {ckpt}"):
+        nan_trainer(tmp_path, bad=(), steps=6).run()
+
+
+def test_model_checkpoint_in_the_work_dir_is_not_taken_for_a_training_one(tmp_path):
+    save_model(Transformer(tiny()), tmp_path / "checkpoint_00000003.pt", {})
+    with pytest.raises(RuntimeError, match="checkpoint_00000003.pt is not a training checkpoint"):
+        nan_trainer(tmp_path, bad=(), steps=6).run()
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "foreign"])
+def test_damaged_model_checkpoint_stops_loading_naming_it(tmp_path, how):
+    path = tmp_path / "final.pt"
+    save_model(Transformer(tiny()), path, {"train_steps": 1})
+    damage(path, how)
+    with pytest.raises(CheckpointError, match=f"cannot read checkpoint {path}"):
+        load_model(path)
+
+
+if __name__ == "__main__":
+    train_child(sys.argv[1], float(sys.argv[2]))
