@@ -25,25 +25,59 @@ rule train_teacher:
         "../workflow_scripts/train_teacher.py"
 
 
+# KD data in kd.shards contiguous shards, one decoding job each (parallel on a cluster), re-joined
+# with every shard's line count checked. Shards are temporary: only kd/train.tgt is kept.
+KD_SHARDS = list(range(config["kd"].get("shards", 1)))
+KD_SEARCH = {key: value for key, value in config["kd"].items() if key != "shards"}
+
+
+rule kd_split:
+    input:
+        exp("bpe/train.src"),
+    output:
+        shards=temp(expand(exp("kd/shards/train.{shard}.src"), shard=KD_SHARDS)),
+        counts=exp("kd/shards/counts.json"),
+    log:
+        exp("logs/kd/split.log"),
+    priority: 20
+    script:
+        "../workflow_scripts/kd_split.py"
+
+
 rule kd_translate:
     input:
         model=TEACHER,
         bpe=exp("bpe/spm.model"),
-        src=exp("bpe/train.src"),
+        src=exp("kd/shards/train.{shard}.src"),
     output:
-        exp("kd/train.tgt"),
+        temp(exp("kd/shards/train.{shard}.tgt")),
     log:
-        exp("logs/kd_translate.log"),
+        exp("logs/kd/translate.{shard}.log"),
     benchmark:
-        exp("benchmarks/kd_translate.tsv")
+        exp("benchmarks/kd/translate.{shard}.tsv")
+    wildcard_constraints:
+        shard="[0-9]+",
     params:
-        search=config["kd"],
+        search=KD_SEARCH,
     threads: config["threads"]["decode"]
     resources:
         gpu=config["gpus"],
     priority: 20
     script:
         "../workflow_scripts/kd_translate.py"
+
+
+rule kd_join:
+    input:
+        shards=expand(exp("kd/shards/train.{shard}.tgt"), shard=KD_SHARDS),
+        counts=exp("kd/shards/counts.json"),
+    output:
+        exp("kd/train.tgt"),
+    log:
+        exp("logs/kd/join.log"),
+    priority: 20
+    script:
+        "../workflow_scripts/kd_join.py"
 
 
 rule wd_phase1:

@@ -1,10 +1,15 @@
-"""Shared tiny shapes for fast model tests."""
+"""Shared tiny shapes for fast model tests, and the default config with one value changed."""
+import copy
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
 from wd.model.transformer import ModelConfig
 
 VOCAB = 50
+DEFAULT_CONFIG = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
 
 
 def tiny(**over) -> ModelConfig:
@@ -24,3 +29,14 @@ def batch():
     tgt = torch.randint(4, VOCAB, (4, 7), generator=g)
     tgt[:, 0] = 2
     return src, tgt
+
+
+def with_change(path: str, value) -> dict:
+    """The default config with the value at dotted ``path`` (list indices as numbers) replaced."""
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    *parents, last = path.split(".")
+    node = config
+    for key in parents:
+        node = node[int(key) if key.isdigit() else key]
+    node[last] = value
+    return config

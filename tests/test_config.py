@@ -1,26 +1,14 @@
 """Bad configuration values stop the run with one line naming the key."""
-import copy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
+from conftest import DEFAULT_CONFIG as DEFAULT, with_change
 from wd.config import ConfigError, validate, wd_variant
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
-
-
-def with_change(path: str, value):
-    config = copy.deepcopy(DEFAULT)
-    *parents, last = path.split(".")
-    node = config
-    for key in parents:
-        node = node[int(key) if key.isdigit() else key]
-    node[last] = value
-    return config
 
 
 def test_default_config_is_valid():

@@ -1,4 +1,5 @@
-"""Sequence-level KD data: the teacher translates the training source with beam search."""
+"""Sequence-level KD data: the teacher translates one shard of the training source with beam
+search (kd_join puts the shards back together)."""
 from wd.config import search_settings
 from wd.pipeline import translate_file
 from wd.workflow import step

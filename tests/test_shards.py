@@ -1,0 +1,91 @@
+"""KD decoding in shards: split, decode each shard alone, re-join; identical to one job."""
+import json
+
+import pytest
+import torch
+
+from wd.checkpoint import save_model
+from wd.data.batching import load_parallel
+from wd.data.bpe import encode_file, load_bpe, train_bpe
+from wd.data.shards import ShardError, join_files, shard_bounds, split_file
+from wd.data.toy import generate_toy_corpus
+from wd.decode import SearchSettings
+from wd.model.transformer import ModelConfig, Transformer
+from wd.pipeline import translate_file
+from wd.train import Trainer, TrainSettings
+
+
+@pytest.mark.parametrize(("lines", "shards", "sizes"), [
+    (10, 3, [4, 3, 3]), (9, 3, [3, 3, 3]), (2, 4, [1, 1, 0, 0]), (0, 2, [0, 0]), (5, 1, [5]),
+])
+def test_bounds_are_contiguous_and_balanced(lines, shards, sizes):
+    bounds = shard_bounds(lines, shards)
+    assert [end - start for start, end in bounds] == sizes
+    assert bounds[0][0] == 0 and bounds[-1][1] == lines
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+
+
+def test_zero_shards_is_an_error():
+    with pytest.raises(ValueError, match="at least 1"):
+        shard_bounds(5, 0)
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher(tmp_path_factory):
+    """A briefly trained tiny model, its BPE model and a BPE source file of 70 sentences."""
+    work = tmp_path_factory.mktemp("teacher")
+    generate_toy_corpus(work, seed=3, sizes={"train": 300})
+    train_bpe([work / "train.src", work / "train.tgt"], work / "spm.model", 200, seed=3)
+    sp = load_bpe(work / "spm.model")
+    for side in ("src", "tgt"):
+        encode_file(sp, work / f"train.{side}", work / f"bpe.{side}")
+    pairs = load_parallel(sp, work / "bpe.src", work / "bpe.tgt", 64)
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(vocab_size=sp.get_piece_size(), enc_layers=1, dec_layers=1,
+                                    enc_dim=32, dec_dim=32, enc_ffn=64, dec_ffn=64, enc_heads=2,
+                                    dec_heads=2, dropout=0.0, pre_norm=True))
+    settings = TrainSettings(steps=40, max_tokens=600, lr=3e-3, warmup=5, save_every=40,
+                             valid_every=40, average_last=1, seed=0)
+    Trainer(model, pairs, pairs[:20], settings, work / "work", torch.device("cpu")).run()
+    save_model(model, work / "model.pt", {})
+    source = work / "source.src"
+    source.write_text("".join(line + "\n" for line in
+                              (work / "bpe.src").read_text().splitlines()[:70]))
+    return work / "model.pt", work / "spm.model", source
+
+
+def test_sharded_decoding_equals_one_job(tiny_teacher, tmp_path):
+    model, bpe, source = tiny_teacher
+    search = SearchSettings(beam=3, batch_size=8)
+    cpu = torch.device("cpu")
+    translate_file(model, bpe, source, tmp_path / "whole.tgt", search, cpu)
+
+    shards = [tmp_path / f"train.{i}.src" for i in range(3)]
+    assert split_file(source, shards, tmp_path / "counts.json") == [24, 23, 23]
+    outputs = [tmp_path / f"train.{i}.tgt" for i in range(3)]
+    for src, out in zip(shards, outputs):  # each shard on its own, as separate jobs do it
+        translate_file(model, bpe, src, out, search, cpu)
+    assert join_files(outputs, tmp_path / "counts.json", tmp_path / "joined.tgt") == 70
+
+    whole = (tmp_path / "whole.tgt").read_text()
+    assert (tmp_path / "joined.tgt").read_text() == whole
+    assert len(set(whole.splitlines())) > 10  # real, varied translations
+    record = json.loads((tmp_path / "counts.json").read_text())
+    assert record["lines"] == 70 and [s["lines"] for s in record["shards"]] == [24, 23, 23]
+
+
+def test_join_names_the_shard_with_a_wrong_line_count(tmp_path):
+    source = tmp_path / "train.src"
+    source.write_text("".join(f"s{i}\n" for i in range(7)))
+    shards = [tmp_path / f"train.{i}.src" for i in range(3)]
+    split_file(source, shards, tmp_path / "counts.json")
+    outputs = [tmp_path / f"train.{i}.tgt" for i in range(3)]
+    for src, out in zip(shards, outputs):
+        out.write_text(src.read_text().replace("s", "t"))
+    outputs[1].write_text("t3\n")  # one line lost
+    with pytest.raises(ShardError, match=r"shard 1 \(.*train\.1\.tgt\) has 1 lines, its source "
+                                         r"shard train\.1\.src had 2"):
+        join_files(outputs, tmp_path / "counts.json", tmp_path / "joined.tgt")
+    assert not (tmp_path / "joined.tgt").exists()
+    with pytest.raises(ShardError, match="records 3 shards, got 2 outputs"):
+        join_files(outputs[:2], tmp_path / "counts.json", tmp_path / "joined.tgt")
