@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from wd.config import ConfigError, shape, validate, wd_variant
+from wd.data.prepare import raw_outputs, test_reference_count
 
 try:
     validate(config)
@@ -21,6 +22,10 @@ def exp(path):
     return str(EXP / path)
 
 
+# References of the test set: data/raw/test.tgt, then test.tgt.1, test.tgt.2, ... (local
+# corpora with several references, e.g. NIST Zh-En).
+N_REFS = test_reference_count(config["data"])
+TEST_REFS = [str(p) for p in raw_outputs(EXP / "data" / "raw", "test", N_REFS)[1:]]
 BPE_TRAIN = [exp("bpe/train.src"), exp("bpe/train.tgt")]
 KD_TRAIN = [exp("bpe/train.src"), exp("kd/train.tgt")]
 VALID = [exp("bpe/valid.src"), exp("bpe/valid.tgt")]

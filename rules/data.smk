@@ -1,7 +1,14 @@
-# Data: raw corpus (generated toy pair or local files) -> Moses tokens -> joint BPE pieces.
-RAW = expand(exp("data/raw/{split}.{side}"), split=["train", "valid", "test"], side=["src", "tgt"])
+# Data: raw corpus (generated toy pair, local files, or a registry corpus downloaded and
+# checksum-verified) -> Moses tokens -> joint BPE pieces. Nothing is fetched at parse time.
+import re
 
-if config["data"]["source"] == "toy":
+from wd.data.corpora import CORPORA
+from wd.data.prepare import local_inputs
+
+RAW = expand(exp("data/raw/{split}.{side}"), split=["train", "valid", "test"], side=["src", "tgt"])
+SOURCE = config["data"]["source"]
+
+if SOURCE == "toy":
 
     rule generate_toy:
         output:
@@ -14,17 +21,57 @@ if config["data"]["source"] == "toy":
         script:
             "../workflow_scripts/generate_toy.py"
 
-else:
+elif SOURCE == "local":
 
     rule copy_local:
         input:
-            [config["data"]["local"][split][side] for split in ["train", "valid", "test"] for side in ["src", "tgt"]],
+            local_inputs(config["data"]["local"]),
         output:
-            RAW,
+            RAW + TEST_REFS[1:],
         log:
             exp("logs/copy_local.log"),
+        params:
+            local=config["data"]["local"],
+            langs=[config["data"]["src_lang"], config["data"]["tgt_lang"]],
+            clean=config["data"].get("clean", {}),
         script:
             "../workflow_scripts/copy_local.py"
+
+else:
+
+    # Downloads are shared by every experiment under results_dir (one job per remote file); they
+    # run where snakemake runs (localrule), as cluster nodes often have no network. Where a file
+    # comes from (data.mirror, data.manual, data.download) is read by the script, not passed as
+    # params: the verified file is the same either way, so changing them reruns nothing.
+    CORPUS = CORPORA[SOURCE]
+    DOWNLOADS = Path(config["results_dir"]) / "downloads"
+
+    rule download:
+        output:
+            str(DOWNLOADS / "{file}"),
+        log:
+            str(DOWNLOADS / "logs" / "{file}.log"),
+        wildcard_constraints:
+            file="|".join(re.escape(f.name) for f in CORPUS.files),
+        params:
+            corpus=CORPUS.name,
+        localrule: True
+        script:
+            "../workflow_scripts/download.py"
+
+    rule prepare_corpus:
+        input:
+            lambda wc: [str(DOWNLOADS / f.name) for f in CORPUS.split_files(wc.split)],
+        output:
+            exp("data/raw/{split}.src"),
+            exp("data/raw/{split}.tgt"),
+        log:
+            exp("logs/prepare_corpus/{split}.log"),
+        params:
+            corpus=CORPUS.name,
+            clean=config["data"].get("clean", {}),
+        script:
+            "../workflow_scripts/prepare_corpus.py"
 
 
 rule tokenize:

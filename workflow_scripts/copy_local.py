@@ -1,10 +1,11 @@
-"""Copy a user's local corpus into the experiment, checking UTF-8 and line alignment."""
-from wd.data.text import check_aligned, read_lines, write_lines
+"""Copy a user's local corpus (plain or gzip, test references included) into the experiment:
+UTF-8 and line counts checked, training data cleaned."""
+from pathlib import Path
+
+from wd.data.clean import CleanSettings
+from wd.data.prepare import prepare_local
 from wd.workflow import step
 
 with step(snakemake):
-    files = list(snakemake.input)
-    for src, tgt in zip(files[0::2], files[1::2]):
-        check_aligned(src, tgt)
-    for source, target in zip(files, snakemake.output):
-        write_lines(target, read_lines(source))
+    prepare_local(snakemake.params.local, Path(snakemake.output[0]).parent,
+                  tuple(snakemake.params.langs), CleanSettings(**snakemake.params.clean))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterable
 from functools import lru_cache
@@ -10,21 +11,31 @@ from pathlib import Path
 from sacremoses import MosesDetokenizer, MosesPunctNormalizer, MosesTokenizer
 
 
-def read_lines(path: Path) -> list[str]:
-    """Lines without their newline; a file that is not UTF-8 is an error naming file and line."""
-    path = Path(path)
-    with open(path, "rb") as handle:
-        raw = handle.read()
+def split_lines(raw: bytes, where: str, errors: str = "strict") -> list[str]:
+    """Decode newline-separated UTF-8 text into lines (no newline, no trailing CR).
+
+    ``errors="strict"``: a line that is not UTF-8 is an error naming ``where`` and the line.
+    ``errors="surrogateescape"``: its bad bytes become lone surrogates, so that cleaning can count
+    and drop such lines (``wd.data.clean``) instead of failing the whole corpus.
+    """
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     out = []
     for number, line in enumerate(lines, 1):
         try:
-            out.append(line.decode("utf-8").rstrip("\r"))
+            out.append(line.decode("utf-8", errors).rstrip("\r"))
         except UnicodeDecodeError as err:
-            raise ValueError(f"{path}:{number}: not valid UTF-8 ({err.reason})") from None
+            raise ValueError(f"{where}:{number}: not valid UTF-8 ({err.reason})") from None
     return out
+
+
+def read_lines(path: Path, errors: str = "strict") -> list[str]:
+    """Lines of a plain or gzip (``.gz``) text file; see ``split_lines`` for ``errors``."""
+    path = Path(path)
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as handle:
+        raw = handle.read()
+    return split_lines(raw, str(path), errors)
 
 
 def write_lines(path: Path, lines: Iterable[str]) -> int:

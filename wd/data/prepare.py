@@ -1,0 +1,95 @@
+"""Raw split files (``data/raw/{train,valid,test}.{src,tgt}``) from a registry corpus or from the
+user's local files: Romanian cedilla s/t to comma-below, training data cleaned, valid/test kept
+as published but checked (UTF-8, line counts).
+
+A test set may have several references (NIST Zh-En has 4): the first is ``test.tgt``, further
+ones ``test.tgt.1``, ``test.tgt.2``, ... (what the evaluate rule reads).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wd.data.clean import NOT_UTF8, CleanSettings, clean_pairs
+from wd.data.corpora import Corpus
+from wd.data.extract import read_part
+from wd.data.romanian import comma_below
+from wd.data.text import read_lines, write_lines
+
+def normalise(lines: list[str], lang: str) -> list[str]:
+    """Language-specific spelling fixes applied to every split: Romanian comma-below."""
+    return [comma_below(line) for line in lines] if lang == "ro" else lines
+
+
+def _check_utf8(lines: list[str], where: str) -> None:
+    for number, line in enumerate(lines, 1):
+        if NOT_UTF8.search(line):
+            raise ValueError(f"{where}:{number}: not valid UTF-8")
+
+
+def _write_split(split: str, src: list[str], refs: list[list[str]], langs: tuple[str, str],
+                 outputs: list[Path], clean: CleanSettings, where: list[str]) -> int:
+    """Normalise, clean (train) or check (valid/test), and write; return the sentence count."""
+    src, refs = normalise(src, langs[0]), [normalise(ref, langs[1]) for ref in refs]
+    if split == "train":
+        src, tgt, _ = clean_pairs(src, refs[0], *langs, clean, where=f"{where[0]} + {where[1]}")
+        refs = [tgt]
+    else:
+        for lines, name in zip([src, *refs], where):
+            _check_utf8(lines, name)
+    for lines, out in zip([src, *refs], outputs):
+        write_lines(out, lines)
+    return len(src)
+
+
+def prepare_remote_split(corpus: Corpus, split: str, downloads: dict[str, Path], out_src: Path,
+                         out_tgt: Path, clean: CleanSettings) -> int:
+    """Concatenate the parts of ``split`` from the downloaded files (file id -> path)."""
+    src, tgt = [], []
+    for part in corpus.splits[split]:
+        part_src, part_tgt = read_part(part, corpus.file(part.file), downloads[part.file],
+                                       corpus.src_lang, corpus.tgt_lang)
+        src += part_src
+        tgt += part_tgt
+    names = [f"{corpus.name} {split} ({side})" for side in ("source", "target")]
+    return _write_split(split, src, [tgt], (corpus.src_lang, corpus.tgt_lang),
+                        [Path(out_src), Path(out_tgt)], clean, names)
+
+
+def references(files: dict) -> list[str]:
+    """The target path(s) of a ``data.local`` split as a list (a test set may list several)."""
+    tgt = files["tgt"]
+    return list(tgt) if isinstance(tgt, list) else [tgt]
+
+
+def local_inputs(local: dict) -> list[str]:
+    """Every file named under ``data.local``."""
+    return [path for files in local.values() for path in [files["src"], *references(files)]]
+
+
+def test_reference_count(data: dict) -> int:
+    """References per test sentence for a ``data`` config section."""
+    return len(references(data["local"]["test"])) if data["source"] == "local" else 1
+
+
+def raw_outputs(raw_dir: Path, split: str, n_refs: int = 1) -> list[Path]:
+    """``{split}.src``, ``{split}.tgt`` and the further references ``{split}.tgt.<i>``."""
+    raw_dir = Path(raw_dir)
+    return ([raw_dir / f"{split}.src", raw_dir / f"{split}.tgt"]
+            + [raw_dir / f"{split}.tgt.{i}" for i in range(1, n_refs)])
+
+
+def prepare_local(local: dict, raw_dir: Path, langs: tuple[str, str], clean: CleanSettings) -> None:
+    """Copy the user's files (plain or ``.gz``) of every split; all files of a split must have
+    the same number of lines."""
+    for split in ("train", "valid", "test"):
+        src_path, ref_paths = local[split]["src"], references(local[split])
+        errors = "surrogateescape" if split == "train" else "strict"
+        src = read_lines(src_path, errors)
+        refs = [read_lines(path, errors) for path in ref_paths]
+        for path, ref in zip(ref_paths, refs):
+            if len(ref) != len(src):
+                raise ValueError(f"misaligned corpus: {src_path} has {len(src)} lines, "
+                                 f"{path} has {len(ref)}")
+        _write_split(split, src, refs, langs, raw_outputs(raw_dir, split, len(refs)), clean,
+                     [str(src_path), *map(str, ref_paths)])
