@@ -54,10 +54,10 @@ def token_buckets(lengths: list[int], max_tokens: int, rng: random.Random) -> li
 
 
 def pad(rows: list[list[int]]) -> Tensor:
-    out = torch.full((len(rows), max(len(r) for r in rows)), PAD_ID, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return out
+    """Right-padded ``(rows, longest)`` tensor, built by one ``torch.tensor`` call: several
+    times faster than filling rows one by one, so collating never stalls a fast step."""
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows], dtype=torch.long)
 
 
 def source_tensor(sources: list[list[int]]) -> Tensor:
