@@ -3,6 +3,7 @@ import torch
 
 from conftest import tiny
 from wd.decode import SearchSettings, beam_search, translate
+from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import EOS_ID, Transformer, count_parameters
 
 
@@ -18,8 +19,9 @@ def test_incremental_decoding_matches_full_forward(over, batch):
     model = build(**over)
     src, tgt = batch
     full = model(src, tgt)
-    state = model.start_decoding(*model.encode(src))
-    steps = torch.stack([model.decode_step(tgt[:, i:i + 1], state) for i in range(tgt.size(1))], 1)
+    decoder = IncrementalDecoder(model)
+    state = decoder.start(*model.encode(src), beam=1, max_steps=tgt.size(1))
+    steps = torch.stack([decoder.step(tgt[:, i], state) for i in range(tgt.size(1))], 1)
     assert torch.allclose(steps, full, atol=1e-5)
 
 

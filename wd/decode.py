@@ -1,6 +1,11 @@
-"""Batched beam search with an incremental decoder (cached self-attention K/V, cross-attention
-K/V computed once), fairseq-style length penalty, finished sentences dropped from the batch, and
-batches sorted by source length then restored to input order. Greedy search is beam 1."""
+"""Batched beam search with an incremental decoder (:mod:`wd.model.incremental`: packed weights,
+preallocated self-attention caches, cross-attention K/V computed once per sentence),
+fairseq-style length penalty, finished sentences dropped from the batch, and batches sorted by
+source length then restored to input order. Greedy search is beam 1.
+
+The bookkeeping of finished hypotheses is tensor code (no per-sentence Python loop per step),
+and the first step runs one row per sentence since all beams start equal.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import torch
 from torch import Tensor
 
 from wd.data.batching import source_tensor
+from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, Transformer
 
 
@@ -21,73 +27,97 @@ class SearchSettings:
     max_len_a: float = 1.2
     max_len_b: int = 10
     batch_size: int = 64
+    min_len: int = 0  # EOS is not allowed before this many output tokens
+    int8: bool = False  # int8 decoder matrices (CPU only), see wd.quantize
 
 
-@torch.no_grad()
-def beam_search(model: Transformer, src: Tensor, s: SearchSettings) -> list[list[int]]:
+@torch.inference_mode()
+def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
+                encoder: Transformer | None = None) -> list[list[int]]:
     """Best hypothesis (token ids, no EOS) for each row of ``src``.
 
     A hypothesis ends at EOS; its score is the summed log-probability divided by
     ``length ** lenpen`` (length counts the EOS). A sentence is finished when it holds ``beam``
     ended hypotheses, or when its maximum length ``max_len_a * src_len + max_len_b`` is reached.
+    ``model`` may be a packed decoder; then ``encoder`` is the model that encodes ``src``.
     """
-    k, n = s.beam, src.size(0)
-    device = src.device
+    if isinstance(model, IncrementalDecoder):
+        if encoder is None:
+            raise ValueError("beam_search with a packed decoder needs the encoder model")
+        decoder = model
+    else:
+        decoder, encoder = IncrementalDecoder(model, int8=s.int8), model
+    k, n, device = s.beam, src.size(0), src.device
     src_len = (src != PAD_ID).sum(1)
     max_len = (s.max_len_a * src_len.float() + s.max_len_b).long().clamp(min=1)
-    memory, mask = model.encode(src)
-    rows = torch.arange(n, device=device).repeat_interleave(k)
-    state = model.start_decoding(memory.index_select(0, rows), mask.index_select(0, rows))
-    tokens = torch.full((n * k, 1), BOS_ID, dtype=torch.long, device=device)
-    scores = torch.full((n, k), float("-inf"), device=device)
-    scores[:, 0] = 0.0
-    active = torch.arange(n, device=device)  # original sentence index of each live sentence
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(n)]
+    steps = int(max_len.max())
+    memory, mask = encoder.encode(src)
+    state = decoder.start(memory, mask, k, steps)
 
-    for step in range(int(max_len.max())):
-        live = active.numel()
-        logp = torch.log_softmax(model.decode_step(tokens[:, -1:], state).float(), dim=-1)
+    tokens = torch.full((n, steps + 1), BOS_ID, dtype=torch.long, device=device)  # per row
+    scores = torch.zeros(n, 1, device=device)          # (live, width)
+    active = torch.arange(n, device=device)             # original index of each live sentence
+    fin_scores = torch.full((n, k), float("-inf"), device=device)
+    fin_tokens = torch.full((n, k, steps), PAD_ID, dtype=torch.long, device=device)
+    fin_len = torch.zeros(n, k, dtype=torch.long, device=device)
+    fin_count = torch.zeros(n, dtype=torch.long, device=device)
+    slots = torch.arange(k, device=device)
+
+    for step in range(steps):
+        live, width = scores.shape
+        logp = torch.log_softmax(decoder.step(tokens[:, step], state).float(), dim=-1)
         logp[:, PAD_ID] = logp[:, BOS_ID] = float("-inf")
+        if step < s.min_len:
+            logp[:, EOS_ID] = float("-inf")
         vocab = logp.size(-1)
-        logp = logp.view(live, k, vocab)
+        logp = logp.view(live, width, vocab)
         at_limit = step + 1 >= max_len[active]
-        if at_limit.any():  # only EOS may follow at the length limit
-            eos_column = logp[at_limit, :, EOS_ID].clone()
+        if step + 1 >= int(max_len[active].min()):  # only EOS may follow at the length limit
+            eos_column = logp[:, :, EOS_ID].clone()
             logp[at_limit] = float("-inf")
-            logp[at_limit, :, EOS_ID] = eos_column
-        cand_scores, cand = (scores.unsqueeze(2) + logp).view(live, k * vocab).topk(2 * k, dim=1)
+            logp[:, :, EOS_ID] = eos_column
+        flat = (scores.unsqueeze(2) + logp).view(live, width * vocab)
+        cand_scores, cand = flat.topk(min(2 * k, width * vocab), dim=1)
         cand_beam, cand_token = cand // vocab, cand % vocab
         is_eos = cand_token == EOS_ID
 
-        # Hypotheses ending among the k best candidates are final.
-        ended = (is_eos[:, :k] & torch.isfinite(cand_scores[:, :k])).nonzero().tolist()
-        if ended:
-            ended_scores = cand_scores.cpu()
-            for i, j in ended:
-                sentence = int(active[i])
-                if len(finished[sentence]) < k:
-                    hyp = tokens[i * k + int(cand_beam[i, j]), 1:].tolist()
-                    finished[sentence].append(
-                        (float(ended_scores[i, j]) / (step + 1) ** s.lenpen, hyp))
+        # Hypotheses ending among the k best candidates are final, in candidate order, while
+        # their sentence has fewer than k.
+        ended = is_eos[:, :k] & torch.isfinite(cand_scores[:, :k])
+        slot = fin_count[active].unsqueeze(1) + ended.cumsum(1) - 1
+        store = ended & (slot < k)
+        if bool(store.any()):
+            i, j = store.nonzero(as_tuple=True)
+            sentence, position = active[i], slot[i, j]
+            fin_scores[sentence, position] = cand_scores[i, j] / (step + 1) ** s.lenpen
+            fin_tokens[sentence, position, :step] = tokens[i * width + cand_beam[i, j], 1:step + 1]
+            fin_len[sentence, position] = step
+            fin_count.index_add_(0, sentence, torch.ones_like(sentence))
 
         # The k best non-EOS candidates continue.
         next_scores, pick = cand_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=1)
-        base = torch.arange(live, device=device).unsqueeze(1) * k
-        parent = (base + cand_beam.gather(1, pick)).view(-1)
-        tokens = torch.cat([tokens.index_select(0, parent), cand_token.gather(1, pick).view(-1, 1)], 1)
+        parent = (torch.arange(live, device=device).unsqueeze(1) * width
+                  + cand_beam.gather(1, pick)).view(-1)
+        tokens = tokens.index_select(0, parent)
+        tokens[:, step + 1] = cand_token.gather(1, pick).view(-1)
         scores = next_scores
 
-        done = torch.tensor([len(finished[int(a)]) >= k for a in active], device=device) | at_limit
-        if done.all():
+        done = (fin_count[active] >= k) | at_limit
+        if bool(done.all()):
             break
-        if done.any():  # drop finished sentences from every tensor of the search
+        if bool(done.any()):  # drop finished sentences from every tensor of the search
             keep = (~done).nonzero().view(-1)
-            keep_rows = (keep.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)
-            tokens, scores, active = tokens.index_select(0, keep_rows), scores[keep], active[keep]
-            model.reorder_state(state, parent.index_select(0, keep_rows), cross_rows=keep_rows)
+            keep_rows = (keep.unsqueeze(1) * k + slots).view(-1)
+            tokens, scores, active = tokens[keep_rows], scores[keep], active[keep]
+            decoder.reorder(state, parent.index_select(0, keep_rows), k, keep)
         else:
-            model.reorder_state(state, parent)
-    return [max(hyps, key=lambda h: h[0])[1] if hyps else [] for hyps in finished]
+            decoder.reorder(state, parent, k)
+
+    best = fin_scores.argmax(1)
+    rows = torch.arange(n, device=device)
+    lengths, hyps = fin_len[rows, best].tolist(), fin_tokens[rows, best].tolist()
+    found = torch.isfinite(fin_scores[rows, best]).tolist()
+    return [h[:length] if ok else [] for h, length, ok in zip(hyps, lengths, found)]
 
 
 def _length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list[int]]:
@@ -96,14 +126,15 @@ def _length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list
         yield order[start:start + size]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def translate(model: Transformer, sources: list[list[int]], s: SearchSettings,
               device: torch.device) -> list[list[int]]:
     """Translate token-id sources in length-sorted batches; output in input order."""
     model.eval()
+    decoder = IncrementalDecoder(model, int8=s.int8)
     out: list[list[int]] = [[] for _ in sources]
     for idx in _length_sorted_batches(sources, s.batch_size):
-        hyps = beam_search(model, source_tensor([sources[i] for i in idx]).to(device), s)
-        for i, hyp in zip(idx, hyps):
+        src = source_tensor([sources[i] for i in idx]).to(device)
+        for i, hyp in zip(idx, beam_search(decoder, src, s, encoder=model)):
             out[i] = hyp
     return out

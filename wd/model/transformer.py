@@ -9,6 +9,7 @@ the encoder: cross-attention keys/values are projected from the encoder width.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -59,6 +60,14 @@ def sinusoidal_positions(length: int, dim: int, offset: int = 0, device=None) ->
     return table
 
 
+def linear_concat(x: Tensor, layers: Sequence[nn.Linear]) -> Tensor:
+    """``x`` through several linears that share it, as one matrix product: the weights are
+    concatenated at call time, so the parameters stay separate modules (q, k, v, ...) for the
+    weight-distillation generator, and ``functional_call`` still substitutes them."""
+    return F.linear(x, torch.cat([layer.weight for layer in layers]),
+                    torch.cat([layer.bias for layer in layers]))
+
+
 class Attention(nn.Module):
     """Multi-head attention with separate q/k/v/out projections; keys/values may come from a
     wider memory (``kv_dim``)."""
@@ -75,11 +84,19 @@ class Attention(nn.Module):
         b, t, d = x.shape
         return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
 
-    def project_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
-        return self.split_heads(self.k(memory)), self.split_heads(self.v(memory))
-
     def attend(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
-        q = self.split_heads(self.q(x))
+        """Attention of ``x`` to precomputed keys/values (cross-attention)."""
+        return self.combine(self.split_heads(self.q(x)), k, v, mask, causal)
+
+    def self_attend(self, x: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
+        """Attention of ``x`` to itself, with q, k and v from one matrix product."""
+        b, t, d = x.shape
+        qkv = linear_concat(x, (self.q, self.k, self.v)).view(b, t, 3, self.heads, d // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        return self.combine(q, k, v, mask, causal)
+
+    def combine(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
+        """Heads ``(batch, heads, time, head_dim)`` through sdpa, merged, then ``out``."""
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
         b, h, t, dh = y.shape
@@ -121,10 +138,7 @@ class EncoderLayer(nn.Module):
         self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        def attn(h: Tensor) -> Tensor:
-            return self.self_attn.attend(h, *self.self_attn.project_kv(h), mask, False)
-
-        x = self.self_attn_sub(x, attn)
+        x = self.self_attn_sub(x, lambda h: self.self_attn.self_attend(h, mask, False))
         return self.ffn_sub(x, self.ffn)
 
 
@@ -139,20 +153,10 @@ class DecoderLayer(nn.Module):
         self.ffn = FeedForward(d, cfg.dec_ffn, cfg.dropout)
         self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
 
-    def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], src_mask: Tensor,
-                cache: dict | None = None) -> Tensor:
-        """Full-sequence (training, ``cache=None``) or one-step incremental decoding."""
-
-        def self_attn(h: Tensor) -> Tensor:
-            k, v = self.self_attn.project_kv(h)
-            if cache is None:
-                return self.self_attn.attend(h, k, v, None, True)
-            if "k" in cache:
-                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
-            cache["k"], cache["v"] = k, v
-            return self.self_attn.attend(h, k, v, None, False)
-
-        x = self.self_attn_sub(x, self_attn)
+    def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], src_mask: Tensor) -> Tensor:
+        """Full-sequence decoding (training, scoring); inference steps use
+        :class:`wd.model.incremental.IncrementalDecoder`."""
+        x = self.self_attn_sub(x, lambda h: self.self_attn.self_attend(h, None, True))
         x = self.cross_attn_sub(x, lambda h: self.cross_attn.attend(h, *cross_kv, src_mask, False))
         return self.ffn_sub(x, self.ffn)
 
@@ -214,36 +218,19 @@ class Transformer(nn.Module):
         """Teacher-forced logits ``(batch, tgt_len, vocab)``."""
         memory, mask = self.encode(src)
         x = self.embed(self.tgt_embed, tgt_in)
-        for layer in self.decoder:
-            x = layer(x, layer.cross_attn.project_kv(memory), mask)
+        for layer, kv in zip(self.decoder, self.cross_kv(memory)):
+            x = layer(x, kv, mask)
         return self.project(x)
 
-    # --- incremental decoding -------------------------------------------------------------
-    def start_decoding(self, memory: Tensor, mask: Tensor) -> dict:
-        """State for :meth:`decode_step`: cross-attention K/V computed once per layer."""
-        return {"step": 0, "mask": mask,
-                "cross": [layer.cross_attn.project_kv(memory) for layer in self.decoder],
-                "self": [{} for _ in self.decoder]}
-
-    def decode_step(self, tokens: Tensor, state: dict) -> Tensor:
-        """Logits for the next token given the last generated tokens ``(batch, 1)``."""
-        x = self.embed(self.tgt_embed, tokens, offset=state["step"])
-        for layer, kv, cache in zip(self.decoder, state["cross"], state["self"]):
-            x = layer(x, kv, state["mask"], cache)
-        state["step"] += 1
-        return self.project(x)[:, -1]
-
-    @staticmethod
-    def reorder_state(state: dict, self_rows: Tensor, cross_rows: Tensor | None = None) -> None:
-        """Reorder the self-attention caches by ``self_rows`` (beam parents); when sentences
-        leave the batch, also keep ``cross_rows`` of the cross-attention K/V and mask."""
-        for cache in state["self"]:
-            for key in cache:
-                cache[key] = cache[key].index_select(0, self_rows)
-        if cross_rows is not None:
-            state["mask"] = state["mask"].index_select(0, cross_rows)
-            state["cross"] = [(k.index_select(0, cross_rows), v.index_select(0, cross_rows))
-                              for k, v in state["cross"]]
+    def cross_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Cross-attention keys and values of every decoder layer, from one matrix product."""
+        b, s, _ = memory.shape
+        heads = self.cfg.dec_heads
+        kv = linear_concat(memory, [m for layer in self.decoder
+                                    for m in (layer.cross_attn.k, layer.cross_attn.v)])
+        kv = kv.view(b, s, 2 * len(self.decoder), heads, self.cfg.dec_dim // heads)
+        kv = kv.permute(2, 0, 3, 1, 4).unbind(0)
+        return list(zip(kv[0::2], kv[1::2]))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,0 +1,239 @@
+"""Decoding speed of our beam search against the engines a user would pick instead.
+
+Same shapes, same random weights, same inputs for every engine: 256 sentences of 25 source
+tokens (24 random + EOS), exactly 25 output tokens forced (EOS suppressed before 25, nothing
+allowed after), batch 32, beam 1 and 4, 2 CPU threads. Engines: ours-fp32, ours-int8 (int8
+decoder, wd.quantize), hf (transformers MarianMT ``generate`` with our weights loaded),
+ct2-float32 and ct2-int8 (CTranslate2 on our exported weights, wd.export). Engines and models
+are interleaved within each repeat and the best repeat is kept, so a busy machine hurts all
+engines alike. Ours counts a hypothesis's EOS in its score (fairseq), so it runs 26 decoder
+steps where CTranslate2 and transformers stop after 25.
+
+    python benchmarks/decode_speed.py --out decode_speed.csv
+
+Needs the ``bench`` extra (``pip install -e '.[bench]'``); engines whose package is missing are
+skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from wd.data.batching import source_tensor
+from wd.decode import SearchSettings, beam_search
+from wd.export import export_model, vocabulary
+from wd.model.incremental import IncrementalDecoder
+from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, ModelConfig, Transformer
+
+VOCAB = 32000
+TEACHER = dict(enc_layers=6, dec_layers=6, enc_dim=512, dec_dim=512, enc_ffn=2048, dec_ffn=2048,
+               enc_heads=8, dec_heads=8)
+SHAPES = {"teacher": TEACHER,
+          "stu1": {**TEACHER, "dec_layers": 1, "dec_dim": 256, "dec_ffn": 1024, "dec_heads": 4},
+          "stu2": {**TEACHER, "dec_layers": 2}}
+ENGINES = ["ours-fp32", "ours-int8", "hf", "ct2-float32", "ct2-int8"]
+SRC_LEN, OUT_LEN = 25, 25
+
+Runner = Callable[[list[list[int]], int, int], list[list[int]]]  # (sources, beam, batch) -> hyps
+
+
+def build_model(shape: dict, seed: int) -> Transformer:
+    torch.manual_seed(seed)
+    return Transformer(ModelConfig(vocab_size=VOCAB, dropout=0.0, **shape)).eval()
+
+
+def ours(model: Transformer, int8: bool) -> Runner:
+    decoder = IncrementalDecoder(model, int8=int8)  # packing is load time, not decode time
+
+    def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
+        s = SearchSettings(beam=beam, lenpen=1.0, max_len_a=0.0, max_len_b=OUT_LEN + 1,
+                           min_len=OUT_LEN)
+        out = []
+        for i in range(0, len(sources), batch):
+            out += beam_search(decoder, source_tensor(sources[i:i + batch]), s, encoder=model)
+        return out
+    return run
+
+
+def ct2(model: Transformer, compute_type: str, workdir: Path, threads: int) -> Runner:
+    """CTranslate2 on our exported weights (exported once per model, quantised at load)."""
+    import ctranslate2
+    vocab = vocabulary(model, None)
+    path = workdir / f"ct2-{id(model)}"
+    if not path.exists():
+        export_model(model, path, vocab)
+    translator = ctranslate2.Translator(str(path), device="cpu", compute_type=compute_type,
+                                        intra_threads=threads, inter_threads=1)
+    index = {token: i for i, token in enumerate(vocab)}
+
+    def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
+        results = translator.translate_batch(
+            [[vocab[t] for t in s] for s in sources], max_batch_size=batch, beam_size=beam,
+            min_decoding_length=OUT_LEN, max_decoding_length=OUT_LEN, length_penalty=1.0)
+        return [[index[t] for t in r.hypotheses[0]] for r in results]
+    return run
+
+
+def hf(model: Transformer) -> Runner | None:
+    """MarianMT of the same shape holding our weights (post-norm, scaled sinusoidal
+    embeddings, tied output); None where Marian cannot express the shape."""
+    from transformers import MarianConfig, MarianMTModel
+    cfg = model.cfg
+    if cfg.dec_dim != cfg.enc_dim or cfg.pre_norm:
+        return None
+    marian = MarianMTModel(MarianConfig(
+        vocab_size=cfg.vocab_size, d_model=cfg.enc_dim, encoder_layers=cfg.enc_layers,
+        decoder_layers=cfg.dec_layers, encoder_attention_heads=cfg.enc_heads,
+        decoder_attention_heads=cfg.dec_heads, encoder_ffn_dim=cfg.enc_ffn,
+        decoder_ffn_dim=cfg.dec_ffn, activation_function="relu", dropout=0.0,
+        attention_dropout=0.0, activation_dropout=0.0, scale_embedding=True,
+        max_position_embeddings=256, pad_token_id=PAD_ID, eos_token_id=EOS_ID,
+        decoder_start_token_id=BOS_ID, share_encoder_decoder_embeddings=True,
+        tie_word_embeddings=True)).eval()
+    marian.load_state_dict(marian_state(model, marian.state_dict()), strict=True)
+
+    @torch.inference_mode()
+    def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
+        out = []
+        for i in range(0, len(sources), batch):
+            src = source_tensor(sources[i:i + batch])
+            ids = marian.generate(input_ids=src, attention_mask=src != PAD_ID, num_beams=beam,
+                                  do_sample=False, min_new_tokens=OUT_LEN,
+                                  max_new_tokens=OUT_LEN, length_penalty=1.0)
+            out += [row[1:].tolist() for row in ids]
+        return out
+    return run
+
+
+def marian_state(model: Transformer, template: dict) -> dict:
+    """Our parameters under MarianMT's names (shared embedding = our target embedding)."""
+    names = {"self_attn.q": "self_attn.q_proj", "self_attn.k": "self_attn.k_proj",
+             "self_attn.v": "self_attn.v_proj", "self_attn.out": "self_attn.out_proj",
+             "cross_attn.q": "encoder_attn.q_proj", "cross_attn.k": "encoder_attn.k_proj",
+             "cross_attn.v": "encoder_attn.v_proj", "cross_attn.out": "encoder_attn.out_proj",
+             "self_attn_sub.norm": "self_attn_layer_norm",
+             "cross_attn_sub.norm": "encoder_attn_layer_norm", "ffn_sub.norm": "final_layer_norm",
+             "ffn.fc1": "fc1", "ffn.fc2": "fc2"}
+    state = {}
+    for name, tensor in model.state_dict().items():
+        side, _, rest = name.partition(".")
+        if side in ("encoder", "decoder"):
+            index, _, inner = rest.partition(".")
+            module, _, kind = inner.rpartition(".")
+            state[f"model.{side}.layers.{index}.{names[module]}.{kind}"] = tensor
+    embed = model.tgt_embed.weight.detach()
+    for key in template:
+        if key.endswith("embed_tokens.weight") or key in ("model.shared.weight", "lm_head.weight"):
+            state[key] = embed
+        elif key.endswith("embed_positions.weight"):
+            state[key] = template[key]  # Marian's own sinusoidal table (speed is what counts)
+        elif key == "final_logits_bias":
+            state[key] = torch.zeros_like(template[key])
+    return state
+
+
+def measure(run: Runner, sources: list[list[int]], beam: int, batch: int) -> float:
+    start = time.perf_counter()
+    hyps = run(sources, beam, batch)
+    seconds = time.perf_counter() - start
+    lengths = {len(h) for h in hyps}
+    if lengths != {OUT_LEN}:
+        raise RuntimeError(f"output lengths {sorted(lengths)}, expected exactly {OUT_LEN}")
+    return seconds
+
+
+def table(rows: list[dict], beams: list[int]) -> str:
+    by = {(r["engine"], r["model"], r["beam"]): r["tokens_per_sec"] for r in rows}
+    models = [m for m in SHAPES if any(r["model"] == m for r in rows)]
+    engines = [e for e in ENGINES if any(r["engine"] == e for r in rows)]
+    lines = [f"{'model':8} {'beam':>4} " + " ".join(f"{e:>12}" for e in engines)
+             + "   (target tokens/s; x = ratio to ct2-float32; s/t = speed-up over teacher)"]
+    for model in models:
+        for beam in beams:
+            cells = []
+            for engine in engines:
+                tps = by.get((engine, model, beam))
+                if tps is None:
+                    cells.append(f"{'n/a':>12}")
+                    continue
+                ref = by.get(("ct2-float32", model, beam))
+                teacher = by.get((engine, "teacher", beam))
+                cell = f"{tps:.0f}"
+                if ref:
+                    cell += f" {tps / ref:.2f}x"
+                if model != "teacher" and teacher:
+                    cell += f" s/t{tps / teacher:.1f}"
+                cells.append(f"{cell:>12}")
+            lines.append(f"{model:8} {beam:>4} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True, help="CSV to write")
+    p.add_argument("--sentences", type=int, default=256)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--beams", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=1, help="interleaved repeats; best is kept")
+    p.add_argument("--models", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    p.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    g = torch.Generator().manual_seed(args.seed)
+    sources = torch.randint(4, VOCAB, (args.sentences, SRC_LEN - 1), generator=g).tolist()
+
+    runners: dict[tuple[str, str], Runner] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            model = build_model(SHAPES[name], args.seed)
+            makers = {"ours-fp32": lambda: ours(model, False),
+                      "ours-int8": lambda: ours(model, True),
+                      "hf": lambda: hf(model),
+                      "ct2-float32": lambda: ct2(model, "float32", Path(tmp), args.threads),
+                      "ct2-int8": lambda: ct2(model, "int8", Path(tmp), args.threads)}
+            for engine in args.engines:
+                try:
+                    runner = makers[engine]()
+                except ImportError as err:
+                    print(f"skipping {engine}: {err}")
+                    continue
+                if runner is None:
+                    print(f"skipping {engine} for {name}: shape not expressible")
+                    continue
+                runner(sources[:4], 1, 4)  # warm-up (lazy initialisation), not timed
+                runners[engine, name] = runner
+
+        best: dict[tuple[str, str, int], float] = {}
+        for _ in range(args.repeats):
+            for name in args.models:
+                for beam in args.beams:
+                    for engine in args.engines:
+                        if (engine, name) not in runners:
+                            continue
+                        seconds = measure(runners[engine, name], sources, beam, args.batch)
+                        key = (engine, name, beam)
+                        best[key] = min(seconds, best.get(key, float("inf")))
+                        print(f"{engine:12} {name:8} beam {beam}: {seconds:.2f}s", flush=True)
+
+    rows = [{"engine": e, "model": m, "beam": b,
+             "tokens_per_sec": round(args.sentences * OUT_LEN / s, 1),
+             "sents_per_sec": round(args.sentences / s, 2)} for (e, m, b), s in best.items()]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(table(rows, args.beams))
+
+
+if __name__ == "__main__":
+    main()

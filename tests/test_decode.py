@@ -1,0 +1,95 @@
+"""Incremental decoder (packed weights, caches reordered between beams), int8 decoding, forced
+lengths, and the wd-translate command."""
+import pytest
+import torch
+
+from conftest import tiny
+from wd.checkpoint import save_model
+from wd.cli import main as translate_main
+from wd.data.bpe import train_bpe
+from wd.data.text import write_lines
+from wd.decode import SearchSettings, beam_search, translate
+from wd.model.incremental import IncrementalDecoder
+from wd.model.transformer import Transformer
+
+
+def build(**over) -> Transformer:
+    torch.manual_seed(1)
+    return Transformer(tiny(**over)).eval()
+
+
+@pytest.mark.parametrize("over", [{}, {"pre_norm": True},
+                                  {"dec_dim": 16, "dec_ffn": 24, "dec_heads": 2}])
+def test_cached_beams_match_uncached_forward_after_reordering(over, batch):
+    """Rows expanded to 3 beams and shuffled between steps still get the logits of a full
+    forward pass over their own history."""
+    model, (src, tgt) = build(**over), batch
+    n, beam, steps = src.size(0), 3, tgt.size(1)
+    decoder = IncrementalDecoder(model)
+    state = decoder.start(*model.encode(src), beam=beam, max_steps=steps)
+    g = torch.Generator().manual_seed(3)
+    history = tgt[:, :1]  # (rows, t): row r belongs to sentence r // width
+    for t in range(steps):
+        logits = decoder.step(history[:, -1], state)
+        width = history.size(0) // n
+        sentence = torch.arange(history.size(0)) // width
+        assert torch.allclose(logits, model(src[sentence], history)[:, -1], atol=1e-5)
+        parent = (torch.arange(n).repeat_interleave(beam) * width
+                  + torch.randint(0, width, (n * beam,), generator=g))
+        decoder.reorder(state, parent, beam)
+        history = torch.cat([history[parent], torch.randint(4, 50, (n * beam, 1), generator=g)], 1)
+
+
+def test_int8_decoding_stays_close_to_fp32(batch):
+    model, (src, tgt) = build(), batch
+    fp32, int8 = IncrementalDecoder(model), IncrementalDecoder(model, int8=True)
+    memory = model.encode(src)
+    a, b = fp32.start(*memory, 1, 1), int8.start(*memory, 1, 1)
+    la, lb = torch.log_softmax(fp32.step(tgt[:, 0], a), -1), torch.log_softmax(int8.step(tgt[:, 0], b), -1)
+    assert not torch.equal(la, lb)  # really quantised
+    assert (la.exp() - lb.exp()).abs().max() < 0.02
+    out = translate(model, [[5, 6, 7], [8, 9]], SearchSettings(beam=2, int8=True),
+                    torch.device("cpu"))
+    assert len(out) == 2
+
+
+def test_min_len_and_max_len_force_the_output_length(batch):
+    src, _ = batch
+    s = SearchSettings(beam=4, max_len_a=0.0, max_len_b=9, min_len=8)
+    assert [len(h) for h in beam_search(build(), src, s)] == [8] * 4
+
+
+def test_sentences_leaving_the_batch_early_keep_their_results(batch):
+    """Different max lengths per sentence: finished ones leave, the rest continue."""
+    model, (src, _) = build(), batch
+    s = SearchSettings(beam=3, max_len_a=1.0, max_len_b=0, min_len=2)
+    together = beam_search(model, src, s)
+    alone = [beam_search(model, row[None][:, : int((row != 0).sum())], s)[0] for row in src]
+    assert together == alone
+    assert len({len(h) for h in together}) > 1
+
+
+@pytest.fixture(scope="module")
+def toy_bpe(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bpe")
+    words = ["the cat sat on the mat", "a dog ran in the park", "birds sing in the morning"]
+    write_lines(root / "text", words * 20)
+    train_bpe([root / "text"], root / "spm.model", vocab_size=50, seed=1)
+    return root / "spm.model"
+
+
+def test_wd_translate_reads_stdin_and_writes_a_file(toy_bpe, tmp_path, monkeypatch, capsys):
+    import sentencepiece as spm
+    vocab = spm.SentencePieceProcessor(model_file=str(toy_bpe)).get_piece_size()
+    save_model(build(vocab_size=vocab), tmp_path / "final.pt", {})
+    args = ["--model", str(tmp_path / "final.pt"), "--bpe", str(toy_bpe), "--src-lang", "en",
+            "--tgt-lang", "en", "--beam", "2", "--batch-size", "1"]
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("the cat\na dog ran\n"))
+    translate_main(args)
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 2
+    write_lines(tmp_path / "in.txt", ["the cat", "a dog ran"])
+    translate_main(args + ["--input", str(tmp_path / "in.txt"), "--output", str(tmp_path / "o")])
+    assert (tmp_path / "o").read_text().splitlines() == printed
+    with pytest.raises(SystemExit):
+        translate_main(args + ["--beam", "0"])

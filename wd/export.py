@@ -1,0 +1,150 @@
+"""Export a trained checkpoint to a CTranslate2 model directory (deployment path for students).
+
+The spec is built from our weights with CTranslate2's Python spec API, so no other toolkit's
+checkpoint format is involved: q/k/v of self-attention and k/v of cross-attention are fused as
+CTranslate2 expects, the sinusoidal table is ours (fairseq layout), embeddings are scaled by
+sqrt(dim), pre-norm models get their final LayerNorms, post-norm models none; a decoder narrower
+than the encoder works (the fused cross-attention k/v matrix maps encoder width to decoder
+width), and so do different head counts on the two sides. ``ctranslate2`` is
+an optional dependency (``pip install 'wd[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from wd.checkpoint import load_model
+from wd.data.bpe import load_bpe
+from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Transformer, sinusoidal_positions
+
+MAX_POSITIONS = 1024  # longest source or target the exported model accepts
+SPECIAL = {PAD_ID: "<blank>", UNK_ID: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>"}
+
+
+def _ct2():
+    try:
+        import ctranslate2
+    except ImportError:
+        raise ImportError("CTranslate2 export needs the optional dependency ctranslate2: "
+                          "pip install 'wd[bench]'") from None
+    return ctranslate2
+
+
+def _np(t: Tensor) -> np.ndarray:
+    return t.detach().float().cpu().numpy()
+
+
+def _linear(spec, *layers: nn.Linear) -> None:
+    """Fill ``spec`` with ``layers`` fused along the output dimension."""
+    spec.weight = _np(torch.cat([layer.weight for layer in layers]))
+    if layers[0].bias is not None:
+        spec.bias = _np(torch.cat([layer.bias for layer in layers]))
+
+
+def _norm(spec, norm: nn.LayerNorm) -> None:
+    spec.gamma, spec.beta = _np(norm.weight), _np(norm.bias)
+
+
+def _inputs(spec, embedding: nn.Embedding) -> None:
+    table = spec.embeddings[0] if isinstance(spec.embeddings, list) else spec.embeddings
+    table.weight = _np(embedding.weight)
+    spec.scale_embeddings = True
+    spec.position_encodings.encodings = _np(
+        sinusoidal_positions(MAX_POSITIONS, embedding.embedding_dim))
+
+
+def _layer(spec, layer: nn.Module, cross: bool) -> None:
+    attn = layer.self_attn
+    _linear(spec.self_attention.linear[0], attn.q, attn.k, attn.v)
+    _linear(spec.self_attention.linear[1], attn.out)
+    _norm(spec.self_attention.layer_norm, layer.self_attn_sub.norm)
+    if cross:
+        attn = layer.cross_attn
+        _linear(spec.attention.linear[0], attn.q)
+        _linear(spec.attention.linear[1], attn.k, attn.v)
+        _linear(spec.attention.linear[2], attn.out)
+        _norm(spec.attention.layer_norm, layer.cross_attn_sub.norm)
+    _linear(spec.ffn.linear_0, layer.ffn.fc1)
+    _linear(spec.ffn.linear_1, layer.ffn.fc2)
+    _norm(spec.ffn.layer_norm, layer.ffn_sub.norm)
+
+
+def build_spec(model: Transformer, vocabulary: list[str]):
+    """A ``ctranslate2.specs.TransformerSpec`` holding ``model``'s weights."""
+    specs = _ct2().specs
+    cfg = model.cfg
+    if len(vocabulary) != cfg.vocab_size:
+        raise ValueError(f"vocabulary has {len(vocabulary)} entries, the model {cfg.vocab_size}")
+    encoder = specs.TransformerEncoderSpec(cfg.enc_layers, cfg.enc_heads, pre_norm=cfg.pre_norm)
+    decoder = specs.TransformerDecoderSpec(cfg.dec_layers, cfg.dec_heads, pre_norm=cfg.pre_norm)
+    _inputs(encoder, model.src_embed)
+    _inputs(decoder, model.tgt_embed)
+    for layer_spec, layer in zip(encoder.layer, model.encoder):
+        _layer(layer_spec, layer, cross=False)
+    for layer_spec, layer in zip(decoder.layer, model.decoder):
+        _layer(layer_spec, layer, cross=True)
+    if cfg.pre_norm:
+        _norm(encoder.layer_norm, model.enc_norm)
+        _norm(decoder.layer_norm, model.dec_norm)
+    output = model.tgt_embed.weight if model.output is None else model.output.weight
+    decoder.projection.weight = _np(output)
+
+    spec = specs.TransformerSpec(encoder, decoder)
+    spec.config.layer_norm_epsilon = model.decoder[0].ffn_sub.norm.eps
+    spec.config.decoder_start_token = SPECIAL[BOS_ID]
+    spec.config.add_source_eos = True  # our sources end with EOS (wd.data.batching.source_tensor)
+    spec.register_source_vocabulary(vocabulary)
+    spec.register_target_vocabulary(vocabulary)
+    return spec
+
+
+def vocabulary(model: Transformer, bpe_model: Path | None) -> list[str]:
+    """Token strings by id: the BPE model's pieces, or placeholders ``<id>`` for a model used
+    with token ids only; special ids get CTranslate2's special names."""
+    if bpe_model is None:
+        pieces = [f"<{i}>" for i in range(model.cfg.vocab_size)]
+    else:
+        sp = load_bpe(bpe_model)
+        pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    return [SPECIAL.get(i, piece) for i, piece in enumerate(pieces)]
+
+
+def export_model(model: Transformer, out_dir: Path, vocab: list[str],
+                 quantization: str | None = None) -> Path:
+    """Write the CTranslate2 model directory ``out_dir`` (built beside it, then renamed)."""
+    spec = build_spec(model, vocab)
+    spec.validate()
+    spec.optimize(quantization=quantization)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
+        spec.save(tmp)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        Path(tmp).rename(out_dir)
+        Path(tmp).mkdir()  # so the context manager finds something to remove
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export a wd checkpoint to CTranslate2.")
+    parser.add_argument("checkpoint", type=Path, help="model checkpoint (e.g. final.pt)")
+    parser.add_argument("out_dir", type=Path, help="CTranslate2 model directory to write")
+    parser.add_argument("--bpe", type=Path, help="sentencepiece model giving the vocabulary")
+    parser.add_argument("--quantization", choices=["int8", "int8_float32", "float16"],
+                        help="store weights quantised (default: float32)")
+    args = parser.parse_args(argv)
+    model, _ = load_model(args.checkpoint)
+    export_model(model, args.out_dir, vocabulary(model, args.bpe), args.quantization)
+    print(f"wrote {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Inference-only incremental decoder: the Transformer's decoder weights packed for fast steps.
+
+Decoding spends its time in many small matrix products, one target position at a time. This
+module packs the decoder once per :func:`wd.decode.translate` call so each step is a handful of
+large kernels: q/k/v of self-attention fused into one matrix, weights stored pre-transposed
+for ``addmm`` (or as int8 fbgemm packs, :mod:`wd.quantize`),
+self-attention keys/values written into preallocated caches, cross-attention keys/values
+computed once per sentence and shared by its beams (the beams are the queries of one
+attention call), and a sinusoidal position table computed once.
+
+Rows of the decoder state are sentence-major: ``rows = sentences x width``, where ``width`` is 1
+at the first step and the beam size afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wd.model.transformer import Transformer, sinusoidal_positions
+from wd.quantize import int8_pack
+
+
+class PackedLinear:
+    """``y = x W^T + b`` for 2-D ``x``: fp32 weights pre-transposed for ``addmm``, or an int8
+    fbgemm pack (dynamic activation quantisation) when ``int8`` is set."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None, int8: bool):
+        self.int8 = int8
+        if bias is None:
+            bias = weight.new_zeros(weight.size(0))
+        if int8:
+            self.packed = int8_pack(weight, bias)
+        else:
+            self.weight_t, self.bias = weight.detach().t().contiguous(), bias.detach().clone()
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self.int8:
+            return torch.ops.quantized.linear_dynamic(x, self.packed, True)
+        return torch.addmm(self.bias, x, self.weight_t)
+
+
+def _pack(*layers: nn.Linear, int8: bool) -> PackedLinear:
+    """One packed matrix for ``layers`` that share their input (concatenated outputs)."""
+    weight = torch.cat([layer.weight.detach() for layer in layers]).float()
+    bias = torch.cat([layer.bias.detach() for layer in layers]).float()
+    return PackedLinear(weight, bias, int8)
+
+
+@dataclass
+class _Norm:
+    weight: Tensor
+    bias: Tensor
+    eps: float
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
+
+
+class _Layer:
+    def __init__(self, layer: nn.Module, pre_norm: bool, int8: bool):
+        self.self_qkv = _pack(layer.self_attn.q, layer.self_attn.k, layer.self_attn.v, int8=int8)
+        self.self_out = _pack(layer.self_attn.out, int8=int8)
+        self.cross_q = _pack(layer.cross_attn.q, int8=int8)
+        self.cross_kv = _pack(layer.cross_attn.k, layer.cross_attn.v, int8=int8)
+        self.cross_out = _pack(layer.cross_attn.out, int8=int8)
+        self.fc1, self.fc2 = _pack(layer.ffn.fc1, int8=int8), _pack(layer.ffn.fc2, int8=int8)
+        self.norms = [_Norm(sub.norm.weight.detach(), sub.norm.bias.detach(), sub.norm.eps)
+                      for sub in (layer.self_attn_sub, layer.cross_attn_sub, layer.ffn_sub)]
+        self.pre_norm = pre_norm
+
+    def residual(self, x: Tensor, norm: _Norm, block) -> Tensor:
+        if self.pre_norm:
+            return x + block(norm(x))
+        return norm(x + block(x))
+
+
+@dataclass
+class DecoderState:
+    """Everything one batch's search keeps between steps (see :class:`IncrementalDecoder`)."""
+
+    step: int
+    width: int                 # rows per sentence: 1 before the first step, beam afterwards
+    cross: list[tuple[Tensor, Tensor]]   # per layer (sentences, heads, src_len, head_dim)
+    cross_mask: Tensor         # (sentences, 1, 1, src_len) additive: 0 or -inf
+    caches: list[list[Tensor]]  # per layer [k, v], each (rows_capacity, heads, steps, head_dim)
+    spare: list[list[Tensor]]   # same shapes: reordering writes here, then the two swap
+
+
+class IncrementalDecoder:
+    """Step-by-step decoder of one :class:`Transformer`, packed for inference (no gradients, no
+    dropout). With ``int8`` every decoder matrix, the output projection included, is int8
+    (CPU only; see :mod:`wd.quantize`). The packed weights are copies: changing the model
+    afterwards does not change them."""
+
+    def __init__(self, model: Transformer, int8: bool = False):
+        cfg = model.cfg
+        if int8 and model.tgt_embed.weight.device.type != "cpu":
+            raise ValueError("int8 decoding is CPU-only: use device cpu or turn int8 off")
+        self.cfg = cfg
+        self.layers = [_Layer(layer, cfg.pre_norm, int8) for layer in model.decoder]
+        self.final_norm = None if model.dec_norm is None else _Norm(
+            model.dec_norm.weight.detach(), model.dec_norm.bias.detach(), model.dec_norm.eps)
+        self.embedding = model.tgt_embed.weight.detach()
+        self.scale = math.sqrt(cfg.dec_dim)
+        out = self.embedding if model.output is None else model.output.weight.detach()
+        self.output = PackedLinear(out.float(), None, int8)
+        self.heads, self.head_dim = cfg.dec_heads, cfg.dec_dim // cfg.dec_heads
+        self.positions = torch.zeros(0, cfg.dec_dim)
+
+    @torch.no_grad()
+    def start(self, memory: Tensor, mask: Tensor, beam: int, max_steps: int) -> DecoderState:
+        """State for ``memory`` (encoder output, one row per sentence) and its padding ``mask``
+        ``(sentences, 1, 1, src_len)``; the caches hold ``max_steps`` positions of ``beam`` rows
+        per sentence."""
+        n, src_len, _ = memory.shape
+        if self.positions.size(0) < max_steps:
+            self.positions = sinusoidal_positions(max_steps, self.cfg.dec_dim).to(memory.device)
+        flat = memory.reshape(n * src_len, -1)
+        cross = []
+        for layer in self.layers:
+            kv = layer.cross_kv(flat).view(n, src_len, 2, self.heads, self.head_dim)
+            kv = kv.permute(2, 0, 3, 1, 4)
+            cross.append((kv[0], kv[1]))
+        additive = torch.zeros(mask.shape, device=memory.device).masked_fill(~mask, float("-inf"))
+        shape = (n * beam, self.heads, max_steps, self.head_dim)
+
+        def buffers() -> list[list[Tensor]]:
+            return [[memory.new_empty(shape), memory.new_empty(shape)] for _ in self.layers]
+
+        return DecoderState(0, 1, cross, additive, buffers(), buffers())
+
+    @torch.no_grad()
+    def step(self, tokens: Tensor, state: DecoderState) -> Tensor:
+        """Logits ``(rows, vocab)`` for the next token after ``tokens`` ``(rows,)``."""
+        rows, t = tokens.numel(), state.step
+        sentences = rows // state.width
+        x = self.embedding.index_select(0, tokens) * self.scale + self.positions[t]
+        for layer, (ck, cv), cache in zip(self.layers, state.cross, state.caches):
+            def self_attn(h: Tensor, layer=layer, cache=cache) -> Tensor:
+                qkv = layer.self_qkv(h).view(rows, 3, self.heads, self.head_dim)
+                k_cache, v_cache = cache[0][:rows], cache[1][:rows]
+                k_cache[:, :, t] = qkv[:, 1]
+                v_cache[:, :, t] = qkv[:, 2]
+                y = F.scaled_dot_product_attention(
+                    qkv[:, 0].unsqueeze(2), k_cache[:, :, : t + 1], v_cache[:, :, : t + 1])
+                return layer.self_out(y.view(rows, -1))
+
+            def cross_attn(h: Tensor, layer=layer, ck=ck, cv=cv) -> Tensor:
+                q = layer.cross_q(h).view(sentences, state.width, self.heads, self.head_dim)
+                y = F.scaled_dot_product_attention(q.transpose(1, 2), ck, cv,
+                                                   attn_mask=state.cross_mask)
+                return layer.cross_out(y.transpose(1, 2).reshape(rows, -1))
+
+            def ffn(h: Tensor, layer=layer) -> Tensor:
+                return layer.fc2(torch.relu_(layer.fc1(h)))
+
+            for norm, block in zip(layer.norms, (self_attn, cross_attn, ffn)):
+                x = layer.residual(x, norm, block)
+        state.step += 1
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return self.output(x)
+
+    @staticmethod
+    @torch.no_grad()
+    def reorder(state: DecoderState, parent: Tensor, width: int,
+                keep_sentences: Tensor | None = None) -> None:
+        """Make row ``i`` continue row ``parent[i]`` (rows now ``width`` per sentence); when
+        sentences leave, ``keep_sentences`` selects the cross-attention entries that stay."""
+        rows, t = parent.numel(), state.step
+        for cache, spare in zip(state.caches, state.spare):
+            for src, dst in zip(cache, spare):
+                torch.index_select(src[:, :, :t], 0, parent, out=dst[:rows, :, :t])
+        state.caches, state.spare = state.spare, state.caches
+        state.width = width
+        if keep_sentences is not None:
+            state.cross_mask = state.cross_mask.index_select(0, keep_sentences)
+            state.cross = [(k.index_select(0, keep_sentences), v.index_select(0, keep_sentences))
+                           for k, v in state.cross]
