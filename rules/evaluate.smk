@@ -6,7 +6,7 @@ rule evaluate:
         models=[model_path(s, m) for s, m in SYSTEMS],
         bpe=exp("bpe/spm.model"),
         src=exp("bpe/test.src"),
-        ref=exp("data/raw/test.tgt"),
+        refs=TEST_REFS,  # every reference of the test set: scores and signatures say nrefs:N
     output:
         EVALS,
     log:
@@ -16,6 +16,7 @@ rule evaluate:
     params:
         names=[f"{s}/{m}" for s, m in SYSTEMS],
         search=config["evaluation"],
+        bleu_variants=config["evaluation"].get("bleu_variants", []),
         tgt_lang=config["data"]["tgt_lang"],
     threads: config["threads"]["decode"]
     resources:

@@ -37,3 +37,20 @@ def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
 def test_needs_exactly_one_teacher(tmp_path):
     with pytest.raises(ValueError, match="teacher"):
         build_table("exp", [("s1", "kd", evaluation(tmp_path, "kd", 1.0, 1.0))])
+
+
+def test_bleu_variant_columns_follow_chrf_with_their_signatures(tmp_path):
+    variant = {"bleu_ro_normalised": 33.0, "bleu_ro_normalised_signature": "nrefs:2|tok:none"}
+    table = build_table("exp", [
+        ("teacher", "teacher", evaluation(tmp_path, "t", 40.0, 100.0, **variant)),
+        ("s1", "kd", evaluation(tmp_path, "kd", 31.5, 320.0, **variant)),
+    ])
+    columns = list(table.columns)
+    assert columns[columns.index("chrf") + 1] == "bleu_ro_normalised"
+    assert columns[columns.index("chrf_signature") + 1] == "bleu_ro_normalised_signature"
+    assert "bleu_de_tok_compound" not in columns  # only the variants that were scored
+    text = markdown(table)
+    assert "| method | bleu | delta_bleu_vs_kd | chrf | bleu_ro_normalised | params |" in text
+    assert "| kd | 31.50 | 0.00 | 41.50 | 33.00 |" in text
+    assert "`bleu_ro_normalised`: WMT16 En-Ro normalised BLEU" in text
+    assert "signature `nrefs:2|tok:none`" in text

@@ -1,4 +1,4 @@
-"""Decode a test set with every system in one process, time it, and score it with sacreBLEU.
+"""Decode a test set with every system in one process, time it, and score it (wd.metrics).
 
 Timing all systems in the same job on the same device and thread count is what makes the
 student/teacher speed-ups comparable; each system gets one untimed warm-up batch first.
@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import sacrebleu
 import torch
 
 from wd.checkpoint import load_model
@@ -19,20 +19,9 @@ from wd.data.batching import pieces_to_ids
 from wd.data.bpe import decode_pieces, load_bpe
 from wd.data.text import detokenize, read_lines, write_lines
 from wd.decode import SearchSettings, translate
+from wd.metrics import read_references, score
 
 log = logging.getLogger(__name__)
-
-
-def score(hyps: list[str], refs: list[str]) -> dict:
-    """Detokenised BLEU and chrF with their sacreBLEU signatures."""
-    if len(hyps) != len(refs):
-        raise ValueError(f"{len(hyps)} hypotheses for {len(refs)} references")
-    bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
-    bleu_score = bleu.corpus_score(hyps, [refs])
-    chrf_score = chrf.corpus_score(hyps, [refs])
-    return {"bleu": round(bleu_score.score, 2), "chrf": round(chrf_score.score, 2),
-            "bleu_signature": str(bleu.get_signature()),
-            "chrf_signature": str(chrf.get_signature())}
 
 
 def timed_translate(model: torch.nn.Module, sources: list[list[int]], search: SearchSettings,
@@ -47,23 +36,26 @@ def timed_translate(model: torch.nn.Module, sources: list[list[int]], search: Se
     return hyps, time.perf_counter() - start
 
 
-def evaluate_system(model_path: Path, bpe_model: Path, src_pieces: Path, reference: Path,
-                    tgt_lang: str, search: SearchSettings, device: torch.device,
-                    hyp_out: Path) -> dict:
-    """Translate, detokenise, time and score one system; write its hypotheses to ``hyp_out``."""
+def evaluate_system(model_path: Path, bpe_model: Path, src_pieces: Path,
+                    references: Sequence[Path], tgt_lang: str, search: SearchSettings,
+                    device: torch.device, hyp_out: Path, bleu_variants: Sequence[str] = ()) -> dict:
+    """Translate, detokenise, time and score one system against all ``references`` (primary
+    BLEU and chrF, and each of ``bleu_variants``); write its hypotheses to ``hyp_out``."""
     model, meta = load_model(model_path, device)
     sp = load_bpe(bpe_model)
     sources = pieces_to_ids(sp, read_lines(src_pieces))
-    refs = read_lines(reference)
+    refs = read_references(references)
     hyps, seconds = timed_translate(model, sources, search, device)
     pieces = [" ".join(sp.id_to_piece(t) for t in h) for h in hyps]
     text = [detokenize(line, tgt_lang) for line in decode_pieces(sp, pieces)]
     write_lines(hyp_out, text)
     tokens = sum(len(h) for h in hyps)
-    result = {**score(text, refs), **meta, "sentences": len(sources), "target_tokens": tokens,
+    result = {**score(text, refs, bleu_variants), **meta, "sentences": len(sources),
+              "target_tokens": tokens,
               "decode_seconds": round(seconds, 3),
               "sents_per_sec": round(len(sources) / seconds, 2),
               "tokens_per_sec": round(tokens / seconds, 1), "beam": search.beam,
+              "int8": search.int8,
               "batch_size": search.batch_size, "device": _device_name(device),
               "threads": torch.get_num_threads()}
     log.info("%s: BLEU %.2f chrF %.2f, %.1f sent/s", model_path, result["bleu"], result["chrf"],

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from wd.data.text import write_lines
+from wd.metrics import VARIANTS
 
 COLUMNS = ["experiment", "student", "method", "testset", "bleu", "chrf", "delta_bleu_vs_kd",
            "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
@@ -45,9 +46,26 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
                                  for s, b in zip(table.student, table.bleu)]
     table["order"] = table.method.map(method_rank)
     table = table.sort_values(["order", "student"], kind="stable").drop(columns="order")
-    table = table.reindex(columns=COLUMNS)
+    table = table.reindex(columns=columns(table))
     table["generator_params"] = table["generator_params"].astype("Int64")
     return table.reset_index(drop=True)
+
+
+def variant_columns(table: pd.DataFrame) -> list[str]:
+    """``bleu_<variant>`` for each BLEU variant of wd.metrics that was scored, in a fixed order."""
+    return [f"bleu_{name}" for name in VARIANTS if f"bleu_{name}" in table.columns]
+
+
+def columns(table: pd.DataFrame) -> list[str]:
+    """COLUMNS with each scored BLEU variant after ``chrf`` and its signature after
+    ``chrf_signature``."""
+    variants = variant_columns(table)
+    out = list(COLUMNS)
+    at = out.index("chrf") + 1
+    out[at:at] = variants
+    at = out.index("chrf_signature") + 1
+    out[at:at] = [f"{c}_signature" for c in variants]
+    return out
 
 
 def _cell(value) -> str:
@@ -60,7 +78,8 @@ def _cell(value) -> str:
 
 def markdown(table: pd.DataFrame) -> str:
     """One table per student shape with the teacher on top, then the metric signatures."""
-    shown = ["method", "bleu", "delta_bleu_vs_kd", "chrf", "params", "sents_per_sec",
+    variants = variant_columns(table)
+    shown = ["method", "bleu", "delta_bleu_vs_kd", "chrf", *variants, "params", "sents_per_sec",
              "tokens_per_sec", "speedup", "train_steps", "train_seconds"]
     teacher = table[table.method == "teacher"]
     first = table.iloc[0]
@@ -77,6 +96,9 @@ def markdown(table: pd.DataFrame) -> str:
         out.append("")
     out += ["BLEU signature: `" + str(first.bleu_signature) + "`",
             "", "chrF signature: `" + str(first.chrf_signature) + "`"]
+    for column in variants:
+        out += ["", f"`{column}`: {VARIANTS[column.removeprefix('bleu_')].description}; "
+                f"signature `{first[column + '_signature']}`"]
     return "\n".join(out)
 
 

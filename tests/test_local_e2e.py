@@ -1,0 +1,114 @@
+"""The whole DAG on a micro ``data.source: local`` corpus with three references per test sentence.
+
+The corpus is written by the test: toy-grammar pairs (``wd.data.toy``), the training side gzipped,
+each test sentence translated three times with different random choices (word order, synonyms,
+pro-drop) as human references differ, and one reference stream spelt with the cedilla s/t of old
+Romanian encodings. The table must score every system against all three references.
+"""
+import gzip
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sacrebleu
+import yaml
+
+from test_pipeline_e2e import MICRO, snakemake
+from wd.data.text import detokenize, read_lines
+from wd.data.toy import (MAX_WORDS, MIN_WORDS, build_lexicon, realise_source, realise_target,
+                         sample_sentence)
+from wd.metrics import score
+
+N_REFS = 3
+COMMA_BELOW, CEDILLA = "\u0219\u021b\u0218\u021a", "\u015f\u0163\u015e\u0162"  # șțȘȚ, şţŞŢ
+TO_CEDILLA, FROM_CEDILLA = str.maketrans(COMMA_BELOW, CEDILLA), str.maketrans(CEDILLA, COMMA_BELOW)
+
+
+def _line(tokens: list[str], lang: str) -> str:
+    text = detokenize(" ".join(tokens), lang)
+    return text[0].upper() + text[1:]
+
+
+def toy_corpus(n: int, n_refs: int, seed: str) -> tuple[list[str], list[list[str]]]:
+    """``n`` sources and ``n_refs`` reference streams, each a different valid translation."""
+    lex, rng = build_lexicon(7), random.Random(seed)
+    sources, refs = [], [[] for _ in range(n_refs)]
+    while len(sources) < n:
+        sentence = sample_sentence(lex, rng)
+        src = realise_source(sentence)
+        if not MIN_WORDS <= len(src) - 1 - src.count(",") <= MAX_WORDS:
+            continue
+        sources.append(_line(src, "en"))
+        for stream in refs:
+            stream.append(_line(realise_target(sentence, rng), "ro"))
+    return sources, refs
+
+
+def write(path: Path, lines: list[str]) -> str:
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus")
+    local = {}
+    for split, size, n_refs in [("train", 300, 1), ("valid", 30, 1), ("test", 30, N_REFS)]:
+        sources, refs = toy_corpus(size, n_refs, split)
+        if n_refs > 1:  # one reference stream spelt as in old Romanian encodings
+            refs[1] = [line.translate(TO_CEDILLA) for line in refs[1]]
+        suffix = ".gz" if split == "train" else ""
+        tgt = [write(corpus / f"{split}.ro{i or ''}{suffix}", ref) for i, ref in enumerate(refs)]
+        local[split] = {"src": write(corpus / f"{split}.en{suffix}", sources),
+                        "tgt": tgt if n_refs > 1 else tgt[0]}
+    config = yaml.safe_load(MICRO.read_text())
+    config.update(experiment="local_micro", methods=["kd", "wd"])
+    config["data"] = {"source": "local", "src_lang": "en", "tgt_lang": "ro", "max_len": 128,
+                      "local": local}
+    config["evaluation"]["bleu_variants"] = ["ro_normalised"]
+    configfile = corpus / "local_micro.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    results = tmp_path_factory.mktemp("results")
+    run = snakemake("--cores", "2", "all", "--configfile", str(configfile),
+                    "--config", f"results_dir={results}")
+    assert run.returncode == 0, run.stderr[-4000:]
+    return results / "local_micro", local
+
+
+def test_every_system_is_scored_against_all_references(local_run):
+    exp, local = local_run
+    table = pd.read_csv(exp / "tables" / "results.csv")
+    assert list(zip(table.student, table.method)) == [("teacher", "teacher"), ("tiny1", "kd"),
+                                                      ("tiny1", "wd")]
+    columns = list(table.columns)
+    assert columns[columns.index("chrf") + 1] == "bleu_ro_normalised"
+    assert "bleu_ro_normalised_signature" in columns
+    for column in ["bleu_signature", "chrf_signature", "bleu_ro_normalised_signature"]:
+        assert table[column].str.startswith(f"nrefs:{N_REFS}|").all(), column
+    assert table.bleu_ro_normalised_signature.str.contains("tok:none").all()
+    assert table.bleu_signature.str.contains("tok:13a").all()
+    refs = [read_lines(exp / "data" / "raw" / f"test.tgt{suffix}") for suffix in ["", ".1", ".2"]]
+    for row in table.itertuples():
+        hyps = read_lines(exp / "eval" / row.student / row.method / "test.hyp")
+        assert len(hyps) == 30
+        expected = score(hyps, refs, ["ro_normalised"])
+        assert row.bleu == expected["bleu"] == round(sacrebleu.corpus_bleu(hyps, refs).score, 2)
+        assert row.chrf == expected["chrf"]
+        assert row.bleu_ro_normalised == expected["bleu_ro_normalised"]
+    md = (exp / "tables" / "results.md").read_text()
+    assert "`bleu_ro_normalised`: WMT16 En-Ro normalised BLEU" in md
+
+
+def test_references_are_copied_in_order_with_comma_below(local_run):
+    exp, local = local_run
+    raw = exp / "data" / "raw"
+    assert sorted(p.name for p in raw.glob("test.tgt*")) == ["test.tgt", "test.tgt.1", "test.tgt.2"]
+    assert read_lines(raw / "test.tgt") == read_lines(local["test"]["tgt"][0])
+    assert read_lines(raw / "test.tgt.2") == read_lines(local["test"]["tgt"][2])
+    with_cedilla = read_lines(local["test"]["tgt"][1])
+    assert any(c in line for line in with_cedilla for c in CEDILLA)
+    copied = read_lines(raw / "test.tgt.1")
+    assert copied == [line.translate(FROM_CEDILLA) for line in with_cedilla]
+    assert copied != with_cedilla
