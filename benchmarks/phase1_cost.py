@@ -26,6 +26,7 @@ import yaml
 from wd.config import shape
 from wd.model.generator import Phase1Model, generator_parameters
 from wd.model.transformer import ModelConfig, Transformer, count_parameters
+from wd.train import autocast
 
 REPO = Path(__file__).resolve().parent.parent
 PAPER_TEACHER = dict(enc_layers=6, dec_layers=6, enc_dim=512, dec_dim=512, enc_ffn=2048,
@@ -65,7 +66,7 @@ def measure(variant: str, teacher_cfg: ModelConfig, student_cfg: ModelConfig, ar
     times = []
     for step in range(args.warmup + args.steps):
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.amp == "bf16"):
+        with autocast(torch.device("cpu"), args.amp):
             logits = model(src, tgt)
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), tgt.view(-1))
         loss.backward()
@@ -96,8 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--amp", choices=["bf16", "none"], default="bf16",
-                        help="bf16 autocast, as the default config trains (none: fp32)")
+    parser.add_argument("--amp", choices=["auto", "bf16", "none"], default="auto",
+                        help="as the config's amp (auto: bf16 only on CPUs with native bf16)")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write")
     args = parser.parse_args(argv)
 

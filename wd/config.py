@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+from wd.data.corpora import CORPORA
 from wd.decode import SearchSettings
+from wd.metrics import VARIANTS
 from wd.model.transformer import ModelConfig
 from wd.train import TrainSettings
 
@@ -50,6 +53,7 @@ def validate(config: dict, schema_path: Path = SCHEMA) -> None:
 
 
 def _check_semantics(config: dict) -> None:
+    _check_experiment_name(config["experiment"])
     if config["wd"]["phase1_steps"] >= config["student_train"]["steps"]:
         raise ConfigError("config error at wd.phase1_steps: must be below student_train.steps "
                           "(Phase 2 gets the rest of the student budget)")
@@ -62,15 +66,51 @@ def _check_semantics(config: dict) -> None:
         except ValueError as err:
             key = "teacher.model" if name == "teacher" else f"students.{index - 1} ({name})"
             raise ConfigError(f"config error at {key}: {err}") from None
-    if config["data"]["source"] == "local":
-        local = config["data"].get("local")
+    tgt_lang = config["data"]["tgt_lang"]
+    for index, name in enumerate(config["evaluation"].get("bleu_variants", [])):
+        if VARIANTS[name].lang != tgt_lang:
+            raise ConfigError(f"config error at evaluation.bleu_variants.{index}: {name} scores "
+                              f"{VARIANTS[name].lang} text but data.tgt_lang is {tgt_lang}")
+    _check_data(config["data"])
+
+
+def _check_data(data: dict) -> None:
+    """Local files exist; a registry corpus matches the languages and its manual copies exist."""
+    if data["source"] == "local":
+        local = data.get("local")
         if local is None:
             raise ConfigError("config error at data.local: required when data.source is local")
         for split, files in local.items():
-            for side, path in files.items():
-                if not Path(path).is_file():
-                    raise ConfigError(f"config error at data.local.{split}.{side}: "
-                                      f"file not found: {path}")
+            for side, paths in files.items():
+                for index, path in enumerate(paths if isinstance(paths, list) else [paths]):
+                    key = f"{split}.{side}" + (f".{index}" if isinstance(paths, list) else "")
+                    if not Path(path).is_file():
+                        raise ConfigError(f"config error at data.local.{key}: "
+                                          f"file not found: {path}")
+    corpus = CORPORA.get(data["source"])
+    if corpus is None:
+        return
+    langs = (data["src_lang"], data["tgt_lang"])
+    if langs != (corpus.src_lang, corpus.tgt_lang):
+        raise ConfigError(f"config error at data.src_lang/tgt_lang: {corpus.name} is "
+                          f"{corpus.src_lang}->{corpus.tgt_lang}, got {langs[0]}->{langs[1]}")
+    ids = [f.id for f in corpus.files]
+    for file_id, path in data.get("manual", {}).items():
+        if file_id not in ids:
+            raise ConfigError(f"config error at data.manual.{file_id}: {corpus.name} has no "
+                              f"such file; its files are {', '.join(ids)}")
+        if not Path(path).is_file():
+            raise ConfigError(f"config error at data.manual.{file_id}: file not found: {path}")
+
+
+def _check_experiment_name(name: str) -> None:
+    """Every output goes under ``results_dir/experiment``: the name must be one plain directory
+    name, so that no config value makes the pipeline write outside ``results_dir``. (The schema
+    already limits it to ``[A-Za-z0-9_.-]``; student and method names, the other config values
+    that become path parts, are limited to safe names there as well.)"""
+    if name in (".", "..") or Path(name).name != name:
+        raise ConfigError(f"config error at experiment: {name!r} is not a plain directory name "
+                          "(outputs must stay inside results_dir)")
 
 
 def shape(config: dict, name: str) -> dict:
@@ -88,4 +128,6 @@ def train_settings(section: dict, config: dict, **override) -> TrainSettings:
 
 
 def search_settings(section: dict) -> SearchSettings:
-    return SearchSettings(**section)
+    """The beam-search keys of a ``kd`` or ``evaluation`` section (which also holds other keys)."""
+    return SearchSettings(**{f.name: section[f.name] for f in fields(SearchSettings)
+                             if f.name in section})
