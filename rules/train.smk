@@ -33,7 +33,10 @@ KD_SEARCH = {key: value for key, value in config["kd"].items() if key != "shards
 
 rule kd_split:
     input:
-        exp("bpe/train.src"),
+        src=exp("bpe/train.src"),
+        # Not read: splitting waits for the teacher, so that this one-core job never takes a
+        # core while the two-thread teacher (the critical path) waits for both.
+        teacher=TEACHER,
     output:
         shards=temp(expand(exp("kd/shards/train.{shard}.src"), shard=KD_SHARDS)),
         counts=exp("kd/shards/counts.json"),

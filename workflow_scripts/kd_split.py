@@ -3,4 +3,4 @@ from wd.data.shards import split_file
 from wd.workflow import step
 
 with step(snakemake):
-    split_file(snakemake.input[0], list(snakemake.output.shards), snakemake.output.counts)
+    split_file(snakemake.input.src, list(snakemake.output.shards), snakemake.output.counts)
