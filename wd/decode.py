@@ -110,7 +110,7 @@ def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchS
             keep_rows = (keep.unsqueeze(1) * k + slots).view(-1)
             tokens, scores, active = tokens[keep_rows], scores[keep], active[keep]
             decoder.reorder(state, parent.index_select(0, keep_rows), k, keep)
-        else:
+        elif k > 1:  # with one beam every row continues itself: nothing to reorder
             decoder.reorder(state, parent, k)
 
     best = fin_scores.argmax(1)
