@@ -42,6 +42,9 @@ rule kd_split:
         counts=exp("kd/shards/counts.json"),
     log:
         exp("logs/kd/split.log"),
+    # Holds the decoders' cores for its second of work: with one core, a student took the other
+    # core when the teacher finished, and the two-thread KD decoding waited minutes for it.
+    threads: config["threads"]["decode"]
     priority: 20
     script:
         "../workflow_scripts/kd_split.py"

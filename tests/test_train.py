@@ -51,11 +51,12 @@ def test_collate_shifts_target_and_appends_eos():
     assert batch.target_tokens == 6
 
 
-def run(work, steps: int) -> Transformer:
+def run(work, steps: int, job: dict | None = None, **over) -> Transformer:
     torch.manual_seed(0)
     model = Transformer(tiny(dropout=0.1))
     pairs = toy_pairs(80)
-    Trainer(model, pairs, pairs[:10], settings(steps=steps), work, torch.device("cpu")).run()
+    Trainer(model, pairs, pairs[:10], settings(steps=steps, **over), work, torch.device("cpu"),
+            job).run()
     return model
 
 
@@ -67,6 +68,25 @@ def test_interrupted_training_resumes_to_identical_parameters(tmp_path):
         assert torch.equal(p, q), name
     log = (tmp_path / "b" / "train_log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log] == ["step", "3", "6"]
+
+
+@pytest.mark.parametrize("change, key", [({"over": {"lr": 2e-3}}, "lr"),
+                                         ({"job": {"inputs": ["other"]}}, "inputs")])
+def test_checkpoints_of_another_run_are_not_resumed(tmp_path, caplog, change, key):
+    """A rerun after a config or input change (what Snakemake does when params or inputs change)
+    starts over: its result equals a fresh run's, not a continuation of the old one."""
+    old_job, job = {"inputs": ["data"]}, change.get("job", {"inputs": ["data"]})
+    over = change.get("over", {})
+    fresh = run(tmp_path / "fresh", 6, job, **over)
+    run(tmp_path / "b", 3, old_job)  # the old run, stopped after step 3
+    rerun = run(tmp_path / "b", 6, job, **over)
+    assert f"({key} changed since): starting over" in caplog.text
+    for (name, p), q in zip(fresh.state_dict().items(), rerun.state_dict().values()):
+        assert torch.equal(p, q), name
+    log = (tmp_path / "b" / "train_log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log] == ["step", "3", "6"]
+    saved = torch.load(checkpoints(tmp_path / "b")[-1], weights_only=False)
+    assert saved["job"] == job and saved["settings"]["lr"] == settings(**over).lr
 
 
 def test_keeps_last_checkpoints_and_averages_them(tmp_path):

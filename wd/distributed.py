@@ -73,6 +73,12 @@ def all_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def barrier() -> None:
+    """Wait until every process gets here."""
+    if context().world_size > 1:
+        dist.barrier()
+
+
 def gather(obj: Any) -> list:
     """``obj`` of every process, in rank order."""
     world = context().world_size

@@ -5,6 +5,7 @@ Each function takes explicit paths and settings, so it runs (and is tested) with
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -54,9 +55,10 @@ def model_config(bpe_model: Path, shape: dict) -> ModelConfig:
 
 def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
         settings: TrainSettings, work_dir: Path, device: torch.device,
-        curve_out: Path) -> tuple[Trainer, dict]:
-    """Train; copy the run's loss log to ``curve_out`` (the report's training curves)."""
-    trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device)
+        curve_out: Path, job: dict | None = None) -> tuple[Trainer, dict]:
+    """Train; copy the run's loss log to ``curve_out`` (the report's training curves).
+    ``job`` identifies the run beyond its settings (see :class:`wd.train.Trainer`)."""
+    trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device, job)
     result = trainer.run()
     if trainer.is_main:
         log.info("trained %d steps in %.1f s", result["steps"], result["seconds"])
@@ -66,7 +68,8 @@ def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair]
 
 def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
                 valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
-                curve_out: Path, device: torch.device, init_from: Path | None = None) -> dict:
+                curve_out: Path, device: torch.device, init_from: Path | None = None,
+                job: dict | None = None) -> dict:
     """Train a Transformer from a random, cut-off or checkpoint initialisation; save ``out``.
 
     ``init_from`` is the teacher (``cutoff``) or a student checkpoint (``checkpoint``, e.g. the
@@ -85,7 +88,8 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
     else:
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
-    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out)
+    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
+                          job)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
         return result
     model.load_state_dict(trainer.final_state())
@@ -98,12 +102,14 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
 
 def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list[Pair],
                  valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
-                 curve_out: Path, device: torch.device, transfer: str = "all") -> dict:
+                 curve_out: Path, device: torch.device, transfer: str = "all",
+                 job: dict | None = None) -> dict:
     """Phase 1: train the generator on frozen teacher tensors, then write the plain student.
     ``transfer`` limits which tensor kinds come from the teacher (ablations)."""
     torch.manual_seed(settings.seed)
     model = build_generator(teacher_path, student_cfg, transfer)
-    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out)
+    trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
+                          job)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
         return result
     model.load_state_dict(trainer.final_state())
@@ -128,12 +134,22 @@ def train_job(bpe: str, train: list[str], valid: list[str], config: dict, shape:
     train_pairs = load_corpora(bpe, train, config["data"].get("max_len"))
     valid_pairs = load_corpora(bpe, valid, None)
     cfg, settings = model_config(bpe, shape), train_settings(section, config)
+    # A rerun after a change of any of these starts over instead of resuming the old run.
+    inputs = [bpe, *train, *valid] + ([init_from] if init_from else [])
+    job = {"model": cfg.to_dict(), "init": phase1_transfer or init,
+           "inputs": [file_digest(path) for path in inputs]}
     if phase1_transfer is not None:
         train_phase1(init_from, cfg, train_pairs, valid_pairs, settings, work, model_out,
-                     curve_out, device, transfer=phase1_transfer)
+                     curve_out, device, transfer=phase1_transfer, job=job)
     else:
         train_model(cfg, init, train_pairs, valid_pairs, settings, work, model_out, curve_out,
-                    device, init_from=init_from)
+                    device, init_from=init_from, job=job)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (a few seconds for gigabytes of corpus)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,

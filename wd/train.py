@@ -6,8 +6,9 @@ token-bucket batches, gradient accumulation, data parallelism over several proce
 and counted, periodic atomic checkpoints holding everything needed to resume exactly (model,
 optimiser, step, RNG states of every process, data position, elapsed time, skipped-update
 counts; the learning-rate schedule is a pure function of the step and the settings, which the
-checkpoint records), a CSV log of training and validation loss, and averaging of the last
-checkpoints.
+checkpoint records with the job's identity, so that a rerun whose settings, model,
+initialisation or data changed starts over instead of continuing another run's checkpoints), a
+CSV log of training and validation loss, and averaging of the last checkpoints.
 
 One update consumes ``update_freq x world_size`` consecutive token-bucket batches (fairseq's
 effective batch): process ``r`` takes batches ``r*update_freq .. (r+1)*update_freq - 1`` of it,
@@ -160,7 +161,8 @@ class Trainer:
     """
 
     def __init__(self, model: nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
-                 settings: TrainSettings, work_dir: Path, device: torch.device):
+                 settings: TrainSettings, work_dir: Path, device: torch.device,
+                 job: dict | None = None):
         if not train_pairs:
             raise ValueError("no training pairs left after length filtering")
         self.ctx = distributed.context()
@@ -168,6 +170,9 @@ class Trainer:
         self.net = distributed.wrap(self.model, device)
         self.train_pairs, self.valid_pairs = train_pairs, valid_pairs
         self.work_dir = Path(work_dir)
+        # What else defines this run (architecture, initialisation, data): checkpoints written
+        # for another value are another run's, and are not resumed.
+        self.job = job or {}
         self.params = [p for p in model.parameters() if p.requires_grad]
         fused = device.type == "cuda"
         self.optimizer = torch.optim.Adam(self.params, lr=settings.lr, betas=settings.betas,
@@ -189,41 +194,56 @@ class Trainer:
         return self.ctx.is_main
 
     def resume(self) -> bool:
-        """Load the newest checkpoint in ``work_dir``; False if there is none."""
+        """Load the newest checkpoint in ``work_dir``; False if there is none, or if the
+        checkpoints belong to another run (then they are deleted and training starts over)."""
         found = checkpoints(self.work_dir)
         if not found:
             return False
         ckpt = load(found[-1])
+        if "settings" not in ckpt:
+            raise RuntimeError(f"{found[-1]} is not a training checkpoint (no settings); move it "
+                               "away to start over")
+        changed = self._changes(ckpt)
+        if changed:
+            if self.is_main:
+                log.warning("%s holds checkpoints of another run (%s changed since): starting "
+                            "over", self.work_dir, ", ".join(changed))
+            distributed.barrier()  # every process has read them before rank 0 deletes them
+            if self.is_main:
+                for path in found:
+                    path.unlink()
+                self.log_path.unlink(missing_ok=True)
+            return False
         try:
             self.model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.step, self.epoch, self.position = ckpt["step"], ckpt["epoch"], ckpt["position"]
             self.elapsed, self.skipped = ckpt["elapsed"], ckpt["skipped"]
-            self.bad_in_a_row, rng, saved = ckpt["bad_in_a_row"], ckpt["rng"], ckpt["settings"]
+            self.bad_in_a_row, rng = ckpt["bad_in_a_row"], ckpt["rng"]
             self.window_loss, self.window_tokens = ckpt["window"]
         except (KeyError, RuntimeError, ValueError) as err:
             raise RuntimeError(f"{found[-1]} is not a training checkpoint of this model "
                                f"({err}); move it away to start over") from err
-        self._warn_on_changes(saved, len(rng))
         if len(rng) == self.ctx.world_size:
             set_rng_state(rng[self.ctx.rank])
         else:
+            log.warning("checkpoint written by %d processes, resumed with %d: data split and "
+                        "dropout masks differ from an uninterrupted run", len(rng),
+                        self.ctx.world_size)
             seed_everything(self.s.seed + self.ctx.rank + self.step)
         if self.is_main:
             self._truncate_log()
         log.info("resumed from %s at step %d", found[-1], self.step)
         return True
 
-    def _warn_on_changes(self, saved: dict, processes: int) -> None:
-        now = dataclasses.asdict(self.s)
+    def _changes(self, ckpt: dict) -> list[str]:
+        """Settings (other than length and logging ones) and job keys that differ from the
+        checkpoint's: a rerun after a config or input change must not continue the old run."""
+        now, saved = dataclasses.asdict(self.s), ckpt["settings"]
         changed = [k for k in now if k not in NOT_AFFECTING_UPDATES and saved.get(k) != now[k]]
-        if changed:
-            log.warning("settings changed since the checkpoint (%s): resumed updates differ "
-                        "from an uninterrupted run", ", ".join(changed))
-        if processes != self.ctx.world_size:
-            log.warning("checkpoint written by %d processes, resumed with %d: data split and "
-                        "dropout masks differ from an uninterrupted run", processes,
-                        self.ctx.world_size)
+        saved_job = ckpt.get("job", {})
+        return changed + sorted(k for k in {*self.job, *saved_job}
+                                if self.job.get(k) != saved_job.get(k))
 
     def _truncate_log(self) -> None:
         """Drop log rows written after the checkpoint (the resumed run writes them again)."""
@@ -246,7 +266,7 @@ class Trainer:
                      "epoch": self.epoch, "position": self.position, "elapsed": self.elapsed,
                      "skipped": self.skipped, "bad_in_a_row": self.bad_in_a_row, "rng": rng,
                      "window": (self.window_loss, self.window_tokens),
-                     "settings": dataclasses.asdict(self.s)},
+                     "settings": dataclasses.asdict(self.s), "job": self.job},
                     self.work_dir / f"checkpoint_{self.step:08d}.pt")
         for old in checkpoints(self.work_dir)[: -max(self.s.average_last, 1)]:
             old.unlink()
