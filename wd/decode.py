@@ -65,24 +65,23 @@ def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchS
 
     for step in range(steps):
         live, width = scores.shape
-        logits = decoder.step(tokens[:, step], state).float()
-        # log p = logit - logsumexp: the normaliser is taken before masking, and the 2k best
-        # tokens of each row are picked on the logits (the order within a row is the same), so
-        # no full vocabulary-sized log-softmax or score tensor is ever written.
-        norm = torch.logsumexp(logits, dim=-1, keepdim=True)
-        logits[:, PAD_ID] = logits[:, BOS_ID] = float("-inf")
+        logp = decoder.step(tokens[:, step], state).float()
+        torch.log_softmax(logp, dim=-1, out=logp)  # in place: one pass over the vocabulary
+        logp[:, PAD_ID] = logp[:, BOS_ID] = float("-inf")
         if step < s.min_len:
-            logits[:, EOS_ID] = float("-inf")
-        vocab = logits.size(-1)
+            logp[:, EOS_ID] = float("-inf")
+        vocab = logp.size(-1)
         at_limit = step + 1 >= max_len[active]
         if step + 1 >= int(max_len[active].min()):  # only EOS may follow at the length limit
-            limited = logits.view(live, width, vocab)
+            limited = logp.view(live, width, vocab)
             eos_column = limited[:, :, EOS_ID].clone()
             limited[at_limit] = float("-inf")
             limited[:, :, EOS_ID] = eos_column
-        row_logits, row_token = logits.topk(min(2 * k, vocab), dim=1)
+        # The 2k best tokens of each row hold the 2k best continuations of the sentence, so
+        # hypothesis scores are added to those only, not to a vocabulary-sized tensor.
+        row_logp, row_token = logp.topk(min(2 * k, vocab), dim=1)
         per_row = row_token.size(1)
-        row_scores = (row_logits - norm).view(live, width, per_row) + scores.unsqueeze(2)
+        row_scores = row_logp.view(live, width, per_row) + scores.unsqueeze(2)
         cand_scores, cand = row_scores.view(live, -1).topk(min(2 * k, width * per_row), dim=1)
         cand_beam = cand // per_row
         cand_token = row_token.view(live, -1).gather(1, cand)
