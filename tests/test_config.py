@@ -19,7 +19,7 @@ def test_default_config_is_valid():
     ("bogus", 1, "(top level): Additional properties are not allowed ('bogus'"),
     ("teacher.model.enc_layers", -2, "teacher.model.enc_layers: -2 is less than the minimum"),
     ("students.0.dec_dim", 0, "students.0.dec_dim: 0 is less than the minimum"),
-    ("students.0.dec_heads", 3, "students.0 (stu1): model width must be divisible"),
+    ("students.0.dec_heads", 5, "students.0 (stu1): model width must be divisible"),
     ("students.0.colour", 3, "students.0: Unevaluated properties are not allowed ('colour'"),
     ("student_train.lr", "fast", "student_train.lr: 'fast' is not of type 'number'"),
     ("methods", ["kd", "distil"], "methods.1: 'distil' does not match"),
