@@ -36,7 +36,7 @@ from torch import nn
 from phase1_cost import PAPER_STUDENTS, PAPER_TEACHER  # same sibling shapes as phase1_cost.py
 from wd.data.batching import Pair, collate, epoch_batches
 from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, ModelConfig, Transformer
-from wd.train import Trainer, TrainSettings, autocast
+from wd.train import Trainer, TrainSettings, autocast, fused_adam
 
 SMOOTHING = 0.1
 FIELDS = ["engine", "model", "precision", "tokens_per_sec", "seconds_per_step", "ratio_vs_hf",
@@ -97,7 +97,7 @@ class MarianStep:
     def __init__(self, model: nn.Module, device: torch.device, amp: str):
         self.model, self.device, self.amp = model.to(device).train(), device, amp
         self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.98),
-                                          eps=1e-8, fused=(device.type == "cuda") or None)
+                                          eps=1e-8, fused=fused_adam(device) or None)
 
     def __call__(self, pairs: list[Pair]) -> None:
         batch = collate(pairs).to(self.device)
@@ -114,7 +114,7 @@ class MarianStep:
 def ours_step(cfg: ModelConfig, pairs: list[Pair], args, amp: str, work_dir: Path):
     """The pipeline's own step: ``Trainer.update`` on a fresh model."""
     settings = TrainSettings(steps=10**9, max_tokens=args.max_tokens, lr=1e-4, warmup=4000,
-                             label_smoothing=SMOOTHING, amp=amp)
+                             label_smoothing=SMOOTHING, amp=amp, compile=args.compile)
     trainer = Trainer(Transformer(cfg), pairs, pairs[:1], settings, work_dir, args.device)
     trainer.model.train()
     return trainer.model, lambda batch: trainer.update([batch])

@@ -123,8 +123,9 @@ def shape(config: dict, name: str) -> dict:
 
 
 def train_settings(section: dict, config: dict, **override) -> TrainSettings:
-    """TrainSettings from a ``*_train`` section plus the experiment-wide amp and seed."""
-    return TrainSettings(**{**section, **override}, amp=config["amp"], seed=config["seed"])
+    """TrainSettings from a ``*_train`` section plus the experiment-wide amp, compile and seed."""
+    return TrainSettings(**{**section, **override}, amp=config["amp"], compile=config["compile"],
+                         seed=config["seed"])
 
 
 def search_settings(section: dict) -> SearchSettings:

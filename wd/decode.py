@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from wd.data.batching import source_tensor
+from wd.memory import keep_freed_memory
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, Transformer
 
@@ -137,6 +138,7 @@ def translate(model: Transformer, sources: list[list[int]], s: SearchSettings,
               device: torch.device) -> list[list[int]]:
     """Translate token-id sources in length-sorted batches; output in input order."""
     model.eval()
+    keep_freed_memory()
     decoder = IncrementalDecoder(model, int8=s.int8)
     out: list[list[int]] = [[] for _ in sources]
     for idx in _length_sorted_batches(sources, s.batch_size):

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wd.model.dropout import dropout, relu_dropout
+
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
 
@@ -68,6 +70,20 @@ def linear_concat(x: Tensor, layers: Sequence[nn.Linear]) -> Tensor:
                     torch.cat([layer.bias for layer in layers]))
 
 
+def attention_with_dropout(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool,
+                           p: float) -> Tensor:
+    """What sdpa computes in training (``mask`` True = attend), with the attention weights
+    dropped by :func:`wd.model.dropout.dropout`."""
+    scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))
+    if causal:
+        t, s = scores.shape[-2:]
+        scores.masked_fill_(torch.ones(t, s, dtype=torch.bool, device=q.device).triu(1),
+                            float("-inf"))
+    if mask is not None:
+        scores.masked_fill_(~mask, float("-inf"))
+    return torch.matmul(dropout(scores.softmax(-1), p, True), v)
+
+
 class Attention(nn.Module):
     """Multi-head attention with separate q/k/v/out projections; keys/values may come from a
     wider memory (``kv_dim``)."""
@@ -98,7 +114,11 @@ class Attention(nn.Module):
     def combine(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
         """Heads ``(batch, heads, time, head_dim)`` through sdpa, merged, then ``out``."""
         p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+        if p and q.device.type == "cpu":  # sdpa would draw its dropout mask with bernoulli_
+            y = attention_with_dropout(q, k, v, mask, causal, p)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
+                                               is_causal=causal)
         b, h, t, dh = y.shape
         return self.out(y.transpose(1, 2).reshape(b, t, h * dh))
 
@@ -111,7 +131,7 @@ class FeedForward(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(F.dropout(F.relu(self.fc1(x)), self.dropout, self.training))
+        return self.fc2(relu_dropout(self.fc1(x), self.dropout, self.training))
 
 
 class Sublayer(nn.Module):
@@ -124,8 +144,8 @@ class Sublayer(nn.Module):
 
     def forward(self, x: Tensor, block) -> Tensor:
         if self.pre_norm:
-            return x + F.dropout(block(self.norm(x)), self.dropout, self.training)
-        return self.norm(x + F.dropout(block(x), self.dropout, self.training))
+            return x + dropout(block(self.norm(x)), self.dropout, self.training)
+        return self.norm(x + dropout(block(x), self.dropout, self.training))
 
 
 class EncoderLayer(nn.Module):
@@ -196,7 +216,7 @@ class Transformer(nn.Module):
         dim = table.embedding_dim
         pos = sinusoidal_positions(tokens.size(1), dim, offset, tokens.device)
         x = table(tokens) * math.sqrt(dim) + pos.to(table.weight.dtype)
-        return F.dropout(x, self.cfg.dropout, self.training)
+        return dropout(x, self.cfg.dropout, self.training)
 
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
         """Return encoder states and the attention mask (True = real token) for the sources."""
