@@ -62,10 +62,11 @@ class PackedLinear:
         return y.relu_() if self.relu else y
 
 
-def _pack(*layers: nn.Linear, int8: bool, relu: bool = False) -> PackedLinear:
-    """One packed matrix for ``layers`` that share their input (concatenated outputs)."""
-    weight = torch.cat([layer.weight.detach() for layer in layers]).float()
-    bias = torch.cat([layer.bias.detach() for layer in layers]).float()
+def _pack(*layers: nn.Linear, int8: bool, relu: bool = False, scale: float = 1.0) -> PackedLinear:
+    """One packed matrix for ``layers`` that share their input (concatenated outputs), its
+    output multiplied by ``scale``."""
+    weight = torch.cat([layer.weight.detach() for layer in layers]).float() * scale
+    bias = torch.cat([layer.bias.detach() for layer in layers]).float() * scale
     return PackedLinear(weight, bias, int8, relu)
 
 
@@ -83,7 +84,9 @@ class _Layer:
     def __init__(self, layer: nn.Module, pre_norm: bool, int8: bool):
         self.self_qkv = _pack(layer.self_attn.q, layer.self_attn.k, layer.self_attn.v, int8=int8)
         self.self_out = _pack(layer.self_attn.out, int8=int8)
-        self.cross_q = _pack(layer.cross_attn.q, int8=int8)
+        # 1/sqrt(head_dim) folded into the query projection: cross-attention is two matmuls
+        scale = (layer.cross_attn.q.out_features // layer.cross_attn.heads) ** -0.5
+        self.cross_q = _pack(layer.cross_attn.q, int8=int8, scale=scale)
         self.cross_kv = _pack(layer.cross_attn.k, layer.cross_attn.v, int8=int8)
         self.cross_out = _pack(layer.cross_attn.out, int8=int8)
         self.fc1 = _pack(layer.ffn.fc1, int8=int8, relu=True)
@@ -104,7 +107,8 @@ class DecoderState:
 
     step: int
     width: int                 # rows per sentence: 1 before the first step, beam afterwards
-    cross: list[tuple[Tensor, Tensor]]   # per layer (sentences, heads, src_len, head_dim)
+    cross: list[tuple[Tensor, Tensor]]   # per layer keys transposed (sentences, heads,
+    #                                      head_dim, src_len) and values (..., src_len, head_dim)
     cross_mask: Tensor         # (sentences, 1, 1, src_len) additive: 0 or -inf
     caches: list[list[Tensor]]  # per layer [k, v], each (rows_capacity, heads, steps, head_dim)
     spare: list[list[Tensor]]   # same shapes: reordering writes here, then the two swap
@@ -144,7 +148,7 @@ class IncrementalDecoder:
         for layer in self.layers:
             kv = layer.cross_kv(flat).view(n, src_len, 2, self.heads, self.head_dim)
             kv = kv.permute(2, 0, 3, 1, 4)
-            cross.append((kv[0], kv[1]))
+            cross.append((kv[0].transpose(2, 3).contiguous(), kv[1].contiguous()))
         additive = torch.zeros(mask.shape, device=memory.device).masked_fill(~mask, float("-inf"))
         shape = (n * beam, self.heads, max_steps, self.head_dim)
 
@@ -170,9 +174,11 @@ class IncrementalDecoder:
                 return layer.self_out(y.view(rows, -1))
 
             def cross_attn(h: Tensor, layer=layer, ck=ck, cv=cv) -> Tensor:
+                # Two matmuls: on CPU, sdpa with a padding mask took ~3x longer for these shapes
+                # (a few queries per sentence against the whole source).
                 q = layer.cross_q(h).view(sentences, state.width, self.heads, self.head_dim)
-                y = F.scaled_dot_product_attention(q.transpose(1, 2), ck, cv,
-                                                   attn_mask=state.cross_mask)
+                scores = torch.matmul(q.transpose(1, 2), ck).add_(state.cross_mask)
+                y = torch.matmul(torch.softmax(scores, dim=-1), cv)
                 return layer.cross_out(y.transpose(1, 2).reshape(rows, -1))
 
             def ffn(h: Tensor, layer=layer) -> Tensor:
