@@ -1,6 +1,9 @@
 """Data parallelism: N processes with update_freq 1 make the same updates as one process with
-update_freq N (the same global batch), through the real torchrun launcher (CPU, gloo)."""
+update_freq N (the same global batch), through the real torchrun launcher (CPU, gloo); a job
+of two processes stopped by SIGTERM resumes to the same parameters."""
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,9 +12,11 @@ import torch
 
 from conftest import tiny
 from test_train import settings, toy_pairs
+from waiting import pause_env, wait_until
 from wd.data.batching import epoch_batches
 from wd.distributed import launch
 from wd.model.transformer import Transformer
+from wd.stopping import EXIT_STOPPED
 from wd.train import Trainer, checkpoints
 
 STEPS = 5
@@ -75,3 +80,32 @@ def test_failing_worker_fails_the_launch_naming_torchrun(tmp_path, workers_impor
     with pytest.raises(RuntimeError, match="torchrun with 2 workers for test_ddp:train_tiny"):
         launch("test_ddp:train_tiny", {"work": str(tmp_path), "update_freq": 0},
                torch.device("cpu"), processes=2, spec_path=tmp_path / "launch.json")
+
+
+# The launcher of a two-process job as a workflow script runs it (python -c LAUNCHER WORK).
+LAUNCHER = ("import sys, torch; from wd.distributed import launch; "
+            "launch('test_ddp:train_tiny', {'work': sys.argv[1], 'update_freq': 1}, "
+            "torch.device('cpu'), processes=2, spec_path=sys.argv[1] + '/launch.json')")
+
+
+def test_stop_signal_to_a_two_process_job_checkpoints_then_resumes_identically(
+        tmp_path, workers_import_this_file):
+    cpu = torch.device("cpu")
+    launch("test_ddp:train_tiny", {"work": str(tmp_path / "straight"), "update_freq": 1}, cpu,
+           processes=2, spec_path=tmp_path / "straight" / "launch.json")
+    stopped, marker = tmp_path / "stopped", tmp_path / "paused"
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(stopped)], text=True,
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            env=pause_env("train.update step=3 *", marker))
+    wait_until(marker.exists, proc, "a worker reached update 3")
+    os.killpg(proc.pid, signal.SIGTERM)  # every process of the job, as SLURM signals a job
+    _, err = proc.communicate()
+    assert proc.returncode == EXIT_STOPPED, err[-3000:]
+    assert "stopped by SIGTERM: torchrun with 2 workers" in err
+    assert [p.name for p in checkpoints(stopped)] == ["checkpoint_00000003.pt"]
+
+    launch("test_ddp:train_tiny", {"work": str(stopped), "update_freq": 1}, cpu, processes=2,
+           spec_path=stopped / "launch.json")
+    straight, resumed = final_params(tmp_path / "straight"), final_params(stopped)
+    for name, p in straight.items():
+        assert torch.equal(p, resumed[name]), name

@@ -1,10 +1,10 @@
-"""Faults during training: a training process killed with SIGKILL and restarted ends exactly
-where an uninterrupted run ends; non-finite losses are skipped, then stop training; corrupt,
-truncated or foreign checkpoints give an error naming the file."""
+"""Faults during training: a training process killed with SIGKILL, or stopped by SIGTERM or
+SIGUSR1 (a cluster's time limit), and restarted ends exactly where an uninterrupted run ends;
+non-finite losses are skipped, then stop training; corrupt, truncated or foreign checkpoints give
+an error naming the file. Processes are held at a named point (wd.faults) while the test acts."""
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,25 +13,20 @@ from torch import nn
 
 from conftest import tiny
 from test_train import settings, toy_pairs
+from waiting import pause_env, wait_until
 from wd.checkpoint import CheckpointError, load_model, save_model
 from wd.model.transformer import Transformer
+from wd.stopping import EXIT_STOPPED
 from wd.train import NonFiniteLossError, Trainer, checkpoints
 
 HERE = Path(__file__).resolve().parent
 STEPS = 12
 
 
-def train_child(work: str, pause: float) -> None:
-    """The training process of the kill test (``python tests/test_resume_faults.py WORK PAUSE``);
-    ``pause`` seconds before every update give the test time to kill it between checkpoints."""
+def train_child(work: str) -> None:
+    """The training process of the kill and stop tests (``python tests/test_resume_faults.py
+    WORK``): checkpoints after updates 3, 6, 9, 12, log rows after 2, 4, 6, ..."""
     torch.set_num_threads(1)
-    update = Trainer.update
-
-    def slow_update(self, batches):
-        time.sleep(pause)
-        return update(self, batches)
-
-    Trainer.update = slow_update
     torch.manual_seed(0)
     pairs = toy_pairs(80)
     s = settings(steps=STEPS, save_every=3, valid_every=2, average_last=2)
@@ -39,14 +34,22 @@ def train_child(work: str, pause: float) -> None:
             torch.device("cpu")).run()
 
 
-def start_child(work: Path, pause: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, str(work), str(pause)], cwd=HERE,
-                            stderr=subprocess.PIPE, text=True)
+def start_child(work: Path, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, str(work)], cwd=HERE,
+                            stderr=subprocess.PIPE, text=True, env=env)
 
 
 def finish(proc: subprocess.Popen) -> None:
-    _, err = proc.communicate(timeout=1200)
+    _, err = proc.communicate()
     assert proc.returncode == 0, err[-3000:]
+
+
+def start_held_at_update(work: Path, step: int) -> subprocess.Popen:
+    """A training child held after update ``step`` (its checkpoint, if one is due, written)."""
+    marker = work.parent / f"{work.name}.paused"
+    proc = start_child(work, pause_env(f"train.update step={step} *", marker))
+    wait_until(marker.exists, proc, f"training reached update {step}")
+    return proc
 
 
 def log_rows(work: Path) -> list[list[str]]:
@@ -55,29 +58,55 @@ def log_rows(work: Path) -> list[list[str]]:
     return [line.split(",")[:6] + line.split(",")[8:] for line in lines]
 
 
-def test_training_killed_after_a_checkpoint_resumes_to_identical_parameters(tmp_path):
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    finish(start_child(straight, 0.0))
-
-    proc = start_child(killed, 0.3)
-    deadline = time.monotonic() + 1200
-    while not checkpoints(killed) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    names = [p.name for p in checkpoints(killed)]
-    assert names and f"checkpoint_{STEPS:08d}.pt" not in names, names  # killed mid-run
-    # As if it had also been killed while writing a checkpoint: the partial file is ignored.
-    (killed / "checkpoint_00000009.pt.tmp").write_bytes(b"half a checkpoint")
-
-    finish(start_child(killed, 0.0))
-    a, b = (torch.load(checkpoints(d)[-1], weights_only=True) for d in (straight, killed))
+def assert_same_run(straight: Path, resumed: Path) -> None:
+    a, b = (torch.load(checkpoints(d)[-1], weights_only=True) for d in (straight, resumed))
     assert a["step"] == b["step"] == STEPS
     for name, p in a["model"].items():
         assert torch.equal(p, b["model"][name]), name
-    assert log_rows(killed) == log_rows(straight)  # rows logged after the checkpoint not doubled
-    assert not list(killed.glob("*.tmp"))
+    assert log_rows(resumed) == log_rows(straight)  # rows logged after a checkpoint not doubled
+    assert not list(resumed.glob("*.tmp"))
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> Path:
+    """An uninterrupted run."""
+    work = tmp_path_factory.mktemp("straight") / "work"
+    finish(start_child(work))
+    return work
+
+
+def test_training_killed_after_a_checkpoint_resumes_to_identical_parameters(tmp_path, straight):
+    killed = tmp_path / "killed"
+    proc = start_held_at_update(killed, 5)  # checkpoint 3 written, log row 4 after it
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert [p.name for p in checkpoints(killed)] == ["checkpoint_00000003.pt"]
+    assert log_rows(killed)[-1][0] == "4"
+    # As if it had also been killed while writing a checkpoint: the partial file is ignored.
+    (killed / "checkpoint_00000006.pt.tmp").write_bytes(b"half a checkpoint")
+
+    finish(start_child(killed))
+    assert_same_run(straight, killed)
+
+
+# Held after update 5 the stop writes a checkpoint of its own; after update 6 the one due then.
+@pytest.mark.parametrize(("sig", "step"), [(signal.SIGTERM, 5), (signal.SIGUSR1, 6)],
+                         ids=["SIGTERM", "SIGUSR1"])
+def test_stop_signal_checkpoints_the_update_and_exits_75_then_resumes_identically(
+        tmp_path, straight, sig, step):
+    stopped = tmp_path / "stopped"
+    proc = start_held_at_update(stopped, step)
+    proc.send_signal(sig)
+    _, err = proc.communicate()
+    assert proc.returncode == EXIT_STOPPED, err[-3000:]
+    assert (f"stopped by {sig.name}: training in {stopped} after update {step} of {STEPS}, "
+            f"checkpoint_{step:08d}.pt written; exit status 75, run the job again to resume"
+            in err)
+    assert [p.name for p in checkpoints(stopped)] == ["checkpoint_00000003.pt",
+                                                       f"checkpoint_{step:08d}.pt"]
+    finish(start_child(stopped))
+    assert_same_run(straight, stopped)
 
 
 class NaNInjector(nn.Module):
@@ -158,4 +187,4 @@ def test_damaged_model_checkpoint_stops_loading_naming_it(tmp_path, how):
 
 
 if __name__ == "__main__":
-    train_child(sys.argv[1], float(sys.argv[2]))
+    train_child(sys.argv[1])

@@ -1,9 +1,15 @@
-"""KD decoding in shards: split, decode each shard alone, re-join; identical to one job."""
+"""KD decoding in shards: split, decode each shard alone, re-join; identical to one job. A
+shard's decoding stopped by SIGTERM keeps its finished batches and resumes to the same output."""
 import json
+import logging
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from waiting import pause_env, wait_until
 from wd.checkpoint import save_model
 from wd.data.batching import load_parallel
 from wd.data.bpe import encode_file, load_bpe, train_bpe
@@ -11,7 +17,9 @@ from wd.data.shards import ShardError, join_files, shard_bounds, split_file
 from wd.data.toy import generate_toy_corpus
 from wd.decode import SearchSettings
 from wd.model.transformer import ModelConfig, Transformer
-from wd.pipeline import translate_file
+from wd.journal import Journal
+from wd.pipeline import partial_path, translate_file
+from wd.stopping import EXIT_STOPPED
 from wd.train import Trainer, TrainSettings
 
 
@@ -89,3 +97,58 @@ def test_join_names_the_shard_with_a_wrong_line_count(tmp_path):
     assert not (tmp_path / "joined.tgt").exists()
     with pytest.raises(ShardError, match="records 3 shards, got 2 outputs"):
         join_files(outputs[:2], tmp_path / "counts.json", tmp_path / "joined.tgt")
+
+
+# A decoding process (python -c CHILD model bpe src out threads), as kd_translate runs it.
+CHILD = ("import sys, torch; from wd.decode import SearchSettings; "
+         "from wd.pipeline import translate_file; torch.set_num_threads(int(sys.argv[5])); "
+         "translate_file(*sys.argv[1:5], SearchSettings(beam=3, batch_size=8), "
+         "torch.device('cpu'))")
+
+
+def test_decoding_stopped_by_sigterm_keeps_its_batches_and_resumes_to_the_same_output(
+        tiny_teacher, tmp_path, caplog):
+    model, bpe, source = tiny_teacher
+    search, cpu = SearchSettings(beam=3, batch_size=8), torch.device("cpu")
+    translate_file(model, bpe, source, tmp_path / "whole.tgt", search, cpu)
+
+    out, marker = tmp_path / "stopped.tgt", tmp_path / "paused"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(model), str(bpe), str(source), str(out),
+         str(torch.get_num_threads())], stderr=subprocess.PIPE, text=True,
+        env=pause_env("decode.batch out=*/stopped.tgt done=16", marker))  # after two batches
+    wait_until(marker.exists, proc, "two batches decoded")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate()
+    assert proc.returncode == EXIT_STOPPED, err[-3000:]
+    partial = partial_path(out)
+    assert (f"stopped by SIGTERM: 16 of 70 sentences of {source} translated, kept in {partial}"
+            in err)
+    assert not out.exists() and len(partial.read_text().splitlines()) == 1 + 16
+
+    with caplog.at_level(logging.INFO, logger="wd.pipeline"):
+        assert translate_file(model, bpe, source, out, search, cpu) == 70
+    assert f"resuming from {partial}: 16 of 70 sentences translated" in caplog.text
+    assert out.read_text() == (tmp_path / "whole.tgt").read_text() and not partial.exists()
+
+
+IDENTITY = {"model": "m1", "source": "s1"}
+
+
+def test_journal_keeps_whole_lines_and_cuts_a_torn_one(tmp_path):
+    path = tmp_path / "out.partial"
+    Journal(path, IDENTITY).append([(3, "c ▁d"), (0, "a")])
+    with open(path, "a") as handle:
+        handle.write('[1, "half a li')  # killed during a write
+    journal = Journal(path, IDENTITY)
+    assert journal.load() == {3: "c ▁d", 0: "a"}
+    journal.append([(1, "b")])
+    assert Journal(path, IDENTITY).load() == {3: "c ▁d", 0: "a", 1: "b"}
+
+
+def test_journal_of_another_job_is_discarded(tmp_path):
+    path = tmp_path / "out.partial"
+    Journal(path, IDENTITY).append([(0, "a")])
+    assert Journal(path, {**IDENTITY, "model": "m2"}).load() == {} and not path.exists()
+    path.write_text("not json\n")
+    assert Journal(path, IDENTITY).load() == {} and not path.exists()

@@ -134,15 +134,29 @@ def _length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list
 
 
 @torch.inference_mode()
-def translate(model: Transformer, sources: list[list[int]], s: SearchSettings,
-              device: torch.device) -> list[list[int]]:
-    """Translate token-id sources in length-sorted batches; output in input order."""
+def translate_batches(model: Transformer, sources: list[list[int]], s: SearchSettings,
+                      device: torch.device, skip: frozenset[int] = frozenset()
+                      ) -> Iterator[tuple[list[int], list[list[int]]]]:
+    """Source indices and hypotheses of each length-sorted batch in turn.
+
+    Batches whose sentences are all in ``skip`` (translated before an interruption) are left out;
+    the others are the same batches as in one uninterrupted pass, so they decode the same.
+    """
     model.eval()
     keep_freed_memory()
     decoder = IncrementalDecoder(model, int8=s.int8)
-    out: list[list[int]] = [[] for _ in sources]
     for idx in _length_sorted_batches(sources, s.batch_size):
+        if skip.issuperset(idx):
+            continue
         src = source_tensor([sources[i] for i in idx]).to(device)
-        for i, hyp in zip(idx, beam_search(decoder, src, s, encoder=model)):
+        yield idx, beam_search(decoder, src, s, encoder=model)
+
+
+def translate(model: Transformer, sources: list[list[int]], s: SearchSettings,
+              device: torch.device) -> list[list[int]]:
+    """Translate token-id sources in length-sorted batches; output in input order."""
+    out: list[list[int]] = [[] for _ in sources]
+    for idx, hyps in translate_batches(model, sources, s, device):
+        for i, hyp in zip(idx, hyps):
             out[i] = hyp
     return out

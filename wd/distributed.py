@@ -26,6 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from wd import stopping
+
 log = logging.getLogger(__name__)
 
 
@@ -134,10 +136,16 @@ def launch(target: str, kwargs: dict, device: torch.device, processes: int,
            f"--nproc_per_node={processes}", "-m", "wd.distributed", str(spec_path)]
     log.info("launching %d workers: %s", processes, " ".join(cmd))
     preexec = _kill_with_parent if sys.platform == "linux" else None
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          preexec_fn=preexec) as proc:
+    # A stop signal (a cluster's time limit) reaches the workers too, through torchrun or
+    # directly: this process waits for them to write their checkpoint, then stops as well.
+    with stopping.stop_signals(), subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=preexec) as proc:
         for line in proc.stdout:
             log.info("| %s", line.rstrip())
+    if proc.returncode and stopping.requested() is not None:
+        raise stopping.stopped(f"torchrun with {processes} workers for {target} ended with "
+                               f"status {proc.returncode} (worker output above)")
     if proc.returncode:
         raise RuntimeError(f"torchrun with {processes} workers for {target} exited with "
                            f"status {proc.returncode} (worker output above)")

@@ -5,18 +5,21 @@ Each function takes explicit paths and settings, so it runs (and is tested) with
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from pathlib import Path
 
 import torch
 
+from wd import faults, stopping
 from wd.checkpoint import load, load_model, save_model
 from wd.config import train_settings
 from wd.data.batching import Pair, load_parallel, pieces_to_ids
 from wd.data.bpe import load_bpe
 from wd.data.text import read_lines, write_lines
-from wd.decode import SearchSettings, translate
+from wd.decode import SearchSettings, translate_batches
+from wd.journal import Journal
 from wd.model.cutoff import cutoff_student
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.transformer import ModelConfig, Transformer, count_parameters
@@ -154,12 +157,37 @@ def file_digest(path: str | Path) -> str:
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
                    search: SearchSettings, device: torch.device) -> int:
-    """Translate a file of BPE pieces into a file of BPE pieces; line counts are asserted."""
+    """Translate a file of BPE pieces into a file of BPE pieces; line counts are asserted.
+
+    Finished batches are journaled in ``<out>.partial`` (:class:`wd.journal.Journal`): a run
+    stopped by SIGTERM/SIGUSR1 after a batch (exit status 75), or killed, resumes there.
+    """
     model, _ = load_model(model_path, device)
     sp = load_bpe(bpe_model)
     sources = pieces_to_ids(sp, read_lines(src))
-    hyps = translate(model, sources, search, device)
-    written = write_lines(out, (" ".join(sp.id_to_piece(t) for t in h) for h in hyps))
+    journal = Journal(partial_path(out), {"model": file_digest(model_path),
+                                          "source": file_digest(src),
+                                          "search": dataclasses.asdict(search)})
+    done = journal.load()
+    if done:
+        log.info("resuming from %s: %d of %d sentences translated", journal.path, len(done),
+                 len(sources))
+    with stopping.stop_signals():
+        for batch, hyps in translate_batches(model, sources, search, device, frozenset(done)):
+            texts = [" ".join(sp.id_to_piece(t) for t in h) for h in hyps]
+            journal.append(zip(batch, texts))
+            done.update(zip(batch, texts))
+            faults.pause_point("decode.batch", out=out, done=len(done))
+            if len(done) < len(sources):
+                stopping.stop_if_requested(f"{len(done)} of {len(sources)} sentences of {src} "
+                                           f"translated, kept in {journal.path}")
+    written = write_lines(out, (done[i] for i in range(len(sources))))
+    journal.remove()
     if written != len(sources):
         raise RuntimeError(f"{out}: wrote {written} lines for {len(sources)} sources in {src}")
     return written
+
+
+def partial_path(out: Path) -> Path:
+    """Where :func:`translate_file` keeps the finished part of ``out``."""
+    return Path(out).with_name(Path(out).name + ".partial")

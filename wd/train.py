@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from wd import distributed
+from wd import distributed, faults, stopping
 from wd.checkpoint import average_state_dicts, load, save_atomic
 from wd.data.batching import Pair, collate, epoch_batches
 from wd.data.text import read_lines, write_lines
@@ -344,7 +344,27 @@ class Trainer:
                 f"{last}. Lower the learning rate, set clip_norm or check the data.")
 
     def run(self) -> dict:
-        """Train to ``settings.steps``; return ``{"steps", "seconds", "valid_loss"}``."""
+        """Train to ``settings.steps``; return ``{"steps", "seconds", "valid_loss"}``.
+
+        SIGTERM or SIGUSR1 (a cluster's time limit) stops training after the current update with
+        a checkpoint written: :class:`wd.stopping.Stopped` (exit status 75) is raised, and a
+        rerun resumes exactly there.
+        """
+        with stopping.stop_signals():
+            return self._train()
+
+    def _stop_if_requested(self, saved: bool) -> None:
+        """Every process stops after the same update if any of them was asked to; the
+        checkpoint of that update is written first."""
+        asked = torch.tensor(float(stopping.requested() is not None), device=self.device)
+        if not float(distributed.all_sum(asked)):
+            return
+        if not saved:
+            self.save()
+        raise stopping.stopped(f"training in {self.work_dir} after update {self.step} of "
+                               f"{self.s.steps}, checkpoint_{self.step:08d}.pt written")
+
+    def _train(self) -> dict:
         if not self.resume():
             seed_everything(self.s.seed + self.ctx.rank)
         self.model.train()
@@ -384,8 +404,12 @@ class Trainer:
                              timed_tokens / seconds, self.skipped)
                     self.window_loss, self.window_tokens = 0.0, 0
                     window_start, timed_tokens = time.perf_counter(), 0
-                if self.step % self.s.save_every == 0 or last:
+                saved = self.step % self.s.save_every == 0 or last
+                if saved:
                     self.save()
+                faults.pause_point("train.update", step=self.step, work=self.work_dir)
+                if not last:
+                    self._stop_if_requested(saved)
             if self.position >= len(batches):
                 self.epoch, self.position = self.epoch + 1, 0
         return {"steps": self.step, "seconds": round(self.elapsed, 2), "valid_loss": valid_loss}
