@@ -1,12 +1,12 @@
 """A local HTTP file server on 127.0.0.1 for download tests, with scripted faults: failing with
-503, stalling, cutting a body short once, ignoring Range requests."""
+503, stalling (no answer until the client gives up and asks again), cutting a body short once,
+ignoring Range requests."""
 
 from __future__ import annotations
 
 import re
 import threading
-import time
-from collections import Counter
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +17,8 @@ class Faults:
     files: dict[str, bytes] = field(default_factory=dict)
     fail: Counter = field(default_factory=Counter)     # name -> 503 answers still to give
     cut: set = field(default_factory=set)              # names whose next body stops halfway
-    stall: dict = field(default_factory=dict)          # name -> seconds to wait, once
+    stall: set = field(default_factory=set)            # names whose next request stalls
+    held: defaultdict = field(default_factory=lambda: defaultdict(list))  # name -> stalled
     honour_range: bool = True
     requests: list = field(default_factory=list)       # (name, Range header or None)
 
@@ -35,8 +36,14 @@ class _Handler(BaseHTTPRequestHandler):
             state.fail[name] -= 1
             self.send_error(503, "scripted failure")
             return
+        for release in state.held.pop(name, []):  # the client gave up on those
+            release.set()
         if name in state.stall:
-            time.sleep(state.stall.pop(name))
+            state.stall.discard(name)
+            release = threading.Event()
+            state.held[name].append(release)
+            release.wait()
+            return  # no answer: the client timed out and asked again
         data = state.files.get(name)
         if data is None:
             self.send_error(404)
@@ -75,5 +82,8 @@ def serve(faults: Faults):
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        for held in faults.held.values():
+            for release in held:
+                release.set()
         server.shutdown()
         server.server_close()

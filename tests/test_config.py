@@ -44,7 +44,7 @@ def test_snakemake_stops_with_one_clear_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("students:\n  - {name: stu1, dec_layers: -1}\n")
     run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+                         cwd=REPO, capture_output=True, text=True)
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1] == (
         "config error at students.0.dec_layers: -1 is less than the minimum of 1")

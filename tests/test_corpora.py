@@ -253,7 +253,7 @@ def test_config_checks_corpus_languages_and_manual_copies(tmp_path):
 
 def dry_run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n",
-                           *args], cwd=REPO, capture_output=True, text=True, timeout=1200)
+                           *args], cwd=REPO, capture_output=True, text=True)
 
 
 def test_dry_run_of_wmt16_plans_the_downloads_offline(tmp_path):
@@ -288,7 +288,7 @@ def run_rules(tmp_path: Path, target: Path, *overlays: dict) -> subprocess.Compl
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1",
            str(target), "--configfile", str(REPO / "configs" / "wmt16_en_ro.yaml"),
            *map(str, files), "--config", f"results_dir={tmp_path}"]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1200)
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
 
 
 def test_prepare_rule_extracts_a_downloaded_test_set(tmp_path):

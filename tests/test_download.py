@@ -105,8 +105,8 @@ def test_retries_exhausted_name_the_url_and_the_manual_key(tmp_path, faults):
 
 
 def test_stalled_server_times_out_and_is_retried(tmp_path, faults):
-    faults.stall["sample.tgz"] = 1.0
-    settings = DownloadSettings(retries=2, timeout=0.3, backoff=0.01)
+    faults.stall.add("sample.tgz")  # no answer until the client times out and asks again
+    settings = DownloadSettings(retries=2, timeout=1, backoff=0.01)
     with serve(faults) as url:
         fetch(remote(), tmp_path / "sample.tgz", mirror=url, settings=settings)
     assert len(faults.requests) == 2

@@ -8,89 +8,65 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import with_change
+from waiting import group_alive, pause_env, wait_gone, wait_until
 from wd.config import ConfigError, validate
+from wd.pipeline import partial_path
 
 REPO = Path(__file__).resolve().parent.parent
 MICRO = REPO / "tests" / "micro.yaml"
-TIMEOUT = 900  # generous: the suite may share its cores with other work
 
 
 def snakemake_cmd(results: Path, *args: str) -> list[str]:
-    """The micro experiment with KD decoding slow enough (one sentence per batch, wide beam)
-    that a kill lands inside it, in two shards."""
-    slow_kd = results.parent / "slow_kd.yaml"
-    slow_kd.write_text("kd: {beam: 4, lenpen: 1.0, batch_size: 1, shards: 2}\n")
+    """The micro experiment with KD decoding in two shards of many small batches."""
+    small_batches = results.parent / "small_batches.yaml"
+    small_batches.write_text("kd: {beam: 2, lenpen: 1.0, batch_size: 8, shards: 2}\n")
     # --nolock: a killed run leaves no stale lock to clear (the checkout's .snakemake is shared
     # with other runs, whose locks `--unlock` would remove as well).
     return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--nolock",
-            "--configfile", str(MICRO), str(slow_kd), "--config", f"results_dir={results}", *args]
+            "--configfile", str(MICRO), str(small_batches), "--config",
+            f"results_dir={results}", *args]
 
 
 def run_snakemake(results: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(snakemake_cmd(results, *args), cwd=REPO, capture_output=True,
-                          text=True, timeout=TIMEOUT)
-
-
-def wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def read_if_exists(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
-
-
-def group_alive(pgid: int) -> list[int]:
-    """PIDs of live (non-zombie) processes in process group ``pgid``."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
+                          text=True)
 
 
 def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
     results = tmp_path / "results"
     exp = results / "micro"
     shard_out = [exp / f"kd/shards/train.{i}.tgt" for i in range(2)]
-    shard_log = [exp / f"logs/kd/translate.{i}.log" for i in range(2)]
     prep = run_snakemake(results, "--cores", "2", str(exp / "models/teacher/final.pt"),
                          str(exp / "kd/shards/counts.json"))
     assert prep.returncode == 0, prep.stderr[-3000:]
 
-    # One decoding job at a time: kill the whole run (snakemake and its job, as a node crash or
-    # an OOM kill of the job's group would) while the second shard is being decoded.
-    proc = subprocess.Popen(snakemake_cmd(results, "--cores", "1", str(exp / "kd/train.tgt")),
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    killed = None
+    # Both shards decode at once; shard 1 is held after its first batch (wd.faults). Once
+    # shard 0 is done, kill the whole run (snakemake and its jobs, as a node crash or an OOM
+    # kill of the job's group would) while shard 1 is provably mid-work.
+    marker, log = tmp_path / "paused", tmp_path / "snakemake.log"
+    env = pause_env("decode.batch out=*/kd/shards/train.1.tgt *", marker)
+    with open(log, "w") as handle:
+        proc = subprocess.Popen(snakemake_cmd(results, "--cores", "2", str(exp / "kd/train.tgt")),
+                                cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
+
+    def shard_0_recorded() -> bool:  # decoded, and snakemake has taken note of it
+        return re.search(r"^1 of 3 steps \(33%\) done", log.read_text(), re.M) is not None
+
     try:
-        def second_shard_decoding() -> bool:
-            nonlocal killed
-            done = [p.exists() for p in shard_out]
-            if sum(done) != 1:
-                return False
-            killed = done.index(False)
-            return "rule kd_translate on" in read_if_exists(shard_log[killed])
-        wait_for(second_shard_decoding, "the second KD shard to start")
-        time.sleep(0.5)
-        assert proc.poll() is None, "the run ended before it could be killed"
+        wait_until(lambda: marker.exists() and shard_0_recorded(), proc,
+                   "shard 1 paused and shard 0 finished")
+        assert shard_out[0].exists()
+        partial = partial_path(shard_out[1]).read_text().splitlines()
+        assert not shard_out[1].exists() and len(partial) == 1 + 8  # identity, one batch
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        wait_for(lambda: not group_alive(proc.pid), "the killed processes to go", timeout=30)
+        proc.wait()
+        wait_gone(group_alive(proc.pid))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -100,23 +76,23 @@ def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
     # Nothing looks finished that is not: no KD file, no output of the killed shard; the shard
     # decoded before the kill is kept and not decoded again.
     assert not (exp / "kd/train.tgt").exists()
-    assert not shard_out[killed].exists() and shard_out[1 - killed].exists()
+    assert not shard_out[1].exists() and shard_out[0].exists()
     plan = run_snakemake(results, "-n", str(exp / "kd/train.tgt"))
     assert plan.returncode == 0, plan.stderr[-3000:]
     planned = plan.stdout + plan.stderr
     stats = planned.split("Job stats:")[1].split("\ntotal")[0]
     assert dict(re.findall(r"^(\w+)\s+(\d+)$", stats, re.M)) == {"kd_translate": "1",
                                                                 "kd_join": "1"}
-    assert f"kd/shards/train.{killed}.tgt" in planned
+    assert "kd/shards/train.1.tgt" in planned
 
+    # The rerun of shard 1 takes up after its journaled batch.
     rerun = run_snakemake(results, "--cores", "2", str(exp / "kd/train.tgt"))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "8 of 200 sentences translated" in (exp / "logs/kd/translate.1.log").read_text()
     kd = (exp / "kd/train.tgt").read_text().splitlines()
     assert len(kd) == len((exp / "bpe/train.src").read_text().splitlines()) == 400
     assert not any(p.exists() for p in shard_out)  # temporary shards removed after the join
-    assert not list(exp.rglob("*.tmp"))
-
-
+    assert not list(exp.rglob("*.tmp")) and not list(exp.rglob("*.partial"))
 
 
 BAD_VALUES = [
@@ -173,7 +149,7 @@ def test_snakemake_refuses_before_writing_anything(tmp_path, setting, message):
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1",
          "--nolock", "--config", f"results_dir={results}", setting],
-        cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+        cwd=REPO, capture_output=True, text=True)
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1] == message
     assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,7 @@ MICRO = REPO / "tests" / "micro.yaml"
 
 def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1200)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
