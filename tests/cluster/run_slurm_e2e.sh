@@ -8,7 +8,8 @@
 # SLURM packages and, if missing, snakemake-executor-plugin-slurm into the caller's Python.
 #
 # Steps: start SLURM -> `snakemake --profile profiles/slurm all --configfile tests/micro.yaml
-# --config results_dir=<fresh temp dir>` under `timeout -s KILL` -> check the results table ->
+# --config results_dir=<fresh temp dir>` under `timeout -s KILL`, with the teacher's job
+# signalled as at a time limit once it has made 15 updates -> check the results table ->
 # check that every job went through SLURM (sbatch submissions in the snakemake log; sacct: state,
 # partition, account, rule, memory, CPUs, batch script = the caller's Python) -> summary -> stop
 # SLURM (trap).
@@ -16,7 +17,8 @@
 # Environment:
 #   PYTHON            interpreter to use (default: `python` on PATH, else python3); its
 #                     environment must have the project installed. Jobs use the same one.
-#   E2E_TIMEOUT_S     hard limit for the snakemake run (default 900)
+#   E2E_TIMEOUT_S     hard limit for the snakemake run (default 1800: a guard against a hang,
+#                     not a speed requirement)
 #   KEEP_SLURM=1      leave the SLURM daemons running afterwards (default: stop them)
 #   KEEP_RESULTS=1    keep the results dir after a successful run (always kept on failure)
 #   SLURM_ACCOUNTING  passed to start_slurm.sh (default slurmdbd; `none` adds
@@ -37,7 +39,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 cd "$REPO"
 
-E2E_TIMEOUT_S=${E2E_TIMEOUT_S:-900}
+E2E_TIMEOUT_S=${E2E_TIMEOUT_S:-1800}
 KEEP_SLURM=${KEEP_SLURM:-0}
 KEEP_RESULTS=${KEEP_RESULTS:-0}
 SLURM_ACCOUNTING=${SLURM_ACCOUNTING:-slurmdbd}
@@ -115,6 +117,13 @@ EXTRA=()
 [ "$SLURM_ACCOUNTING" = none ] && EXTRA+=(--slurm-status-command squeue)
 GPU_CONFIG=()
 [ "$E2E_GPUS" -gt 0 ] && GPU_CONFIG+=(gpus=1)
+# A time limit, made to happen at a known point: the teacher's training job is held after update
+# 15 (wd/faults.py; the variables reach the jobs through sbatch --export=ALL), then SLURM signals
+# it as the profile's `--signal=TERM@300` would (`scancel --signal=TERM`: every step of the job,
+# not its batch shell). It must write a checkpoint and exit 75; snakemake resubmits it (the
+# profile's `retries`) and the new job resumes at update 15. The hold happens once per run.
+export WD_PAUSE_AT="train.update step=15 work=*/models/teacher/work"
+export WD_PAUSE_FILE="$RESULTS/teacher.paused"
 log "running the micro pipeline through SLURM (results in $RESULTS, log $SM_LOG, limit ${E2E_TIMEOUT_S}s)"
 T_SM=$(date +%s)
 set +e
@@ -123,7 +132,17 @@ timeout -s KILL "$E2E_TIMEOUT_S" \
     --configfile tests/micro.yaml --config "results_dir=$RESULTS" "${GPU_CONFIG[@]}" \
     --slurm-logdir "$RESULTS/slurm_logs" --slurm-keep-successful-logs \
     --slurm-jobname-prefix "$JOB_PREFIX" "${EXTRA[@]}" \
-    >"$SM_LOG" 2>&1
+    >"$SM_LOG" 2>&1 &
+SM_PID=$!
+while [ ! -e "$WD_PAUSE_FILE" ] && kill -0 "$SM_PID" 2>/dev/null; do sleep 0.5; done
+if [ -e "$WD_PAUSE_FILE" ]; then
+  TEACHER_JOB=$(squeue -h -o '%i %j %k' |
+    awk -v p="${JOB_PREFIX}_" 'index($2, p) == 1 && $3 ~ /^rule_train_teacher/ {print $1}')
+  [ -n "$TEACHER_JOB" ] || { kill -9 "$SM_PID"; die "teacher held, but no train_teacher job in squeue"; }
+  log "teacher held after update 15 in SLURM job $TEACHER_JOB: scancel --signal=TERM $TEACHER_JOB"
+  scancel --signal=TERM "$TEACHER_JOB"
+fi
+wait "$SM_PID"
 SM_RC=$?
 set -e
 PIPELINE_S=$(( $(date +%s) - T_SM ))
@@ -174,15 +193,19 @@ log = Path(sm_log).read_text()
 submitted = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.*?)\)\.", log)
 stats = re.search(r"Job stats:\n.*?\n.*?\n(.*?)\ntotal\s+(\d+)", log, re.S)
 check(stats is not None, "no 'Job stats' table in the snakemake log")
-# jobs snakemake ran itself: `all` (inputs only) and any `localrules:`
-local = collections.Counter(re.findall(r"^localrule (\w+):", log, re.M))
+# jobs snakemake ran itself: `all` (inputs only) and any `localrules:` (not counting the log
+# of the stopped job that `show-failed-logs` copies in, where the job's own snakemake ran it)
+own_lines = re.sub(r"^Logfile .*:\n={80}\n.*?^={80}$", "", log, flags=re.S | re.M)
+local = collections.Counter(re.findall(r"^localrule (\w+):", own_lines, re.M))
 remote = {}
 if stats:
     counts = {line.split()[0]: int(line.split()[1]) for line in stats.group(1).splitlines()}
     remote = {r: n - local[r] for r, n in counts.items() if n > local[r]}
+    # the teacher's job twice: stopped as at a time limit, then resubmitted
+    remote["train_teacher"] = remote.get("train_teacher", 0) + 1
     check(len(submitted) == sum(remote.values()),
-          f"{len(submitted)} jobs submitted to SLURM, the DAG has {sum(remote.values())} "
-          f"non-local jobs ({remote}; local: {dict(local)})")
+          f"{len(submitted)} jobs submitted to SLURM, the DAG has {sum(remote.values()) - 1} "
+          f"non-local jobs and one retry ({remote}; local: {dict(local)})")
 for _, slurm_id, job_log in submitted:
     check(Path(job_log).is_file() and Path(job_log).stat().st_size > 0,
           f"SLURM job {slurm_id}: job log {job_log} missing or empty")
@@ -238,6 +261,13 @@ for jid in ids:
         continue
     rule = re.sub(r"_wildcards_.*$", "", job["comment"]).removeprefix("rule_")
     rules[rule] += 1
+    if rule == "train_teacher" and rules[rule] == 1:  # the stopped one
+        stopped = Path(next(path for _, i, path in submitted if i == jid)).read_text()
+        check(job["state"] == "FAILED", f"stopped teacher job {jid} is {job['state']}")
+        check(re.search(r"stopped by SIGTERM: training in \S+ after update 15 of 30, "
+                        r"checkpoint_00000015.pt written; exit status 75", stopped) is not None,
+              f"stopped teacher job {jid}: no stop message in its log")
+        continue
     check(job["state"] == "COMPLETED", f"job {jid} ({rule}) is {job['state']}")
     check(job["name"].startswith(f"{prefix}_"), f"job {jid}: name {job['name']} lacks {prefix}_")
     check(job["partition"] == defaults["slurm_partition"], f"job {jid}: partition {job['partition']}")
@@ -257,6 +287,9 @@ if stats:
     check(dict(rules) == remote, f"rules seen by SLURM {dict(rules)} != DAG {remote}")
 for rule in ["train_teacher", "kd_translate", "wd_phase1", "train_student", "evaluate"]:
     check(rules[rule] > 0, f"no {rule} job went through SLURM")
+teacher_log = (results / micro["experiment"] / "logs/train/teacher.log").read_text()
+check(re.search(r"resumed from \S+checkpoint_00000015\.pt at step 15", teacher_log) is not None,
+      "the resubmitted teacher job did not resume from checkpoint_00000015.pt")
 
 if failures:
     print("CHECKS FAILED:", *failures, sep="\n  ", file=sys.stderr)
@@ -266,9 +299,11 @@ if failures:
 print(f"""
 SLURM end-to-end test PASSED
   results table : {table_path} ({len(table)} rows: teacher + {len(table) - 1} students)
-  SLURM jobs    : {len(ids)} (ids {min(ids, key=int)}-{max(ids, key=int)}), all COMPLETED,
+  SLURM jobs    : {len(ids)} (ids {min(ids, key=int)}-{max(ids, key=int)}), all COMPLETED but
+                  the stopped teacher job (FAILED, resubmitted),
                   partition {defaults['slurm_partition']}, account {defaults['slurm_account']}
   per rule      : {', '.join(f'{r} {n}' for r, n in sorted(rules.items()))}
+  time limit    : teacher stopped by SIGTERM after update 15 (exit 75), resubmitted, resumed
   run locally   : {', '.join(f'{r} {n}' for r, n in sorted(local.items()))}
   GPUs          : {f"gres/gpu=1 on every training/decoding job ({gpus} emulated)" if int(gpus) else "none requested (gpus: 0)"}
   interpreter   : {py}
