@@ -4,9 +4,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import DEFAULT_CONFIG as DEFAULT, with_change
-from wd.config import ConfigError, validate, wd_variant
+from wd.config import ConfigError, shape, validate, wd_variant
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,3 +57,36 @@ def test_snakemake_stops_with_one_clear_line(tmp_path):
 ])
 def test_wd_method_names(method, variant):
     assert wd_variant(method) == variant
+
+
+def merged(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``, dictionaries merged key by key (as snakemake does)."""
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = merged(base[key], value) if both else value
+    return out
+
+
+PAPER = ["wmt16_en_ro", "wmt14_en_de", "nist12_zh_en"]
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_paper_configs_follow_the_released_recipe(name):
+    config = merged(DEFAULT, yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text()))
+    for model in ("teacher", "stu1", "stu2"):
+        assert shape(config, model)["tie_output"] is False, model  # untied output projection
+    stu1 = shape(config, "stu1")
+    assert (stu1["dec_dim"], stu1["dec_heads"]) == (256, 8)  # 8 heads of 32
+    for section in ("kd", "evaluation"):
+        assert (config[section]["max_len_a"], config[section]["max_len_b"]) == (0, 200)
+    assert config["evaluation"]["batch_size"] == 64
+
+
+@pytest.mark.parametrize("name", PAPER[:2])  # NIST needs the user's licensed files
+def test_paper_configs_plan(name, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "all", "--configfile",
+                          f"configs/{name}.yaml", "--config", f"results_dir={tmp_path}"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "wd_phase1" in run.stdout and not list(tmp_path.iterdir())

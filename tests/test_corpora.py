@@ -22,6 +22,7 @@ from wd.data.corpora import CORPORA, Corpus
 from wd.data.download import DownloadSettings, fetch
 from wd.data.prepare import prepare_local, prepare_remote_split
 from wd.data.text import read_lines, tokenize, write_lines
+from wd.metrics import read_references, score
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = DownloadSettings(retries=2, timeout=5, backoff=0.01)
@@ -119,11 +120,12 @@ def test_registry_entry_downloads_prepares_and_encodes(tmp_path, name):
         assert all(t.startswith(corpus.tgt_lang + " ") for t in tgt)
         assert all(s.split()[1:3] == t.split()[1:3] for s, t in zip(src, tgt))  # still aligned
     test = read_lines(raw / "test.tgt")
-    assert test[0] == sentence(corpus.tgt_lang, f"test-{corpus.splits['test'][0].file}", 0).replace(
-        CEDILLA, COMMA)  # <seg> text, surrounding spaces gone
-    if corpus.tgt_lang == "ro":
-        everything = (raw / "train.tgt").read_text() + (raw / "test.tgt").read_text()
-        assert COMMA in everything and not re.search("[ŞşŢţ]", everything)
+    # <seg> text, surrounding spaces gone, spelt as published
+    assert test[0] == sentence(corpus.tgt_lang, f"test-{corpus.splits['test'][0].file}", 0)
+    if corpus.tgt_lang == "ro":  # training targets comma-below, test references as published
+        training = (raw / "train.tgt").read_text()
+        assert COMMA in training and not re.search("[ŞşŢţ]", training)
+        assert CEDILLA in (raw / "test.tgt").read_text()
     # Moses tokens -> joint BPE, as the pipeline's next rules do.
     for split in ("train", "test"):
         for side, lang in (("src", corpus.src_lang), ("tgt", corpus.tgt_lang)):
@@ -210,7 +212,20 @@ def test_local_corpus_gzip_and_several_references(tmp_path):
     assert len(read_lines(raw / "train.src")) == 31              # duplicate pair dropped
     assert read_lines(raw / "valid.tgt") == [f"salut {COMMA}"]
     assert [read_lines(raw / name) for name in ("test.tgt", "test.tgt.1", "test.tgt.2")] == [
-        [f"ref{i} a", f"ref{i} b ț"] for i in range(3)]
+        [f"ref{i} a", f"ref{i} b ţ"] for i in range(3)]  # as supplied, cedilla and all
+
+
+def test_hypotheses_equal_to_a_cedilla_reference_as_supplied_score_100(tmp_path):
+    """BLEU and chrF are scored against the test references exactly as published."""
+    local = local_corpus(tmp_path, n_refs=1)
+    supplied = [f"{CEDILLA} au votat legea nouă ieri seara .", f"Ştiri din {CEDILLA} , azi ."]
+    write_lines(tmp_path / "test.en", ["a", "b"])
+    write_lines(local["test"]["tgt"][0], supplied)
+    prepare_local(local, tmp_path / "raw", ("en", "ro"), CleanSettings())
+    result = score(supplied, read_references([tmp_path / "raw" / "test.tgt"]), ["ro_normalised"])
+    assert result["bleu"] == result["chrf"] == result["bleu_ro_normalised"] == 100.0
+    comma_below = [line.translate(str.maketrans("ŞşŢţ", "ȘșȚț")) for line in supplied]
+    assert score(comma_below, read_references([tmp_path / "raw" / "test.tgt"]))["bleu"] < 100
 
 
 def test_local_misaligned_reference_names_both_files(tmp_path):

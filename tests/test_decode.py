@@ -6,6 +6,7 @@ import torch
 from conftest import tiny
 from wd.checkpoint import save_model
 from wd.cli import main as translate_main
+from wd.config import search_settings
 from wd.data.bpe import train_bpe
 from wd.data.text import write_lines
 from wd.decode import SearchSettings, beam_search, translate
@@ -57,6 +58,17 @@ def test_min_len_and_max_len_force_the_output_length(batch):
     src, _ = batch
     s = SearchSettings(beam=4, max_len_a=0.0, max_len_b=9, min_len=8)
     assert [len(h) for h in beam_search(build(), src, s)] == [8] * 4
+
+
+def test_default_length_limit_is_fairseqs_not_source_relative():
+    """0 x source length + 200: a 3-token source may get an output longer than the old
+    hard-coded cap of 1.2 x 3 + 10 tokens."""
+    s = SearchSettings(beam=2, min_len=30)
+    assert (s.max_len_a, s.max_len_b) == (0.0, 200)
+    (hyp,) = beam_search(build(), torch.tensor([[5, 6, 7]]), s)
+    assert 30 <= len(hyp) <= 200 and len(hyp) > 1.2 * 3 + 10
+    assert search_settings({"beam": 2, "max_len_a": 1.5, "max_len_b": 7, "shards": 3}) == \
+        SearchSettings(beam=2, max_len_a=1.5, max_len_b=7)
 
 
 def test_sentences_leaving_the_batch_early_keep_their_results(batch):

@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from conftest import tiny
 from wd.model.cutoff import cutoff_student
 from wd.checkpoint import save_model
-from wd.model.generator import (ElementwiseMap, FreeMap, MatrixMap, Phase1Model, VectorMap,
-                                build_generator, generator_parameters, transferred)
+from wd.model.generator import (ElementwiseMap, FreeMap, MatrixMap, OutputMap, Phase1Model,
+                                VectorMap, build_generator, generator_parameters, transferred)
 from wd.model.mapping import layer_groups
 from wd.model.transformer import Transformer
 
@@ -174,3 +174,28 @@ def test_build_generator_reads_a_teacher_checkpoint(tmp_path):
     # Element-wise encoder maps start at A * tanh(T) + B = tanh(T).
     torch.testing.assert_close(state["encoder.0.ffn.fc1.weight"],
                                torch.tanh(teacher.state_dict()["encoder.0.ffn.fc1.weight"]))
+
+
+@pytest.mark.parametrize("dec_dim", [16, 32], ids=["narrower", "equal_width"])
+def test_untied_output_is_linear_in_the_teacher_matrix_or_that_matrix_frozen(dec_dim, batch):
+    """As released: an untied output projection is E_out P for a narrower student (no tanh, no
+    per-token scale and shift) and the teacher's E_out itself, untrained, at equal width."""
+    teacher = teacher_model(tie_output=False)
+    e_out = teacher.state_dict()["output.weight"]
+    student_cfg = tiny(dec_layers=1, dec_dim=dec_dim, dec_ffn=32, dec_heads=2, tie_output=False)
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, student_cfg)
+    out_map = model.generator.maps["output__weight"]
+    assert isinstance(out_map, OutputMap)
+    generated = model.student_state()["output.weight"]
+    if dec_dim == teacher.cfg.dec_dim:
+        assert out_map.p_out is None and not list(out_map.parameters())
+        assert torch.equal(generated, e_out)
+        return
+    torch.testing.assert_close(generated, e_out @ out_map.p_out, rtol=0, atol=1e-6)
+    with torch.no_grad():  # linear: scaling the projection scales the matrix (tanh would not)
+        out_map.p_out.mul_(40.0)
+    torch.testing.assert_close(model.student_state()["output.weight"], 40.0 * generated,
+                               rtol=1e-5, atol=1e-5)
+    src, tgt = batch
+    model(src, tgt).sum().backward()
+    assert out_map.p_out.grad is not None and out_map.p_out.grad.abs().sum() > 0

@@ -101,14 +101,11 @@ def test_every_system_is_scored_against_all_references(local_run):
     assert "`bleu_ro_normalised`: WMT16 En-Ro normalised BLEU" in md
 
 
-def test_references_are_copied_in_order_with_comma_below(local_run):
+def test_references_are_copied_in_order_as_supplied(local_run):
     exp, local = local_run
     raw = exp / "data" / "raw"
     assert sorted(p.name for p in raw.glob("test.tgt*")) == ["test.tgt", "test.tgt.1", "test.tgt.2"]
-    assert read_lines(raw / "test.tgt") == read_lines(local["test"]["tgt"][0])
-    assert read_lines(raw / "test.tgt.2") == read_lines(local["test"]["tgt"][2])
-    with_cedilla = read_lines(local["test"]["tgt"][1])
-    assert any(c in line for line in with_cedilla for c in CEDILLA)
-    copied = read_lines(raw / "test.tgt.1")
-    assert copied == [line.translate(FROM_CEDILLA) for line in with_cedilla]
-    assert copied != with_cedilla
+    for i, copy in enumerate(["test.tgt", "test.tgt.1", "test.tgt.2"]):
+        assert read_lines(raw / copy) == read_lines(local["test"]["tgt"][i])
+    with_cedilla = read_lines(raw / "test.tgt.1")
+    assert any(c in line for line in with_cedilla for c in CEDILLA)  # scored as published

@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, default=4)
     p.add_argument("--lenpen", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
+    p.add_argument("--max-len-a", type=float, default=0.0,
+                   help="outputs end at max_len_a * source length + max_len_b tokens")
+    p.add_argument("--max-len-b", type=int, default=200, help="see --max-len-a")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     p.add_argument("--int8", action="store_true", help="int8 linear layers (CPU only)")
@@ -49,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    for name in ("beam", "batch_size", "threads"):
+    for name in ("beam", "batch_size", "threads", "max_len_b"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser().error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -58,8 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(args.device)
     model, _ = load_model(args.model, device)
     lines = read_lines(args.input) if args.input else sys.stdin.read().splitlines()
+    if args.max_len_a < 0:
+        parser().error(f"--max-len-a must not be negative, got {args.max_len_a}")
     search = SearchSettings(beam=args.beam, lenpen=args.lenpen, batch_size=args.batch_size,
-                            int8=args.int8)
+                            max_len_a=args.max_len_a, max_len_b=args.max_len_b, int8=args.int8)
     out = translate_lines(model, args.bpe, lines, args.src_lang, args.tgt_lang, search, device)
     if args.output:
         write_lines(args.output, out)

@@ -25,8 +25,9 @@ from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, Transformer
 class SearchSettings:
     beam: int = 4
     lenpen: float = 1.0
-    max_len_a: float = 1.2
-    max_len_b: int = 10
+    # Output length limit max_len_a * source length + max_len_b, fairseq's (default 0 and 200).
+    max_len_a: float = 0.0
+    max_len_b: int = 200
     batch_size: int = 64
     min_len: int = 0  # EOS is not allowed before this many output tokens
     int8: bool = False  # int8 decoder matrices (CPU only), see wd.quantize

@@ -1,6 +1,8 @@
 """Raw split files (``data/raw/{train,valid,test}.{src,tgt}``) from a registry corpus or from the
-user's local files: Romanian cedilla s/t to comma-below, training data cleaned, valid/test kept
-as published but checked (UTF-8, line counts).
+user's local files: Romanian cedilla s/t to comma-below in what the models read (sources, training
+and validation targets), training data cleaned, valid/test checked (UTF-8, line counts). Test
+references stay exactly as published: BLEU and chrF score against them, and only the labelled
+BLEU variants (``wd.metrics``) transform them.
 
 A test set may have several references (NIST Zh-En has 4): the first is ``test.tgt``, further
 ones ``test.tgt.1``, ``test.tgt.2``, ... (what the evaluate rule reads).
@@ -17,7 +19,8 @@ from wd.data.romanian import comma_below
 from wd.data.text import read_lines, write_lines
 
 def normalise(lines: list[str], lang: str) -> list[str]:
-    """Language-specific spelling fixes applied to every split: Romanian comma-below."""
+    """Language-specific spelling fixes for model inputs and training targets: Romanian
+    comma-below."""
     return [comma_below(line) for line in lines] if lang == "ro" else lines
 
 
@@ -29,8 +32,11 @@ def _check_utf8(lines: list[str], where: str) -> None:
 
 def _write_split(split: str, src: list[str], refs: list[list[str]], langs: tuple[str, str],
                  outputs: list[Path], clean: CleanSettings, where: list[str]) -> int:
-    """Normalise, clean (train) or check (valid/test), and write; return the sentence count."""
-    src, refs = normalise(src, langs[0]), [normalise(ref, langs[1]) for ref in refs]
+    """Normalise, clean (train) or check (valid/test), and write; return the sentence count.
+    Test references are written as supplied."""
+    src = normalise(src, langs[0])
+    if split != "test":
+        refs = [normalise(ref, langs[1]) for ref in refs]
     if split == "train":
         src, tgt, _ = clean_pairs(src, refs[0], *langs, clean, where=f"{where[0]} + {where[1]}")
         refs = [tgt]
