@@ -67,7 +67,7 @@ def test_map_kinds_follow_the_method():
 
 
 def test_matrix_map_equals_the_written_formula():
-    """The cheap evaluation (mix, then project) equals METHOD.md's X_j, Y_k, Z sequence."""
+    """The cheap evaluation (mix, then project) equals the X_j, Y_k, Z sequence of the paper (docs/method.md)."""
     torch.manual_seed(0)
     m = MatrixMap(3, torch.Size([8, 6]), torch.Size([4, 5]))
     with torch.no_grad():

@@ -1,5 +1,5 @@
 """Scoring against one or more references: detokenised sacreBLEU and chrF for every corpus, plus
-the tokenised BLEU variants that papers on each corpus quote (METHOD.md, "Evaluation conventions").
+the tokenised BLEU variants that papers on each corpus quote (docs/method.md, "Scoring").
 
 A variant prepares hypotheses and references the same way, then scores them with sacreBLEU's own
 tokenisation off, so its signature (``tok:none``) says the text was prepared outside sacreBLEU; the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # start_slurm.sh - bring up a real single-node SLURM cluster for the SLURM end-to-end test
 # (tests/cluster/run_slurm_e2e.sh) on a Debian 12 machine without systemd (container /
-# firecracker VM), as root. Adapted from the tested recipe in shared/recipes/slurm/.
+# firecracker VM), as root. Adapted from a single-node recipe tested on this kind of machine.
 #
 # Idempotent: safe to run again (daemons up, stopped, or killed with -9); installs only what is
 # missing, rewrites the configs, (re)starts only daemons that are not running or whose config

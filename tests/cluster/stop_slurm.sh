@@ -2,7 +2,7 @@
 # stop_slurm.sh - stop the daemons started by start_slurm.sh (next to this file), by the PIDs in
 # their PID files, each checked against the expected process name so that a stale PID file never
 # kills an unrelated process. Idempotent: nothing running -> nothing to do, exit 0.
-# Adapted from the tested recipe in shared/recipes/slurm/.
+# Adapted from a single-node recipe tested on this kind of machine.
 #
 # It does not cancel jobs: slurmstepd processes of still-running jobs are not its PIDs.
 # run_slurm_e2e.sh scancels its own jobs before calling it.

@@ -1,4 +1,4 @@
-"""The weight-distillation parameter generator (Phase 1), as written in METHOD.md.
+"""The weight-distillation parameter generator (Phase 1), as described in docs/method.md.
 
 Every student parameter is a function of frozen teacher tensors and trainable generator
 parameters, re-evaluated at every training step:
