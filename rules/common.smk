@@ -97,6 +97,7 @@ def training_curves():
 
 SYSTEMS = [("teacher", "teacher")] + [(s, m) for s in STUDENTS for m in config["methods"]]
 EVALS = [exp(f"eval/{s}/{m}/test.json") for s, m in SYSTEMS]
+HYPS = [exp(f"eval/{s}/{m}/test.hyp") for s, m in SYSTEMS]  # beside each json (wd.evaluate)
 CURVES = training_curves()
 CURVE_FILES = sorted({path for runs in CURVES.values() for path, _ in runs.values()})
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]

@@ -1,4 +1,5 @@
-# Evaluation of every system in one job (speed-ups are ratios measured together), then tables.
+# Evaluation of every system in one job (speed-ups are ratios measured together), then tables
+# with confidence intervals and significance from the hypotheses.
 
 
 rule evaluate:
@@ -8,7 +9,8 @@ rule evaluate:
         src=exp("bpe/test.src"),
         refs=TEST_REFS,  # every reference of the test set: scores and signatures say nrefs:N
     output:
-        EVALS,
+        jsons=EVALS,
+        hyps=HYPS,
     log:
         exp("logs/evaluate.log"),
     benchmark:
@@ -27,7 +29,9 @@ rule evaluate:
 
 rule report:
     input:
-        EVALS,
+        evals=EVALS,
+        hyps=HYPS,  # read beside each json, with the references, for the significance columns
+        refs=TEST_REFS,
     output:
         report(TABLES[0], caption="../report/results.rst", category="Results"),
         TABLES[1],

@@ -32,9 +32,9 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     assert sorted(systems[1:]) == sorted(
         ("tiny1", m) for m in ["scratch", "kd", "cutoff", "wd", "wd_phase1_only",
                                "wd_attention_only", "wd_p2wu0"])
-    required = ["experiment", "student", "method", "testset", "bleu", "chrf", "bleu_signature",
-                "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
-                "train_seconds", "device"]
+    required = ["experiment", "student", "method", "testset", "bleu", "bleu_ci95_low",
+                "bleu_ci95_high", "chrf", "bleu_signature", "params", "sents_per_sec",
+                "tokens_per_sec", "speedup", "train_steps", "train_seconds", "device"]
     assert not table[required].isna().any().any()
     assert (table.experiment == "micro").all() and (table.testset == "test").all()
     assert table.bleu.between(0, 100).all() and table.chrf.between(0, 100).all()
@@ -50,6 +50,9 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     # Only attention tensors generated: fewer generator parameters... plus the free tensors.
     assert students.generator_params["wd"] > 0 and students.generator_params["wd_attention_only"] > 0
     assert students.delta_bleu_vs_kd["kd"] == 0.0
+    assert (table.bleu_ci95_low <= table.bleu_ci95_high).all()
+    compared = students.drop(index=["kd", "cutoff"])
+    assert compared.p_vs_kd.between(0, 1).all() and compared.p_vs_cutoff.between(0, 1).all()
 
 
 def test_outputs_line_counts_and_provenance(micro_run):

@@ -1,12 +1,27 @@
 import json
+import random
 
 import pytest
 
 from wd.report import build_table, markdown
 
+REFS = [" ".join(random.Random(i).choices("abcdefghij", k=8)) for i in range(30)]
+
+
+def references(tmp_path):
+    path = tmp_path / "test.ref"
+    path.write_text("".join(line + "\n" for line in REFS))
+    return [path]
+
 
 def evaluation(tmp_path, name, bleu, sents_per_sec, **extra):
+    """An evaluation json and its hypotheses (the references with the first ``bleu / 4``
+    lines reversed word for word)."""
     path = tmp_path / f"{name}.json"
+    kept = int(bleu / 4)
+    path.with_suffix(".hyp").write_text("".join(
+        (line if i < kept else " ".join(reversed(line.split()))) + "\n"
+        for i, line in enumerate(REFS)))
     path.write_text(json.dumps({"bleu": bleu, "chrf": bleu + 10, "sents_per_sec": sents_per_sec,
                                 "tokens_per_sec": sents_per_sec * 20, "params": 100,
                                 "train_steps": 10, "train_seconds": 1.0, "device": "cpu",
@@ -22,7 +37,7 @@ def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
         ("teacher", "teacher", evaluation(tmp_path, "t", 40.0, 100.0)),
         ("s1", "kd", evaluation(tmp_path, "kd", 31.5, 320.0)),
         ("s1", "scratch", evaluation(tmp_path, "sc", 20.0, 310.0)),
-    ])
+    ], references(tmp_path))
     assert list(table.method) == ["teacher", "scratch", "kd", "wd"]
     rows = table.set_index("method")
     assert rows.speedup["teacher"] == 1.0 and rows.speedup["wd"] == 3.0
@@ -30,13 +45,16 @@ def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
     assert rows.delta_bleu_vs_kd["scratch"] == -11.5
     text = markdown(table)
     assert "## Student `s1`" in text
-    assert "| wd | 30.00 | -1.50 |" in text
+    assert "| wd | 30.00 | " in text and " | -1.50 | " in text
+    assert 0 < rows.p_vs_kd["scratch"] <= 1 and rows.p_vs_kd.isna()["kd"]  # (wd.significance)
+    assert rows.bleu_ci95_low["wd"] < rows.bleu_ci95_high["wd"]
     assert text.index("| teacher |") < text.index("| scratch |")
 
 
 def test_needs_exactly_one_teacher(tmp_path):
     with pytest.raises(ValueError, match="teacher"):
-        build_table("exp", [("s1", "kd", evaluation(tmp_path, "kd", 1.0, 1.0))])
+        build_table("exp", [("s1", "kd", evaluation(tmp_path, "kd", 1.0, 1.0))],
+                    references(tmp_path))
 
 
 def test_bleu_variant_columns_follow_chrf_with_their_signatures(tmp_path):
@@ -44,13 +62,14 @@ def test_bleu_variant_columns_follow_chrf_with_their_signatures(tmp_path):
     table = build_table("exp", [
         ("teacher", "teacher", evaluation(tmp_path, "t", 40.0, 100.0, **variant)),
         ("s1", "kd", evaluation(tmp_path, "kd", 31.5, 320.0, **variant)),
-    ])
+    ], references(tmp_path))
     columns = list(table.columns)
     assert columns[columns.index("chrf") + 1] == "bleu_ro_normalised"
     assert columns[columns.index("chrf_signature") + 1] == "bleu_ro_normalised_signature"
     assert "bleu_de_tok_compound" not in columns  # only the variants that were scored
     text = markdown(table)
-    assert "| method | bleu | delta_bleu_vs_kd | chrf | bleu_ro_normalised | params |" in text
-    assert "| kd | 31.50 | 0.00 | 41.50 | 33.00 |" in text
+    assert ("| method | bleu | bleu_ci95 | delta_bleu_vs_kd | p_vs_kd | p_vs_cutoff | chrf | "
+            "bleu_ro_normalised | params |") in text
+    assert " | 0.00 |  |  | 41.50 | 33.00 |" in text  # kd: no p-value against itself
     assert "`bleu_ro_normalised`: WMT16 En-Ro normalised BLEU" in text
     assert "signature `nrefs:2|tok:none`" in text

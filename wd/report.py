@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from wd.data.text import write_lines
-from wd.metrics import VARIANTS
+from wd import significance
+from wd.data.text import read_lines, write_lines
+from wd.metrics import VARIANTS, read_references
+from wd.significance import significance_columns
 
-COLUMNS = ["experiment", "student", "method", "testset", "bleu", "chrf", "delta_bleu_vs_kd",
-           "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
+COLUMNS = ["experiment", "student", "method", "testset", "bleu", "bleu_ci95_low",
+           "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
            "train_seconds", "device", "beam", "batch_size", "threads", "bleu_signature",
            "chrf_signature", "generator_params"]
 
@@ -29,8 +32,10 @@ def method_rank(method: str) -> int:
 
 
 def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
-                testset: str = "test") -> pd.DataFrame:
-    """Rows from ``(student, method, eval json)`` triples; the teacher has student ``teacher``."""
+                references: Sequence[Path], testset: str = "test") -> pd.DataFrame:
+    """Rows from ``(student, method, eval json)`` triples; the teacher has student ``teacher``.
+    Each json's hypotheses (``.hyp`` beside it) and the ``references`` give the confidence
+    intervals and p-values (:mod:`wd.significance`)."""
     rows = []
     for student, method, path in evaluations:
         result = json.loads(Path(path).read_text())
@@ -44,6 +49,9 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
     kd_bleu = table[table.method == "kd"].set_index("student").bleu
     table["delta_bleu_vs_kd"] = [round(b - kd_bleu[s], 2) if s in kd_bleu.index else math.nan
                                  for s, b in zip(table.student, table.bleu)]
+    hyps = {(student, method): read_lines(Path(path).with_suffix(".hyp"))
+            for student, method, path in evaluations}
+    table[significance.COLUMNS] = significance_columns(table, hyps, read_references(references))
     table["order"] = table.method.map(method_rank)
     table = table.sort_values(["order", "student"], kind="stable").drop(columns="order")
     table = table.reindex(columns=columns(table))
@@ -76,11 +84,21 @@ def _cell(value) -> str:
     return "" if value is pd.NA else str(value)
 
 
+def _p_value(value: float) -> str:
+    """A p-value, starred below 0.05."""
+    return "" if math.isnan(value) else f"{value:.3f}" + (" *" if value < 0.05 else "")
+
+
 def markdown(table: pd.DataFrame) -> str:
     """One table per student shape with the teacher on top, then the metric signatures."""
     variants = variant_columns(table)
-    shown = ["method", "bleu", "delta_bleu_vs_kd", "chrf", *variants, "params", "sents_per_sec",
-             "tokens_per_sec", "speedup", "train_steps", "train_seconds"]
+    shown = ["method", "bleu", "bleu_ci95", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf",
+             *variants, "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
+             "train_seconds"]
+    table = table.assign(
+        bleu_ci95=[f"{low:.2f}-{high:.2f}" for low, high in zip(table.bleu_ci95_low,
+                                                                table.bleu_ci95_high)],
+        p_vs_kd=table.p_vs_kd.map(_p_value), p_vs_cutoff=table.p_vs_cutoff.map(_p_value))
     teacher = table[table.method == "teacher"]
     first = table.iloc[0]
     out = [f"# Results: {first.experiment}", "",
@@ -94,7 +112,11 @@ def markdown(table: pd.DataFrame) -> str:
         out += ["| " + " | ".join(_cell(row[c]) for c in shown) + " |"
                 for row in part.to_dict("records")]
         out.append("")
-    out += ["BLEU signature: `" + str(first.bleu_signature) + "`",
+    out += [f"`bleu_ci95`: 95% confidence interval of BLEU; `p_vs_kd`, `p_vs_cutoff`: p-value of "
+            "the BLEU difference to the KD and the cut-off student of the same shape (* below "
+            f"0.05); both from paired bootstrap resampling, {significance.SAMPLES} resamples of the "
+            "test sentences, sacreBLEU's fixed seed.", "",
+            "BLEU signature: `" + str(first.bleu_signature) + "`",
             "", "chrF signature: `" + str(first.chrf_signature) + "`"]
     for column in variants:
         out += ["", f"`{column}`: {VARIANTS[column.removeprefix('bleu_')].description}; "

@@ -5,7 +5,8 @@ from wd.workflow import step
 
 with step(snakemake) as device:
     inp, p = snakemake.input, snakemake.params
-    systems = {name: (model, out) for name, model, out in zip(p.names, inp.models, snakemake.output)}
+    systems = {name: (model, out)
+               for name, model, out in zip(p.names, inp.models, snakemake.output.jsons)}
     evaluate_all(systems, bpe_model=inp.bpe, src_pieces=inp.src, references=list(inp.refs),
                  tgt_lang=p.tgt_lang, search=search_settings(p.search), device=device,
                  bleu_variants=p.bleu_variants)

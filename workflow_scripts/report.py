@@ -1,4 +1,5 @@
-"""Assemble results.csv / results.md and save the config used beside them."""
+"""Assemble results.csv / results.md (with significance from the hypotheses) and save the config
+used beside them."""
 import yaml
 
 from wd.data.text import write_lines
@@ -7,6 +8,8 @@ from wd.workflow import step
 
 with step(snakemake):
     p, out = snakemake.params, snakemake.output
-    table = build_table(p.experiment, [(s, m, path) for (s, m), path in zip(p.systems, snakemake.input)])
+    inp = snakemake.input
+    table = build_table(p.experiment,
+                        [(s, m, path) for (s, m), path in zip(p.systems, inp.evals)], inp.refs)
     write_tables(table, out[0], out[1])
     write_lines(out[2], yaml.safe_dump(dict(snakemake.config), sort_keys=False).splitlines())
