@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from wd.config import ConfigError, shape, validate, wd_variant
+from wd.config import ConfigError, shape, train_data, validate, wd_variant
 from wd.data.prepare import raw_outputs, test_reference_count
 
 try:
@@ -52,17 +52,18 @@ def model_path(student, method):
     return exp(f"models/{student}/{method}/final.pt")
 
 
+TRAIN_FILES = {"bitext": BPE_TRAIN, "kd": KD_TRAIN, "bitext+kd": BPE_TRAIN + KD_TRAIN}
+
+
 def student_inputs(wildcards):
     """Data and initialisation of one student run (see README, 'Systems compared')."""
-    inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID}
+    inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID,
+              "train": TRAIN_FILES[train_data(wildcards.method)]}
     variant = wd_variant(wildcards.method)
     if variant:
-        inputs["train"] = BPE_TRAIN + KD_TRAIN
         inputs["init"] = exp(f"{phase1_dir(wildcards.student, variant[0])}/final.pt")
-    else:
-        inputs["train"] = BPE_TRAIN if wildcards.method == "scratch" else KD_TRAIN
-        if wildcards.method == "cutoff":
-            inputs["init"] = TEACHER
+    elif student_init(wildcards) == "cutoff":
+        inputs["init"] = TEACHER
     return inputs
 
 
@@ -78,7 +79,7 @@ def student_settings(wildcards):
 def student_init(wildcards):
     if wd_variant(wildcards.method):
         return "checkpoint"
-    return "cutoff" if wildcards.method == "cutoff" else "random"
+    return "cutoff" if wildcards.method in ("cutoff", "cutoff_mixed") else "random"
 
 
 def training_curves():

@@ -90,7 +90,7 @@ rule wd_phase1:
     input:
         bpe=exp("bpe/spm.model"),
         teacher=TEACHER,
-        train=BPE_TRAIN + KD_TRAIN,
+        train=TRAIN_FILES[train_data("wd_phase1_only")],
         valid=VALID,
     output:
         model=exp("models/{student}/wd_phase1_{transfer}/final.pt"),
@@ -103,6 +103,8 @@ rule wd_phase1:
         work=exp("models/{student}/wd_phase1_{transfer}/work"),
         model=lambda wc: shape(config, wc.student),
         train=PHASE1_TRAIN,
+        # read from the config by the script; here so that a change reruns Phase 1
+        generator={k: config["wd"][k] for k in ("same_shape_layers", "phase1_conversion")},
     threads: config["threads"]["student"]
     resources:
         gpu=config["gpus"],

@@ -199,3 +199,38 @@ def test_untied_output_is_linear_in_the_teacher_matrix_or_that_matrix_frozen(dec
     src, tgt = batch
     model(src, tgt).sum().backward()
     assert out_map.p_out.grad is not None and out_map.p_out.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("mode", ["elementwise", "projected"])
+def test_same_shape_decoder_layers_elementwise_or_projected_as_released(mode):
+    """3 -> 2 decoder layers: the first student layer's group is one teacher layer of its own
+    shape. The release projects it like any other (its decoder differs from the teacher's)."""
+    teacher = teacher_model()
+    maps = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(dec_layers=2),
+                       same_shape_layers=mode).generator.maps
+    first, second = maps["decoder__0__self_attn__q__weight"], maps["decoder__1__ffn__fc1__weight"]
+    assert isinstance(first, ElementwiseMap if mode == "elementwise" else MatrixMap)
+    assert isinstance(second, MatrixMap) and second.mix.shape == (2, 2)
+    assert isinstance(maps["encoder__0__self_attn__q__weight"], ElementwiseMap)  # same encoder
+    same = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(dec_layers=3),
+                       same_shape_layers=mode).generator.maps  # the teacher's own shape
+    assert isinstance(same["decoder__0__self_attn__q__weight"], ElementwiseMap)
+
+
+def test_conversion_averages_generated_students_not_generators():
+    teacher = teacher_model()
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(**SHAPES["stu1_narrow_decoder"]))
+    states = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for p in model.generator.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+    one, two = (dict(model.export_student([s]).named_parameters()) for s in states)
+    both = dict(model.export_student(states).named_parameters())
+    name = "decoder.0.self_attn.q.weight"
+    torch.testing.assert_close(both[name], (one[name] + two[name]) / 2)
+    mean_generator = {k: (states[0][k] + states[1][k]) / 2 for k in states[0]}
+    other = dict(model.export_student([mean_generator]).named_parameters())
+    assert (other[name] - both[name]).abs().max() > 1e-3  # the map is nonlinear

@@ -30,8 +30,8 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     systems = list(zip(table.student, table.method))
     assert systems[0] == ("teacher", "teacher")
     assert sorted(systems[1:]) == sorted(
-        ("tiny1", m) for m in ["scratch", "kd", "cutoff", "wd", "wd_phase1_only",
-                               "wd_attention_only", "wd_p2wu0"])
+        ("tiny1", m) for m in ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd",
+                               "wd_phase1_only", "wd_attention_only", "wd_p2wu0"])
     required = ["experiment", "student", "method", "testset", "bleu", "bleu_ci95_low",
                 "bleu_ci95_high", "chrf", "bleu_signature", "params", "sents_per_sec",
                 "tokens_per_sec", "speedup", "train_steps", "train_seconds", "device"]
@@ -44,12 +44,17 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     assert (table.params[1:] < table.params[0]).all()
     students = table[table.student == "tiny1"].set_index("method")
     # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.
-    equal_budget = ["scratch", "kd", "cutoff", "wd", "wd_attention_only", "wd_p2wu0"]
+    equal_budget = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd",
+                    "wd_attention_only", "wd_p2wu0"]
     assert set(students.train_steps[equal_budget]) == {20}
     assert students.train_steps["wd_phase1_only"] == 8
     # Only attention tensors generated: fewer generator parameters... plus the free tensors.
     assert students.generator_params["wd"] > 0 and students.generator_params["wd_attention_only"] > 0
     assert students.delta_bleu_vs_kd["kd"] == 0.0
+    assert dict(students.train_data) == {
+        "scratch": "bitext", "kd": "kd", "cutoff": "kd", "kd_mixed": "bitext+kd",
+        "cutoff_mixed": "bitext+kd", "wd": "bitext+kd", "wd_phase1_only": "bitext+kd",
+        "wd_attention_only": "bitext+kd", "wd_p2wu0": "bitext+kd"}
     assert (table.bleu_ci95_low <= table.bleu_ci95_high).all()
     compared = students.drop(index=["kd", "cutoff"])
     assert compared.p_vs_kd.between(0, 1).all() and compared.p_vs_cutoff.between(0, 1).all()

@@ -45,7 +45,8 @@ def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
     assert rows.delta_bleu_vs_kd["scratch"] == -11.5
     text = markdown(table)
     assert "## Student `s1`" in text
-    assert "| wd | 30.00 | " in text and " | -1.50 | " in text
+    assert "| wd | bitext+kd | 30.00 | " in text and " | -1.50 | " in text
+    assert list(table.train_data) == ["bitext", "bitext", "kd", "bitext+kd"]
     assert 0 < rows.p_vs_kd["scratch"] <= 1 and rows.p_vs_kd.isna()["kd"]  # (wd.significance)
     assert rows.bleu_ci95_low["wd"] < rows.bleu_ci95_high["wd"]
     assert text.index("| teacher |") < text.index("| scratch |")
@@ -68,7 +69,7 @@ def test_bleu_variant_columns_follow_chrf_with_their_signatures(tmp_path):
     assert columns[columns.index("chrf_signature") + 1] == "bleu_ro_normalised_signature"
     assert "bleu_de_tok_compound" not in columns  # only the variants that were scored
     text = markdown(table)
-    assert ("| method | bleu | bleu_ci95 | delta_bleu_vs_kd | p_vs_kd | p_vs_cutoff | chrf | "
+    assert ("| method | train_data | bleu | bleu_ci95 | delta_bleu_vs_kd | p_vs_kd | p_vs_cutoff | chrf | "
             "bleu_ro_normalised | params |") in text
     assert " | 0.00 |  |  | 41.50 | 33.00 |" in text  # kd: no p-value against itself
     assert "`bleu_ro_normalised`: WMT16 En-Ro normalised BLEU" in text

@@ -34,6 +34,19 @@ def wd_variant(method: str) -> tuple[str, int | None] | None:
     return match.group("kind") or "all", None if warmup is None else int(warmup)
 
 
+TRAIN_DATA = {"bitext": "the original bitext", "kd": "the KD data (the teacher's translations "
+              "of the training sources)", "bitext+kd": "both concatenated"}
+
+
+def train_data(method: str) -> str:
+    """Which :data:`TRAIN_DATA` a method's model trains on. WD (both phases) trains on
+    bitext+kd as released; ``kd_mixed`` and ``cutoff_mixed`` are KD and cut-off on exactly that
+    data, so that a table separates the method from the data."""
+    if method in ("teacher", "scratch"):
+        return "bitext"
+    return "kd" if method in ("kd", "cutoff") else "bitext+kd"
+
+
 class ConfigError(ValueError):
     """A bad configuration value; the message is one line naming the key."""
 

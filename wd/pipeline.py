@@ -23,7 +23,7 @@ from wd.journal import Journal
 from wd.model.cutoff import cutoff_student
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.transformer import ModelConfig, Transformer, count_parameters
-from wd.train import Trainer, TrainSettings
+from wd.train import Trainer, TrainSettings, checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -103,20 +103,29 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
     return meta
 
 
+CONVERSIONS = ("last", "student_average")
+
+
 def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list[Pair],
                  valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
                  curve_out: Path, device: torch.device, transfer: str = "all",
-                 job: dict | None = None) -> dict:
+                 job: dict | None = None, same_shape_layers: str = "elementwise",
+                 conversion: str = "last") -> dict:
     """Phase 1: train the generator on frozen teacher tensors, then write the plain student.
-    ``transfer`` limits which tensor kinds come from the teacher (ablations)."""
+    ``transfer`` limits which tensor kinds come from the teacher (ablations). The student is the
+    generator's output at the ``last`` checkpoint (as released), or the mean of the students
+    generated at each of the last ``average_last`` checkpoints (``student_average``)."""
+    if conversion not in CONVERSIONS:
+        raise ValueError(f"unknown conversion {conversion!r}; expected one of {CONVERSIONS}")
     torch.manual_seed(settings.seed)
-    model = build_generator(teacher_path, student_cfg, transfer)
+    model = build_generator(teacher_path, student_cfg, transfer, same_shape_layers)
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
                           job)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
         return result
-    model.load_state_dict(trainer.final_state())
-    student = model.cpu().export_student()
+    kept = 1 if conversion == "last" else max(settings.average_last, 1)
+    states = [load(path)["model"] for path in checkpoints(trainer.work_dir)[-kept:]]
+    student = model.cpu().export_student(states)
     meta = {"train_steps": result["steps"], "train_seconds": result["seconds"],
             "params": count_parameters(student), "generator_params": generator_parameters(model),
             "init": f"wd_phase1_{transfer}"}
@@ -142,8 +151,11 @@ def train_job(bpe: str, train: list[str], valid: list[str], config: dict, shape:
     job = {"model": cfg.to_dict(), "init": phase1_transfer or init,
            "inputs": [file_digest(path) for path in inputs]}
     if phase1_transfer is not None:
+        job["same_shape_layers"] = config["wd"]["same_shape_layers"]
         train_phase1(init_from, cfg, train_pairs, valid_pairs, settings, work, model_out,
-                     curve_out, device, transfer=phase1_transfer, job=job)
+                     curve_out, device, transfer=phase1_transfer, job=job,
+                     same_shape_layers=config["wd"]["same_shape_layers"],
+                     conversion=config["wd"]["phase1_conversion"])
     else:
         train_model(cfg, init, train_pairs, valid_pairs, settings, work, model_out, curve_out,
                     device, init_from=init_from, job=job)

@@ -14,16 +14,18 @@ from pathlib import Path
 import pandas as pd
 
 from wd import significance
+from wd.config import train_data
 from wd.data.text import read_lines, write_lines
 from wd.metrics import VARIANTS, read_references
 from wd.significance import significance_columns
 
-COLUMNS = ["experiment", "student", "method", "testset", "bleu", "bleu_ci95_low",
+COLUMNS = ["experiment", "student", "method", "train_data", "testset", "bleu", "bleu_ci95_low",
            "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
            "train_seconds", "device", "beam", "batch_size", "threads", "bleu_signature",
            "chrf_signature", "generator_params"]
 
-METHOD_ORDER = ["teacher", "scratch", "kd", "cutoff", "wd_phase1_only", "wd"]
+METHOD_ORDER = ["teacher", "scratch", "kd", "kd_mixed", "cutoff", "cutoff_mixed",
+                "wd_phase1_only", "wd"]
 
 
 def method_rank(method: str) -> int:
@@ -42,6 +44,7 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
         rows.append({**result, "experiment": experiment, "student": student, "method": method,
                      "testset": testset})
     table = pd.DataFrame(rows)
+    table["train_data"] = table.method.map(train_data)
     teacher = table[table.method == "teacher"]
     if len(teacher) != 1:
         raise ValueError("exactly one teacher evaluation is needed for speed-ups")
@@ -92,7 +95,7 @@ def _p_value(value: float) -> str:
 def markdown(table: pd.DataFrame) -> str:
     """One table per student shape with the teacher on top, then the metric signatures."""
     variants = variant_columns(table)
-    shown = ["method", "bleu", "bleu_ci95", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf",
+    shown = ["method", "train_data", "bleu", "bleu_ci95", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf",
              *variants, "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
              "train_seconds"]
     table = table.assign(

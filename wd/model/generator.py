@@ -3,7 +3,9 @@
 Every student parameter is a function of frozen teacher tensors and trainable generator
 parameters, re-evaluated at every training step:
 
-* same shape and a one-layer group: element-wise ``W = A * tanh(T) + B``;
+* same shape and a one-layer group: element-wise ``W = A * tanh(T) + B`` (with
+  ``same_shape_layers="projected"``, as released, only outside a decoder whose shape differs from
+  the teacher's: there every layer gets the projected form below);
 * matrices otherwise: ``W = A * tanh(P_out^T (sum_k w_k sum_j M_jk T_j) P_in) + B``;
 * vectors (biases, LayerNorm gamma/beta): ``s = a * tanh(P_out^T sum_k w_k sum_j M_jk b_j) + beta``;
 * embeddings: ``A * tanh(E_t P_emb) + B`` with per-token tables A, B (``P_emb`` only when widths
@@ -146,12 +148,21 @@ class FreeMap(nn.Module):
         return self.value
 
 
-def _build_map(name: str, group: int, t_shape: torch.Size, s_shape: torch.Size) -> nn.Module:
+SAME_SHAPE_LAYERS = ("elementwise", "projected")
+
+
+def decoder_differs(teacher: ModelConfig, student: ModelConfig) -> bool:
+    return ((teacher.dec_layers, teacher.dec_dim, teacher.dec_ffn)
+            != (student.dec_layers, student.dec_dim, student.dec_ffn))
+
+
+def _build_map(name: str, group: int, t_shape: torch.Size, s_shape: torch.Size,
+               project_decoder: bool) -> nn.Module:
     if name == "output.weight":
         return OutputMap(t_shape, s_shape)
     if name.endswith("embed.weight"):
         return EmbeddingMap(t_shape, s_shape)
-    if group == 1 and t_shape == s_shape:
+    if group == 1 and t_shape == s_shape and not (project_decoder and name.startswith("decoder.")):
         return ElementwiseMap(s_shape)
     if len(s_shape) == 2:
         return MatrixMap(group, t_shape, s_shape)
@@ -166,9 +177,15 @@ class WeightGenerator(nn.Module):
     """Maps the frozen teacher tensors (non-persistent buffers) to every student parameter."""
 
     def __init__(self, teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
-                 student: Transformer, transfer: str = "all"):
+                 student: Transformer, transfer: str = "all",
+                 same_shape_layers: str = "elementwise"):
         super().__init__()
         check_compatible(teacher_cfg, student.cfg)
+        if same_shape_layers not in SAME_SHAPE_LAYERS:
+            raise ValueError(f"unknown same_shape_layers {same_shape_layers!r}; expected one of "
+                             f"{SAME_SHAPE_LAYERS}")
+        project_decoder = (same_shape_layers == "projected"
+                           and decoder_differs(teacher_cfg, student.cfg))
         self.names = [name for name, _ in student.named_parameters()]
         self.maps = nn.ModuleDict()
         for name, param in student.named_parameters():
@@ -182,7 +199,8 @@ class WeightGenerator(nn.Module):
                 raise ValueError(f"teacher checkpoint lacks {missing} needed for student {name}")
             stacked = torch.stack([teacher_state[s].detach().float() for s in sources])
             self.register_buffer("teacher__" + _key(name), stacked, persistent=False)
-            self.maps[_key(name)] = _build_map(name, len(sources), stacked.shape[1:], param.shape)
+            self.maps[_key(name)] = _build_map(name, len(sources), stacked.shape[1:], param.shape,
+                                               project_decoder)
 
     def teacher_tensor(self, name: str) -> Tensor:
         return getattr(self, "teacher__" + _key(name))
@@ -197,11 +215,13 @@ class Phase1Model(nn.Module):
     parameters are frozen placeholders that the generated tensors replace."""
 
     def __init__(self, teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
-                 student_cfg: ModelConfig, transfer: str = "all"):
+                 student_cfg: ModelConfig, transfer: str = "all",
+                 same_shape_layers: str = "elementwise"):
         super().__init__()
         self.cfg = student_cfg
         self.skeleton = Transformer(student_cfg).requires_grad_(False)
-        self.generator = WeightGenerator(teacher_state, teacher_cfg, self.skeleton, transfer)
+        self.generator = WeightGenerator(teacher_state, teacher_cfg, self.skeleton, transfer,
+                                         same_shape_layers)
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
         return functional_call(self.skeleton, self.generator(), (src, tgt_in))
@@ -211,21 +231,34 @@ class Phase1Model(nn.Module):
         """The generated student parameters (tied tensors appear once)."""
         return {name: value.detach().clone() for name, value in self.generator().items()}
 
-    def export_student(self) -> Transformer:
-        """Evaluate the generator once and return a plain student holding its output."""
+    def export_student(self, generator_states: list[dict] | None = None) -> Transformer:
+        """A plain student holding the generator's output: of the current generator, or the
+        mean of the students that each of ``generator_states`` (this model's state dicts, e.g.
+        the last training checkpoints) generates. The map is nonlinear, so averaging students
+        is not averaging generators."""
+        if generator_states:
+            students = []
+            for state in generator_states:
+                self.load_state_dict(state)
+                students.append(self.student_state())
+            values = {name: torch.stack([s[name] for s in students]).mean(0)
+                      for name in students[0]}
+        else:
+            values = self.student_state()
         student = Transformer(self.cfg)
         params = dict(student.named_parameters())
         with torch.no_grad():
-            for name, value in self.student_state().items():
+            for name, value in values.items():
                 params[name].copy_(value)
         return student
 
 
-def build_generator(teacher_checkpoint: Path, student_cfg: ModelConfig,
-                    transfer: str = "all") -> Phase1Model:
+def build_generator(teacher_checkpoint: Path, student_cfg: ModelConfig, transfer: str = "all",
+                    same_shape_layers: str = "elementwise") -> Phase1Model:
     """Phase-1 model for ``student_cfg`` over the frozen tensors of a teacher checkpoint."""
     teacher = load(teacher_checkpoint)
-    return Phase1Model(teacher["model"], ModelConfig(**teacher["config"]), student_cfg, transfer)
+    return Phase1Model(teacher["model"], ModelConfig(**teacher["config"]), student_cfg, transfer,
+                       same_shape_layers)
 
 
 def generator_parameters(model: Phase1Model) -> int:
