@@ -109,5 +109,5 @@ wildcard_constraints:
     split="train|valid|test",
     side="src|tgt",
     student="|".join(STUDENTS),
-    method="scratch|kd|cutoff|wd|wd_(encoder|decoder|attention|ffn)_only|wd_p2wu[0-9]+",
+    method="scratch|kd|cutoff|kd_mixed|cutoff_mixed|wd|wd_(encoder|decoder|attention|ffn)_only|wd_p2wu[0-9]+",
     transfer="all|encoder|decoder|attention|ffn",

@@ -102,3 +102,4 @@ def test_schema_lists_exactly_the_variants_and_checks_the_language():
         broken["evaluation"]["bleu_variants"] = bad
         with pytest.raises(ConfigError, match=message):
             validate(broken)
+

@@ -20,7 +20,8 @@ from wd.metrics import VARIANTS, read_references
 from wd.significance import significance_columns
 
 COLUMNS = ["experiment", "student", "method", "train_data", "testset", "bleu", "bleu_ci95_low",
-           "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
+           "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "params",
+           "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", "train_steps",
            "train_seconds", "device", "beam", "batch_size", "threads", "bleu_signature",
            "chrf_signature", "generator_params"]
 
@@ -49,6 +50,7 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
     if len(teacher) != 1:
         raise ValueError("exactly one teacher evaluation is needed for speed-ups")
     table["speedup"] = (table.sents_per_sec / teacher.sents_per_sec.iloc[0]).round(2)
+    table["speedup_tokens"] = (table.tokens_per_sec / teacher.tokens_per_sec.iloc[0]).round(2)
     kd_bleu = table[table.method == "kd"].set_index("student").bleu
     table["delta_bleu_vs_kd"] = [round(b - kd_bleu[s], 2) if s in kd_bleu.index else math.nan
                                  for s, b in zip(table.student, table.bleu)]
@@ -96,8 +98,8 @@ def markdown(table: pd.DataFrame) -> str:
     """One table per student shape with the teacher on top, then the metric signatures."""
     variants = variant_columns(table)
     shown = ["method", "train_data", "bleu", "bleu_ci95", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf",
-             *variants, "params", "sents_per_sec", "tokens_per_sec", "speedup", "train_steps",
-             "train_seconds"]
+             *variants, "params", "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens",
+             "train_steps", "train_seconds"]
     table = table.assign(
         bleu_ci95=[f"{low:.2f}-{high:.2f}" for low, high in zip(table.bleu_ci95_low,
                                                                 table.bleu_ci95_high)],
@@ -106,8 +108,9 @@ def markdown(table: pd.DataFrame) -> str:
     first = table.iloc[0]
     out = [f"# Results: {first.experiment}", "",
            f"Test set `{first.testset}`; decoding with beam {first.beam}, batch {first.batch_size} "
-           f"sentences, {first.threads} threads on {first.device}; speed-up = sentences/s over "
-           "the teacher's, measured in the same job.", ""]
+           f"sentences, {first.threads} threads on {first.device}; `speedup` = sentences/s over "
+           "the teacher's, `speedup_tokens` = target tokens/s over the teacher's, both from the "
+           "median of interleaved timed passes in the same job.", ""]
     for student in [s for s in table.student.unique() if s != "teacher"]:
         part = pd.concat([teacher, table[table.student == student]])
         out += [f"## Student `{student}`", "", "| " + " | ".join(shown) + " |",

@@ -9,4 +9,4 @@ with step(snakemake) as device:
                for name, model, out in zip(p.names, inp.models, snakemake.output.jsons)}
     evaluate_all(systems, bpe_model=inp.bpe, src_pieces=inp.src, references=list(inp.refs),
                  tgt_lang=p.tgt_lang, search=search_settings(p.search), device=device,
-                 bleu_variants=p.bleu_variants)
+                 bleu_variants=p.bleu_variants, timed_passes=p.search["timed_passes"])
