@@ -64,6 +64,7 @@ def assert_same_run(straight: Path, resumed: Path) -> None:
     for name, p in a["model"].items():
         assert torch.equal(p, b["model"][name]), name
     assert log_rows(resumed) == log_rows(straight)  # rows logged after a checkpoint not doubled
+    assert [p.name for p in checkpoints(resumed)] == [p.name for p in checkpoints(straight)]
     assert not list(resumed.glob("*.tmp"))
 
 
@@ -90,9 +91,11 @@ def test_training_killed_after_a_checkpoint_resumes_to_identical_parameters(tmp_
     assert_same_run(straight, killed)
 
 
-# Held after update 5 the stop writes a checkpoint of its own; after update 6 the one due then.
-@pytest.mark.parametrize(("sig", "step"), [(signal.SIGTERM, 5), (signal.SIGUSR1, 6)],
-                         ids=["SIGTERM", "SIGUSR1"])
+# Held after update 5 the stop writes a checkpoint of its own; after update 6 the one due then;
+# after update 11 its own, which must not take a place among the 2 averaged at the end.
+@pytest.mark.parametrize(("sig", "step"), [(signal.SIGTERM, 5), (signal.SIGUSR1, 6),
+                                           (signal.SIGTERM, 11)],
+                         ids=["SIGTERM-5", "SIGUSR1-6", "SIGTERM-11"])
 def test_stop_signal_checkpoints_the_update_and_exits_75_then_resumes_identically(
         tmp_path, straight, sig, step):
     stopped = tmp_path / "stopped"
@@ -103,8 +106,9 @@ def test_stop_signal_checkpoints_the_update_and_exits_75_then_resumes_identicall
     assert (f"stopped by {sig.name}: training in {stopped} after update {step} of {STEPS}, "
             f"checkpoint_{step:08d}.pt written; exit status 75, run the job again to resume"
             in err)
-    assert [p.name for p in checkpoints(stopped)] == ["checkpoint_00000003.pt",
-                                                       f"checkpoint_{step:08d}.pt"]
+    # the last two scheduled checkpoints (every 3 updates), and the stop's own
+    kept = sorted({*range(3, step + 1, 3)[-2:], step})
+    assert [p.name for p in checkpoints(stopped)] == [f"checkpoint_{k:08d}.pt" for k in kept]
     finish(start_child(stopped))
     assert_same_run(straight, stopped)
 

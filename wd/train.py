@@ -140,6 +140,10 @@ def checkpoints(work_dir: Path) -> list[Path]:
     return sorted(Path(work_dir).glob("checkpoint_*.pt"))
 
 
+def checkpoint_step(path: Path) -> int:
+    return int(Path(path).stem.removeprefix("checkpoint_"))
+
+
 def rng_state() -> dict:
     state = {"torch": torch.get_rng_state(), "python": random.getstate()}
     if torch.cuda.is_available():
@@ -275,8 +279,18 @@ class Trainer:
                      "window": (self.window_loss, self.window_tokens),
                      "settings": dataclasses.asdict(self.s), "job": self.job},
                     self.work_dir / f"checkpoint_{self.step:08d}.pt")
-        for old in checkpoints(self.work_dir)[: -max(self.s.average_last, 1)]:
-            old.unlink()
+        # Keep the last average_last checkpoints of the schedule (every save_every updates and
+        # the last), and this one: a stop's extra checkpoint is a resume point only, never
+        # averaged, so that a stopped and resumed run ends with an uninterrupted run's model.
+        found = checkpoints(self.work_dir)
+        scheduled = [p for p in found if self._scheduled(checkpoint_step(p))]
+        keep = {*scheduled[-max(self.s.average_last, 1):], found[-1]}
+        for old in found:
+            if old not in keep:
+                old.unlink()
+
+    def _scheduled(self, step: int) -> bool:
+        return step % self.s.save_every == 0 or step == self.s.steps
 
     def write_log(self, row: dict) -> None:
         if not self.is_main:
