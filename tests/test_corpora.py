@@ -315,7 +315,7 @@ def test_prepare_rule_extracts_a_downloaded_test_set(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     raw = tmp_path / "wmt16_en_ro" / "data" / "raw"
     assert read_lines(raw / "test.src") == ["Hello .", "Two"]
-    assert read_lines(raw / "test.tgt") == [COMMA, "Doi"]
+    assert read_lines(raw / "test.tgt") == [CEDILLA, "Doi"]  # the reference as published
 
 
 def test_download_rule_rejects_a_manual_copy_with_the_wrong_checksum(tmp_path):
