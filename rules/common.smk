@@ -39,17 +39,26 @@ PHASE2_TRAIN = {
 }
 
 
-def phase1_dir(student, transfer="all"):
-    return f"models/{student}/wd_phase1_{transfer}"
+SEEDS = config["seeds"]
 
 
-def model_path(student, method):
-    """Checkpoint evaluated for a (student, method) row; wd_phase1_only is the Phase-1 output."""
+def phase1_dir(student, transfer="all", seed="{seed}"):
+    return f"models/{student}/wd_phase1_{transfer}/seed{seed}"
+
+
+def run_dir(student, method, seed="{seed}"):
+    """Work, log and final model of one student run (one method, one seed)."""
+    return f"models/{student}/{method}/seed{seed}"
+
+
+def model_path(student, method, seed):
+    """Checkpoint evaluated for a (student, method, seed) row; wd_phase1_only is the Phase-1
+    output."""
     if student == "teacher":
         return TEACHER
     if method == "wd_phase1_only":
-        return exp(f"{phase1_dir(student)}/final.pt")
-    return exp(f"models/{student}/{method}/final.pt")
+        return exp(f"{phase1_dir(student, seed=seed)}/final.pt")
+    return exp(f"{run_dir(student, method, seed)}/final.pt")
 
 
 TRAIN_FILES = {"bitext": BPE_TRAIN, "kd": KD_TRAIN, "bitext+kd": BPE_TRAIN + KD_TRAIN}
@@ -61,7 +70,7 @@ def student_inputs(wildcards):
               "train": TRAIN_FILES[train_data(wildcards.method)]}
     variant = wd_variant(wildcards.method)
     if variant:
-        inputs["init"] = exp(f"{phase1_dir(wildcards.student, variant[0])}/final.pt")
+        inputs["init"] = exp(f"{phase1_dir(wildcards.student, variant[0], wildcards.seed)}/final.pt")
     elif student_init(wildcards) == "cutoff":
         inputs["init"] = TEACHER
     return inputs
@@ -82,24 +91,27 @@ def student_init(wildcards):
     return "cutoff" if wildcards.method in ("cutoff", "cutoff_mixed") else "random"
 
 
-def training_curves():
-    """Per student shape: run name -> (train_log.csv, updates before it) for the curve plot."""
+def training_curves(seed):
+    """Per student shape: run name -> (train_log.csv, updates before it) for the curve plot,
+    the students' runs with one seed."""
     curves = {}
     for student in STUDENTS:
         runs = {"teacher": (exp("models/teacher/train_log.csv"), 0)}
         for method in TRAINED_METHODS:
             offset = PHASE1_STEPS if wd_variant(method) else 0
-            runs[method] = (exp(f"models/{student}/{method}/train_log.csv"), offset)
+            runs[method] = (exp(f"{run_dir(student, method, seed)}/train_log.csv"), offset)
         if any(wd_variant(m) for m in config["methods"]) or "wd_phase1_only" in config["methods"]:
-            runs["wd_phase1"] = (exp(f"{phase1_dir(student)}/train_log.csv"), 0)
+            runs["wd_phase1"] = (exp(f"{phase1_dir(student, seed=seed)}/train_log.csv"), 0)
         curves[student] = runs
     return curves
 
 
-SYSTEMS = [("teacher", "teacher")] + [(s, m) for s in STUDENTS for m in config["methods"]]
-EVALS = [exp(f"eval/{s}/{m}/test.json") for s, m in SYSTEMS]
-HYPS = [exp(f"eval/{s}/{m}/test.hyp") for s, m in SYSTEMS]  # beside each json (wd.evaluate)
-CURVES = training_curves()
+# (student, method, seed) of every evaluated system; the teacher's seed is the experiment's.
+SYSTEMS = [("teacher", "teacher", config["seed"])] + [
+    (s, m, seed) for s in STUDENTS for m in config["methods"] for seed in SEEDS]
+EVALS = [exp(f"eval/{s}/{m}/seed{seed}/test.json") for s, m, seed in SYSTEMS]
+HYPS = [path.removesuffix(".json") + ".hyp" for path in EVALS]  # beside each json (wd.evaluate)
+CURVES = training_curves(SEEDS[0])
 CURVE_FILES = sorted({path for runs in CURVES.values() for path, _ in runs.values()})
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 PLOTS = [exp("plots/bleu_vs_speed.png"), exp("plots/training_curves.png")]
@@ -111,3 +123,4 @@ wildcard_constraints:
     student="|".join(STUDENTS),
     method="scratch|kd|cutoff|kd_mixed|cutoff_mixed|wd|wd_(encoder|decoder|attention|ffn)_only|wd_p2wu[0-9]+",
     transfer="all|encoder|decoder|attention|ffn",
+    seed="[0-9]+",

@@ -4,7 +4,7 @@
 
 rule evaluate:
     input:
-        models=[model_path(s, m) for s, m in SYSTEMS],
+        models=[model_path(*system) for system in SYSTEMS],
         bpe=exp("bpe/spm.model"),
         src=exp("bpe/test.src"),
         refs=TEST_REFS,  # every reference of the test set: scores and signatures say nrefs:N
@@ -16,7 +16,7 @@ rule evaluate:
     benchmark:
         exp("benchmarks/evaluate.tsv")
     params:
-        names=[f"{s}/{m}" for s, m in SYSTEMS],
+        names=["/".join(map(str, system)) for system in SYSTEMS],
         search=config["evaluation"],
         bleu_variants=config["evaluation"].get("bleu_variants", []),
         tgt_lang=config["data"]["tgt_lang"],

@@ -93,16 +93,17 @@ rule wd_phase1:
         train=TRAIN_FILES[train_data("wd_phase1_only")],
         valid=VALID,
     output:
-        model=exp("models/{student}/wd_phase1_{transfer}/final.pt"),
-        curve=exp("models/{student}/wd_phase1_{transfer}/train_log.csv"),
+        model=exp(phase1_dir("{student}", "{transfer}") + "/final.pt"),
+        curve=exp(phase1_dir("{student}", "{transfer}") + "/train_log.csv"),
     log:
-        exp("logs/train/{student}.wd_phase1_{transfer}.log"),
+        exp("logs/train/{student}.wd_phase1_{transfer}.seed{seed}.log"),
     benchmark:
-        exp("benchmarks/train/{student}.wd_phase1_{transfer}.tsv")
+        exp("benchmarks/train/{student}.wd_phase1_{transfer}.seed{seed}.tsv")
     params:
-        work=exp("models/{student}/wd_phase1_{transfer}/work"),
+        work=exp(phase1_dir("{student}", "{transfer}") + "/work"),
         model=lambda wc: shape(config, wc.student),
         train=PHASE1_TRAIN,
+        seed=lambda wc: int(wc.seed),
         # read from the config by the script; here so that a change reruns Phase 1
         generator={k: config["wd"][k] for k in ("same_shape_layers", "phase1_conversion")},
     threads: config["threads"]["student"]
@@ -118,17 +119,18 @@ rule train_student:
     input:
         unpack(student_inputs),
     output:
-        model=exp("models/{student}/{method}/final.pt"),
-        curve=exp("models/{student}/{method}/train_log.csv"),
+        model=exp(run_dir("{student}", "{method}") + "/final.pt"),
+        curve=exp(run_dir("{student}", "{method}") + "/train_log.csv"),
     log:
-        exp("logs/train/{student}.{method}.log"),
+        exp("logs/train/{student}.{method}.seed{seed}.log"),
     benchmark:
-        exp("benchmarks/train/{student}.{method}.tsv")
+        exp("benchmarks/train/{student}.{method}.seed{seed}.tsv")
     params:
-        work=exp("models/{student}/{method}/work"),
+        work=exp(run_dir("{student}", "{method}") + "/work"),
         model=lambda wc: shape(config, wc.student),
         train=student_settings,
         init=student_init,
+        seed=lambda wc: int(wc.seed),
     threads: config["threads"]["student"]
     resources:
         gpu=config["gpus"],

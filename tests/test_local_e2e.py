@@ -80,8 +80,8 @@ def local_run(tmp_path_factory):
 def test_every_system_is_scored_against_all_references(local_run):
     exp, local = local_run
     table = pd.read_csv(exp / "tables" / "results.csv")
-    assert list(zip(table.student, table.method)) == [("teacher", "teacher"), ("tiny1", "kd"),
-                                                      ("tiny1", "wd")]
+    assert list(zip(table.student, table.method, table.seed)) == [
+        ("teacher", "teacher", 1), ("tiny1", "kd", 1), ("tiny1", "wd", 1)]
     columns = list(table.columns)
     assert columns[columns.index("chrf") + 1] == "bleu_ro_normalised"
     assert "bleu_ro_normalised_signature" in columns
@@ -91,7 +91,7 @@ def test_every_system_is_scored_against_all_references(local_run):
     assert table.bleu_signature.str.contains("tok:13a").all()
     refs = [read_lines(exp / "data" / "raw" / f"test.tgt{suffix}") for suffix in ["", ".1", ".2"]]
     for row in table.itertuples():
-        hyps = read_lines(exp / "eval" / row.student / row.method / "test.hyp")
+        hyps = read_lines(exp / "eval" / row.student / row.method / f"seed{row.seed}" / "test.hyp")
         assert len(hyps) == 30
         expected = score(hyps, refs, ["ro_normalised"])
         assert row.bleu == expected["bleu"] == round(sacrebleu.corpus_bleu(hyps, refs).score, 2)

@@ -9,6 +9,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 MICRO = REPO / "tests" / "micro.yaml"
+METHODS = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd", "wd_phase1_only",
+           "wd_attention_only", "wd_p2wu0"]
 
 
 def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -19,20 +21,24 @@ def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def micro_run(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    run = snakemake("--cores", "2", "all", "--configfile", str(MICRO),
-                    "--config", f"results_dir={results}")
+    (results / "seeds.yaml").write_text("seeds: [1, 2]\n")
+    run = snakemake("--cores", "2", "all", *micro_config(results))
     assert run.returncode == 0, run.stderr[-4000:]
     return results / "micro"
 
 
+def micro_config(results: Path) -> list[str]:
+    """The micro config with two student seeds, writing under ``results``."""
+    return ["--configfile", str(MICRO), str(results / "seeds.yaml"),
+            "--config", f"results_dir={results}"]
+
+
 def test_table_has_every_system_with_real_numbers(micro_run):
     table = pd.read_csv(micro_run / "tables" / "results.csv")
-    systems = list(zip(table.student, table.method))
-    assert systems[0] == ("teacher", "teacher")
-    assert sorted(systems[1:]) == sorted(
-        ("tiny1", m) for m in ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd",
-                               "wd_phase1_only", "wd_attention_only", "wd_p2wu0"])
-    required = ["experiment", "student", "method", "testset", "bleu", "bleu_ci95_low",
+    systems = list(zip(table.student, table.method, table.seed))
+    assert systems[0] == ("teacher", "teacher", 1)
+    assert sorted(systems[1:]) == sorted(("tiny1", m, seed) for m in METHODS for seed in (1, 2))
+    required = ["experiment", "student", "method", "seed", "testset", "bleu", "bleu_ci95_low",
                 "bleu_ci95_high", "chrf", "bleu_signature", "params", "sents_per_sec",
                 "tokens_per_sec", "speedup", "train_steps", "train_seconds", "device"]
     assert not table[required].isna().any().any()
@@ -42,7 +48,7 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     assert table.bleu_signature.str.contains("nrefs:1").all()
     assert table.loc[0, "speedup"] == 1.0 and (table.sents_per_sec > 0).all()
     assert (table.params[1:] < table.params[0]).all()
-    students = table[table.student == "tiny1"].set_index("method")
+    students = table[(table.student == "tiny1") & (table.seed == 1)].set_index("method")
     # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.
     equal_budget = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd",
                     "wd_attention_only", "wd_p2wu0"]
@@ -63,12 +69,15 @@ def test_table_has_every_system_with_real_numbers(micro_run):
 def test_outputs_line_counts_and_provenance(micro_run):
     kd = (micro_run / "kd" / "train.tgt").read_text().splitlines()
     assert len(kd) == len((micro_run / "bpe" / "train.src").read_text().splitlines()) == 400
-    hyp = (micro_run / "eval" / "tiny1" / "wd" / "test.hyp").read_text().splitlines()
+    hyp = (micro_run / "eval" / "tiny1" / "wd" / "seed2" / "test.hyp").read_text().splitlines()
     assert len(hyp) == 40
     used = yaml.safe_load((micro_run / "tables" / "config.used.yaml").read_text())
     assert used["experiment"] == "micro" and used["student_train"]["steps"] == 20
     md = (micro_run / "tables" / "results.md").read_text()
     assert "## Student `tiny1`" in md and "| teacher |" in md
+    summary = md[md.index("Mean and standard deviation over seeds, student `tiny1`"):]
+    assert all(f"| {m} | " in summary for m in METHODS)
+    assert "| wd | bitext+kd | 2 | " in summary
     assert not list(micro_run.rglob("*.tmp"))
     for plot in ["bleu_vs_speed.png", "training_curves.png"]:
         assert (micro_run / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
@@ -78,15 +87,26 @@ def test_sweep_shares_phase1_and_changes_only_the_warmup(micro_run):
     models = micro_run / "models" / "tiny1"
     assert sorted(p.name for p in models.glob("wd_phase1_*")) == ["wd_phase1_all",
                                                                    "wd_phase1_attention"]
-    wd_log = (models / "wd" / "train_log.csv").read_text().splitlines()
-    sweep_log = (models / "wd_p2wu0" / "train_log.csv").read_text().splitlines()
+    assert sorted(p.name for p in models.glob("wd_phase1_all/seed*")) == ["seed1", "seed2"]
+    wd_log = (models / "wd" / "seed1" / "train_log.csv").read_text().splitlines()
+    sweep_log = (models / "wd_p2wu0" / "seed1" / "train_log.csv").read_text().splitlines()
     first_lr = [float(log[1].split(",")[2]) for log in (wd_log, sweep_log)]
     assert first_lr[1] < first_lr[0]  # no warm-up: already decaying at the first log
 
 
+def test_each_seed_trains_its_own_students(micro_run):
+    """Seeds change a student's initialisation and data order; Phase 1 runs once per seed."""
+    import torch
+    name = "decoder.0.ffn.fc1.weight"
+    for run in ["scratch", "cutoff", "wd", "wd_phase1_all"]:
+        first, second = (torch.load(micro_run / "models" / "tiny1" / run / f"seed{seed}" /
+                                    "final.pt", weights_only=True)["model"][name]
+                         for seed in (1, 2))
+        assert not torch.equal(first, second), run
+
+
 def test_rerun_has_nothing_to_do(micro_run):
-    run = snakemake("-n", "all", "--configfile", str(MICRO),
-                    "--config", f"results_dir={micro_run.parent}")
+    run = snakemake("-n", "all", *micro_config(micro_run.parent))
     assert run.returncode == 0
     assert "Nothing to be done" in run.stdout + run.stderr
 

@@ -33,10 +33,10 @@ def evaluation(tmp_path, name, bleu, sents_per_sec, **extra):
 
 def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
     table = build_table("exp", [
-        ("s1", "wd", evaluation(tmp_path, "wd", 30.0, 300.0, generator_params=5)),
-        ("teacher", "teacher", evaluation(tmp_path, "t", 40.0, 100.0)),
-        ("s1", "kd", evaluation(tmp_path, "kd", 31.5, 320.0)),
-        ("s1", "scratch", evaluation(tmp_path, "sc", 20.0, 310.0)),
+        ("s1", "wd", 1, evaluation(tmp_path, "wd", 30.0, 300.0, generator_params=5)),
+        ("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0)),
+        ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0)),
+        ("s1", "scratch", 1, evaluation(tmp_path, "sc", 20.0, 310.0)),
     ], references(tmp_path))
     assert list(table.method) == ["teacher", "scratch", "kd", "wd"]
     rows = table.set_index("method")
@@ -54,23 +54,46 @@ def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
 
 def test_needs_exactly_one_teacher(tmp_path):
     with pytest.raises(ValueError, match="teacher"):
-        build_table("exp", [("s1", "kd", evaluation(tmp_path, "kd", 1.0, 1.0))],
+        build_table("exp", [("s1", "kd", 1, evaluation(tmp_path, "kd", 1.0, 1.0))],
                     references(tmp_path))
 
 
 def test_bleu_variant_columns_follow_chrf_with_their_signatures(tmp_path):
     variant = {"bleu_ro_normalised": 33.0, "bleu_ro_normalised_signature": "nrefs:2|tok:none"}
     table = build_table("exp", [
-        ("teacher", "teacher", evaluation(tmp_path, "t", 40.0, 100.0, **variant)),
-        ("s1", "kd", evaluation(tmp_path, "kd", 31.5, 320.0, **variant)),
+        ("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0, **variant)),
+        ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0, **variant)),
     ], references(tmp_path))
     columns = list(table.columns)
     assert columns[columns.index("chrf") + 1] == "bleu_ro_normalised"
     assert columns[columns.index("chrf_signature") + 1] == "bleu_ro_normalised_signature"
     assert "bleu_de_tok_compound" not in columns  # only the variants that were scored
     text = markdown(table)
+    assert "seed" not in text.split("\n")[4]  # one seed: no seed column, no summary
+    assert "Mean and standard deviation" not in text
     assert ("| method | train_data | bleu | bleu_ci95 | delta_bleu_vs_kd | p_vs_kd | p_vs_cutoff | chrf | "
             "bleu_ro_normalised | params |") in text
     assert " | 0.00 |  |  | 41.50 | 33.00 |" in text  # kd: no p-value against itself
     assert "`bleu_ro_normalised`: WMT16 En-Ro normalised BLEU" in text
     assert "signature `nrefs:2|tok:none`" in text
+
+
+def test_several_seeds_give_one_row_each_deltas_within_a_seed_and_mean_and_std(tmp_path):
+    def run(method, seed, bleu):
+        return ("s1", method, seed, evaluation(tmp_path, f"{method}{seed}", bleu, 300.0))
+    table = build_table("exp", [
+        ("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0)),
+        run("kd", 2, 24.0), run("wd", 1, 30.0), run("kd", 1, 20.0), run("wd", 2, 34.0),
+    ], references(tmp_path))
+    assert list(zip(table.method, table.seed)) == [("teacher", 1), ("kd", 1), ("kd", 2),
+                                                   ("wd", 1), ("wd", 2)]
+    assert list(table.delta_bleu_vs_kd[1:]) == [0.0, 0.0, 10.0, 10.0]  # same seed's KD
+    text = markdown(table)
+    assert "| method | seed | train_data | bleu |" in text
+    assert "Mean and standard deviation over seeds, student `s1`:" in text
+    header = ("| method | train_data | runs | bleu_mean | bleu_std | chrf_mean | chrf_std | "
+              "delta_bleu_vs_kd_mean | delta_bleu_vs_kd_std |")
+    assert header in text
+    # wd: mean 32, sample std of (30, 34) = 2.83; the teacher's one run has no std
+    assert "| wd | bitext+kd | 2 | 32.00 | 2.83 | 42.00 | 2.83 | 10.00 | 0.00 |" in text
+    assert "| teacher | bitext | 1 | 40.00 |  | 50.00 |  |  |  |" in text

@@ -22,16 +22,16 @@ def test_better_system_is_significant_identical_ones_are_not_and_intervals_hold_
     rng = random.Random(0)
     refs = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(200)]
     weak = degraded(refs, 0.5, 1)
-    hyps = {("teacher", "teacher"): degraded(refs, 0.9, 2), ("s", "kd"): weak,
-            ("s", "cutoff"): list(weak), ("s", "scratch"): list(weak),
-            ("s", "wd"): degraded(refs, 0.8, 3)}
-    table = pd.DataFrame(list(hyps), columns=["student", "method"])
+    hyps = {("teacher", "teacher", 1): degraded(refs, 0.9, 2), ("s", "kd", 1): weak,
+            ("s", "cutoff", 1): list(weak), ("s", "scratch", 1): list(weak),
+            ("s", "wd", 1): degraded(refs, 0.8, 3)}
+    table = pd.DataFrame(list(hyps), columns=["student", "method", "seed"])
     out = significance_columns(table, hyps, [refs]).set_index(table.method)
     assert out.p_vs_kd["wd"] < 0.05 and out.p_vs_cutoff["wd"] < 0.05
     assert out.p_vs_kd["scratch"] > 0.9 and out.p_vs_cutoff["kd"] > 0.9  # identical outputs
     assert math.isnan(out.p_vs_kd["kd"]) and math.isnan(out.p_vs_cutoff["cutoff"])
     assert out.loc["teacher", ["p_vs_kd", "p_vs_cutoff"]].isna().all()
-    for (_, method), lines in hyps.items():
+    for (_, method, _), lines in hyps.items():
         bleu = sacrebleu.corpus_bleu(lines, [refs]).score
         assert out.bleu_ci95_low[method] <= bleu <= out.bleu_ci95_high[method], method
         assert out.bleu_ci95_high[method] - out.bleu_ci95_low[method] > 0.5  # not degenerate
@@ -40,8 +40,22 @@ def test_better_system_is_significant_identical_ones_are_not_and_intervals_hold_
 def test_equal_bleu_is_never_significant():
     """Different outputs with the same BLEU (here 0): p = 1, where sacreBLEU would say 0.001."""
     refs = ["a b c d e f"] * 20
-    hyps = {("teacher", "teacher"): ["x y z"] * 20, ("s", "kd"): ["u v w"] * 20,
-            ("s", "wd"): ["p q r s"] * 20}
-    table = pd.DataFrame(list(hyps), columns=["student", "method"])
+    hyps = {("teacher", "teacher", 1): ["x y z"] * 20, ("s", "kd", 1): ["u v w"] * 20,
+            ("s", "wd", 1): ["p q r s"] * 20}
+    table = pd.DataFrame(list(hyps), columns=["student", "method", "seed"])
     out = significance_columns(table, hyps, [refs]).set_index(table.method)
     assert out.p_vs_kd["wd"] == 1.0
+
+
+def test_students_are_compared_with_the_baselines_of_their_own_seed():
+    rng = random.Random(0)
+    refs = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(200)]
+    weak, strong = degraded(refs, 0.5, 1), degraded(refs, 0.8, 3)
+    hyps = {("teacher", "teacher", 1): degraded(refs, 0.9, 2),
+            ("s", "kd", 1): weak, ("s", "wd", 1): strong,
+            ("s", "kd", 2): list(strong), ("s", "wd", 2): list(strong)}
+    table = pd.DataFrame(list(hyps), columns=["student", "method", "seed"])
+    out = significance_columns(table, hyps, [refs])
+    p_vs_kd = dict(zip(zip(table.method, table.seed), out.p_vs_kd))
+    assert p_vs_kd[("wd", 1)] < 0.05  # against seed 1's weak KD student
+    assert p_vs_kd[("wd", 2)] == 1.0  # against seed 2's KD student, identical outputs

@@ -135,10 +135,11 @@ def shape(config: dict, name: str) -> dict:
     return keys
 
 
-def train_settings(section: dict, config: dict, **override) -> TrainSettings:
-    """TrainSettings from a ``*_train`` section plus the experiment-wide amp, compile and seed."""
-    return TrainSettings(**{**section, **override}, amp=config["amp"], compile=config["compile"],
-                         seed=config["seed"])
+def train_settings(section: dict, config: dict, seed: int | None = None) -> TrainSettings:
+    """TrainSettings from a ``*_train`` section plus the experiment-wide amp and compile, and
+    ``seed`` (default: the experiment's ``seed``)."""
+    return TrainSettings(**section, amp=config["amp"], compile=config["compile"],
+                         seed=config["seed"] if seed is None else seed)
 
 
 def search_settings(section: dict) -> SearchSettings:

@@ -134,18 +134,19 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
 
 
 def train_job(bpe: str, train: list[str], valid: list[str], config: dict, shape: dict,
-              section: dict, work: str, model_out: str, curve_out: str, init: str = "random",
-              init_from: str | None = None, phase1_transfer: str | None = None, *,
-              device: torch.device) -> None:
+              section: dict, work: str, model_out: str, curve_out: str, seed: int | None = None,
+              init: str = "random", init_from: str | None = None,
+              phase1_transfer: str | None = None, *, device: torch.device) -> None:
     """One training step of the workflow from files and config sections (JSON-serialisable, so
     that ``wd.distributed.launch`` can run it in one process or in every torchrun worker).
 
     With ``phase1_transfer``, WD Phase 1 (:func:`train_phase1`) on the teacher ``init_from``;
-    otherwise :func:`train_model` from ``init``.
+    otherwise :func:`train_model` from ``init``. ``seed``: a student's (``seeds`` in the config);
+    the teacher trains with the experiment's ``seed``.
     """
     train_pairs = load_corpora(bpe, train, config["data"].get("max_len"))
     valid_pairs = load_corpora(bpe, valid, None)
-    cfg, settings = model_config(bpe, shape), train_settings(section, config)
+    cfg, settings = model_config(bpe, shape), train_settings(section, config, seed)
     # A rerun after a change of any of these starts over instead of resuming the old run.
     inputs = [bpe, *train, *valid] + ([init_from] if init_from else [])
     job = {"model": cfg.to_dict(), "init": phase1_transfer or init,

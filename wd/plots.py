@@ -23,8 +23,11 @@ def _save(fig, out: Path) -> None:
 
 
 def bleu_vs_speed(table: pd.DataFrame, out: Path) -> None:
-    """Every system a point (speed-up over the teacher, BLEU); one line per method across
-    student shapes, ordered by speed-up."""
+    """Every system a point (speed-up over the teacher, BLEU; means over seeds); one line per
+    method across student shapes, ordered by speed-up."""
+    title = f"{table.experiment.iloc[0]}: BLEU against speed"
+    testset = table.testset.iloc[0]
+    table = table.groupby(["student", "method"], as_index=False)[["speedup", "bleu"]].mean()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for method in sorted(set(table.method), key=method_rank):
         rows = table[table.method == method].sort_values("speedup")
@@ -36,8 +39,8 @@ def bleu_vs_speed(table: pd.DataFrame, out: Path) -> None:
                 ax.annotate(row.student, (row.speedup, row.bleu), fontsize=7,
                             textcoords="offset points", xytext=(4, 2))
     ax.set_xlabel("decoding speed-up over the teacher (sentences/s ratio)")
-    ax.set_ylabel(f"BLEU ({table.testset.iloc[0]})")
-    ax.set_title(f"{table.experiment.iloc[0]}: BLEU against speed")
+    ax.set_ylabel(f"BLEU ({testset})")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, out)

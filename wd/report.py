@@ -1,7 +1,8 @@
 """Result tables: ``results.csv`` (the stable interface scripts read) and ``results.md`` (people).
 
-One row per (system, test set). Speed-ups are ratios to the teacher's sentences/s from the same
-evaluation job. Nothing is filtered or re-ordered by score: a student that loses shows as such.
+One row per (system, seed, test set). Speed-ups are ratios to the teacher's sentences/s from the
+same evaluation job; differences to the KD and cut-off students are taken within a seed. Nothing is
+filtered or re-ordered by score: a student that loses shows as such.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from wd.data.text import read_lines, write_lines
 from wd.metrics import VARIANTS, read_references
 from wd.significance import significance_columns
 
-COLUMNS = ["experiment", "student", "method", "train_data", "testset", "bleu", "bleu_ci95_low",
+COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "bleu", "bleu_ci95_low",
            "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "params",
            "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", "train_steps",
            "train_seconds", "device", "beam", "batch_size", "threads", "bleu_signature",
@@ -34,16 +35,16 @@ def method_rank(method: str) -> int:
     return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
 
 
-def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
+def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
                 references: Sequence[Path], testset: str = "test") -> pd.DataFrame:
-    """Rows from ``(student, method, eval json)`` triples; the teacher has student ``teacher``.
+    """Rows from ``(student, method, seed, eval json)``; the teacher has student ``teacher``.
     Each json's hypotheses (``.hyp`` beside it) and the ``references`` give the confidence
     intervals and p-values (:mod:`wd.significance`)."""
     rows = []
-    for student, method, path in evaluations:
+    for student, method, seed, path in evaluations:
         result = json.loads(Path(path).read_text())
         rows.append({**result, "experiment": experiment, "student": student, "method": method,
-                     "testset": testset})
+                     "seed": seed, "testset": testset})
     table = pd.DataFrame(rows)
     table["train_data"] = table.method.map(train_data)
     teacher = table[table.method == "teacher"]
@@ -51,14 +52,15 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, Path]],
         raise ValueError("exactly one teacher evaluation is needed for speed-ups")
     table["speedup"] = (table.sents_per_sec / teacher.sents_per_sec.iloc[0]).round(2)
     table["speedup_tokens"] = (table.tokens_per_sec / teacher.tokens_per_sec.iloc[0]).round(2)
-    kd_bleu = table[table.method == "kd"].set_index("student").bleu
-    table["delta_bleu_vs_kd"] = [round(b - kd_bleu[s], 2) if s in kd_bleu.index else math.nan
-                                 for s, b in zip(table.student, table.bleu)]
-    hyps = {(student, method): read_lines(Path(path).with_suffix(".hyp"))
-            for student, method, path in evaluations}
+    kd_bleu = table[table.method == "kd"].set_index(["student", "seed"]).bleu
+    table["delta_bleu_vs_kd"] = [
+        round(b - kd_bleu[key], 2) if key in kd_bleu.index else math.nan
+        for key, b in zip(zip(table.student, table.seed), table.bleu)]
+    hyps = {(student, method, seed): read_lines(Path(path).with_suffix(".hyp"))
+            for student, method, seed, path in evaluations}
     table[significance.COLUMNS] = significance_columns(table, hyps, read_references(references))
     table["order"] = table.method.map(method_rank)
-    table = table.sort_values(["order", "student"], kind="stable").drop(columns="order")
+    table = table.sort_values(["order", "student", "seed"], kind="stable").drop(columns="order")
     table = table.reindex(columns=columns(table))
     table["generator_params"] = table["generator_params"].astype("Int64")
     return table.reset_index(drop=True)
@@ -94,12 +96,37 @@ def _p_value(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.3f}" + (" *" if value < 0.05 else "")
 
 
+def several_seeds(table: pd.DataFrame) -> bool:
+    """Whether some student method was trained with more than one seed."""
+    students = table[table.method != "teacher"]
+    return bool(len(students)) and students.groupby(["student", "method"]).size().max() > 1
+
+
+def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (student, method): runs, and mean and sample standard deviation over seeds of BLEU,
+    chrF and the BLEU difference to the KD student of the same seed (std NaN for one run)."""
+    grouped = table.groupby(["student", "method", "train_data"], sort=False)
+    summary = grouped.agg(runs=("seed", "size"),
+                          **{f"{c}_{f}": (c, f) for c in ("bleu", "chrf", "delta_bleu_vs_kd")
+                             for f in ("mean", "std")})
+    return summary.round(2).reset_index()
+
+
+def _table(frame: pd.DataFrame, shown: list[str]) -> list[str]:
+    return (["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+            + ["| " + " | ".join(_cell(row[c]) for c in shown) + " |"
+               for row in frame.to_dict("records")])
+
+
 def markdown(table: pd.DataFrame) -> str:
-    """One table per student shape with the teacher on top, then the metric signatures."""
+    """One table per student shape with the teacher on top (and, with several seeds, the mean and
+    standard deviation per method), then the metric signatures."""
     variants = variant_columns(table)
-    shown = ["method", "train_data", "bleu", "bleu_ci95", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf",
-             *variants, "params", "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens",
-             "train_steps", "train_seconds"]
+    seeds = several_seeds(table)
+    shown = ["method", *(["seed"] if seeds else []), "train_data", "bleu", "bleu_ci95",
+             "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf", *variants, "params",
+             "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", "train_steps",
+             "train_seconds"]
     table = table.assign(
         bleu_ci95=[f"{low:.2f}-{high:.2f}" for low, high in zip(table.bleu_ci95_low,
                                                                 table.bleu_ci95_high)],
@@ -111,17 +138,18 @@ def markdown(table: pd.DataFrame) -> str:
            f"sentences, {first.threads} threads on {first.device}; `speedup` = sentences/s over "
            "the teacher's, `speedup_tokens` = target tokens/s over the teacher's, both from the "
            "median of interleaved timed passes in the same job.", ""]
+    summary = seed_summary(table) if seeds else None
     for student in [s for s in table.student.unique() if s != "teacher"]:
         part = pd.concat([teacher, table[table.student == student]])
-        out += [f"## Student `{student}`", "", "| " + " | ".join(shown) + " |",
-                "|" + "---|" * len(shown)]
-        out += ["| " + " | ".join(_cell(row[c]) for c in shown) + " |"
-                for row in part.to_dict("records")]
-        out.append("")
+        out += [f"## Student `{student}`", "", *_table(part, shown), ""]
+        if summary is not None:
+            part = summary[summary.student.isin(["teacher", student])]
+            out += [f"Mean and standard deviation over seeds, student `{student}`:", "",
+                    *_table(part, list(summary.columns[1:])), ""]
     out += [f"`bleu_ci95`: 95% confidence interval of BLEU; `p_vs_kd`, `p_vs_cutoff`: p-value of "
-            "the BLEU difference to the KD and the cut-off student of the same shape (* below "
-            f"0.05); both from paired bootstrap resampling, {significance.SAMPLES} resamples of the "
-            "test sentences, sacreBLEU's fixed seed.", "",
+            "the BLEU difference to the KD and the cut-off student of the same shape and seed (* "
+            f"below 0.05); both from paired bootstrap resampling, {significance.SAMPLES} resamples "
+            "of the test sentences, sacreBLEU's fixed seed.", "",
             "BLEU signature: `" + str(first.bleu_signature) + "`",
             "", "chrF signature: `" + str(first.chrf_signature) + "`"]
     for column in variants:

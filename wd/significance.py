@@ -8,7 +8,7 @@ One exception: a system whose BLEU equals the baseline's (identical outputs, or 
 p = 1; sacreBLEU follows multeval there and returns 1/(resamples + 1), calling a zero difference
 that no resample exceeds significant.
 The table gets the interval for every row, and for every student the p-value against the KD and
-the cut-off student of its own shape (``p_vs_kd``, ``p_vs_cutoff``).
+the cut-off student of its own shape and seed (``p_vs_kd``, ``p_vs_cutoff``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sacrebleu.significance import PairedTest
 SAMPLES = 1000
 BASELINES = ("kd", "cutoff")
 COLUMNS = ["bleu_ci95_low", "bleu_ci95_high", *(f"p_vs_{b}" for b in BASELINES)]
-SYSTEM = tuple[str, str]  # (student, method)
+SYSTEM = tuple[str, str, int]  # (student, method, seed)
 
 
 def paired_bootstrap(systems: dict[SYSTEM, list[str]], baseline: SYSTEM,
@@ -48,20 +48,21 @@ def paired_bootstrap(systems: dict[SYSTEM, list[str]], baseline: SYSTEM,
 
 def significance_columns(table: pd.DataFrame, hyps: dict[SYSTEM, list[str]],
                          refs: Sequence[Sequence[str]]) -> pd.DataFrame:
-    """:data:`COLUMNS` for the rows of ``table`` (``student``, ``method``), rounded."""
-    rows = list(zip(table.student, table.method))
+    """:data:`COLUMNS` for the rows of ``table`` (``student``, ``method``, ``seed``), rounded."""
+    rows = list(zip(table.student, table.method, table.seed))
     out = pd.DataFrame(math.nan, index=table.index, columns=COLUMNS)
     teacher = next(row for row in rows if row[1] == "teacher")
     intervals = paired_bootstrap(hyps, teacher, refs)  # every system on the same resamples
     for index, row in zip(table.index, rows):
         _, low, high = intervals[row]
         out.loc[index, ["bleu_ci95_low", "bleu_ci95_high"]] = [round(low, 2), round(high, 2)]
-    for student in dict.fromkeys(s for s, m in rows if m != "teacher"):
-        shape = {row: hyps[row] for row in rows if row[0] == student}
+    for student, seed in dict.fromkeys((s, seed) for s, m, seed in rows if m != "teacher"):
+        shape = {row: hyps[row] for row in rows
+                 if row[0] == student and row[2] == seed and row[1] != "teacher"}
         for baseline in BASELINES:
-            if (student, baseline) not in shape:
+            if (student, baseline, seed) not in shape:
                 continue
-            tested = paired_bootstrap(shape, (student, baseline), refs)
+            tested = paired_bootstrap(shape, (student, baseline, seed), refs)
             for index, row in zip(table.index, rows):
                 if row in tested and row[1] != baseline:
                     out.loc[index, f"p_vs_{baseline}"] = round(tested[row][0], 4)

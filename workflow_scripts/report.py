@@ -10,6 +10,6 @@ with step(snakemake):
     p, out = snakemake.params, snakemake.output
     inp = snakemake.input
     table = build_table(p.experiment,
-                        [(s, m, path) for (s, m), path in zip(p.systems, inp.evals)], inp.refs)
+                        [(*system, path) for system, path in zip(p.systems, inp.evals)], inp.refs)
     write_tables(table, out[0], out[1])
     write_lines(out[2], yaml.safe_dump(dict(snakemake.config), sort_keys=False).splitlines())

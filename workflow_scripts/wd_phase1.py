@@ -10,7 +10,7 @@ with step(snakemake) as device:
     inp, out, p = snakemake.input, snakemake.output, snakemake.params
     job = dict(bpe=inp.bpe, train=list(inp.train), valid=list(inp.valid), config=snakemake.config,
                shape=p.model, section=p.train, work=p.work, model_out=out.model,
-               curve_out=out.curve, init_from=inp.teacher,
+               curve_out=out.curve, seed=p.seed, init_from=inp.teacher,
                phase1_transfer=snakemake.wildcards.transfer)
     launch("wd.pipeline:train_job", job, device, processes_for(device, snakemake.resources.gpu),
            Path(p.work) / "launch.json")
