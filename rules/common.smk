@@ -3,9 +3,12 @@
 import sys
 from pathlib import Path
 
-from wd.config import ConfigError, shape, train_data, validate, wd_variant
+from wd import methods
+from wd.config import ConfigError, rename_methods, shape, validate
 from wd.data.prepare import raw_outputs, test_reference_count
 
+for warning in rename_methods(config):
+    print(warning, file=sys.stderr)
 try:
     validate(config)
 except ConfigError as err:
@@ -13,7 +16,7 @@ except ConfigError as err:
 
 EXP = Path(config["results_dir"]) / config["experiment"]
 STUDENTS = [s["name"] for s in config["students"]]
-TRAINED_METHODS = [m for m in config["methods"] if m != "wd_phase1_only"]
+TRAINED_METHODS = [m for m in config["methods"] if methods.get(m).trains]
 SIDES = {"src": config["data"]["src_lang"], "tgt": config["data"]["tgt_lang"]}
 
 
@@ -65,30 +68,24 @@ TRAIN_FILES = {"bitext": BPE_TRAIN, "kd": KD_TRAIN, "bitext+kd": BPE_TRAIN + KD_
 
 
 def student_inputs(wildcards):
-    """Data and initialisation of one student run (see README, 'Systems compared')."""
+    """Data and initialisation of one student run (wd/methods.py)."""
+    method = methods.get(wildcards.method)
     inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID,
-              "train": TRAIN_FILES[train_data(wildcards.method)]}
-    variant = wd_variant(wildcards.method)
-    if variant:
-        inputs["init"] = exp(f"{phase1_dir(wildcards.student, variant[0], wildcards.seed)}/final.pt")
-    elif student_init(wildcards) == "cutoff":
+              "train": TRAIN_FILES[method.train_data]}
+    if method.init == "checkpoint":
+        phase1 = phase1_dir(wildcards.student, method.transfer, wildcards.seed)
+        inputs["init"] = exp(f"{phase1}/final.pt")
+    elif method.init == "cutoff":
         inputs["init"] = TEACHER
     return inputs
 
 
 def student_settings(wildcards):
     """Student budget; WD methods get its Phase-2 share (and their own warm-up in a sweep)."""
-    variant = wd_variant(wildcards.method)
-    if variant is None:
+    method = methods.get(wildcards.method)
+    if not method.is_wd:
         return config["student_train"]
-    warmup = variant[1]
-    return PHASE2_TRAIN if warmup is None else {**PHASE2_TRAIN, "warmup": warmup}
-
-
-def student_init(wildcards):
-    if wd_variant(wildcards.method):
-        return "checkpoint"
-    return "cutoff" if wildcards.method in ("cutoff", "cutoff_mixed") else "random"
+    return PHASE2_TRAIN if method.warmup is None else {**PHASE2_TRAIN, "warmup": method.warmup}
 
 
 def training_curves(seed):
@@ -98,9 +95,9 @@ def training_curves(seed):
     for student in STUDENTS:
         runs = {"teacher": (exp("models/teacher/train_log.csv"), 0)}
         for method in TRAINED_METHODS:
-            offset = PHASE1_STEPS if wd_variant(method) else 0
+            offset = PHASE1_STEPS if methods.get(method).is_wd else 0
             runs[method] = (exp(f"{run_dir(student, method, seed)}/train_log.csv"), offset)
-        if any(wd_variant(m) for m in config["methods"]) or "wd_phase1_only" in config["methods"]:
+        if any(methods.get(m).is_wd for m in config["methods"]):
             runs["wd_phase1"] = (exp(f"{phase1_dir(student, seed=seed)}/train_log.csv"), 0)
         curves[student] = runs
     return curves
@@ -121,6 +118,6 @@ wildcard_constraints:
     split="train|valid|test",
     side="src|tgt",
     student="|".join(STUDENTS),
-    method="scratch|kd|cutoff|kd_mixed|cutoff_mixed|wd|wd_(encoder|decoder|attention|ffn)_only|wd_p2wu[0-9]+",
+    method=methods.trained_pattern(),
     transfer="all|encoder|decoder|attention|ffn",
     seed="[0-9]+",

@@ -90,7 +90,7 @@ rule wd_phase1:
     input:
         bpe=exp("bpe/spm.model"),
         teacher=TEACHER,
-        train=TRAIN_FILES[train_data("wd_phase1_only")],
+        train=TRAIN_FILES[methods.get("wd").train_data],  # Phase 1: WD's data
         valid=VALID,
     output:
         model=exp(phase1_dir("{student}", "{transfer}") + "/final.pt"),
@@ -129,7 +129,7 @@ rule train_student:
         work=exp(run_dir("{student}", "{method}") + "/work"),
         model=lambda wc: shape(config, wc.student),
         train=student_settings,
-        init=student_init,
+        init=lambda wc: methods.get(wc.method).init,
         seed=lambda wc: int(wc.seed),
     threads: config["threads"]["student"]
     resources:

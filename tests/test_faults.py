@@ -113,7 +113,8 @@ BAD_VALUES = [
                             "unexpected)"),
     ("student_train.stepz", 4, "student_train: Additional properties are not allowed ('stepz'"),
     # bad method names
-    ("methods", ["kd", "wd_p2wu"], "methods.1: 'wd_p2wu' does not match"),
+    ("methods", ["kd", "wd_p2wu"], "methods.1: unknown method 'wd_p2wu'; expected one of"),
+    ("methods", ["teacher"], "methods.0: the teacher is always trained"),
     ("methods", ["kd", "kd"], "methods: ['kd', 'kd'] has non-unique elements"),
     ("methods", [], "methods: [] should be non-empty"),
     # bad student names (they become directory names too)

@@ -10,7 +10,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 MICRO = REPO / "tests" / "micro.yaml"
 METHODS = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd", "wd_phase1_only",
-           "wd_attention_only", "wd_p2wu0"]
+           "wd_attention_only", "wd_warmup0"]
 
 
 def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -51,7 +51,7 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     students = table[(table.student == "tiny1") & (table.seed == 1)].set_index("method")
     # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.
     equal_budget = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd",
-                    "wd_attention_only", "wd_p2wu0"]
+                    "wd_attention_only", "wd_warmup0"]
     assert set(students.train_steps[equal_budget]) == {20}
     assert students.train_steps["wd_phase1_only"] == 8
     # Only attention tensors generated: fewer generator parameters... plus the free tensors.
@@ -60,7 +60,7 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     assert dict(students.train_data) == {
         "scratch": "bitext", "kd": "kd", "cutoff": "kd", "kd_mixed": "bitext+kd",
         "cutoff_mixed": "bitext+kd", "wd": "bitext+kd", "wd_phase1_only": "bitext+kd",
-        "wd_attention_only": "bitext+kd", "wd_p2wu0": "bitext+kd"}
+        "wd_attention_only": "bitext+kd", "wd_warmup0": "bitext+kd"}
     assert (table.bleu_ci95_low <= table.bleu_ci95_high).all()
     compared = students.drop(index=["kd", "cutoff"])
     assert compared.p_vs_kd.between(0, 1).all() and compared.p_vs_cutoff.between(0, 1).all()
@@ -89,7 +89,7 @@ def test_sweep_shares_phase1_and_changes_only_the_warmup(micro_run):
                                                                    "wd_phase1_attention"]
     assert sorted(p.name for p in models.glob("wd_phase1_all/seed*")) == ["seed1", "seed2"]
     wd_log = (models / "wd" / "seed1" / "train_log.csv").read_text().splitlines()
-    sweep_log = (models / "wd_p2wu0" / "seed1" / "train_log.csv").read_text().splitlines()
+    sweep_log = (models / "wd_warmup0" / "seed1" / "train_log.csv").read_text().splitlines()
     first_lr = [float(log[1].split(",")[2]) for log in (wd_log, sweep_log)]
     assert first_lr[1] < first_lr[0]  # no warm-up: already decaying at the first log
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import fields
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+from wd import methods
 from wd.data.corpora import CORPORA
 from wd.decode import SearchSettings
 from wd.metrics import VARIANTS
@@ -16,35 +16,6 @@ from wd.model.transformer import ModelConfig
 from wd.train import TrainSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
-
-
-WD_METHOD = re.compile(r"^wd(?:_(?P<kind>encoder|decoder|attention|ffn)_only|_p2wu(?P<warmup>\d+))?$")
-
-
-def wd_variant(method: str) -> tuple[str, int | None] | None:
-    """``(transfer kind, Phase-2 warm-up override)`` of a WD method, None for other methods.
-
-    ``wd`` transfers everything; ``wd_<kind>_only`` transfers one kind (ablation);
-    ``wd_p2wu<N>`` is ``wd`` with N Phase-2 warm-up steps (sweep; it shares ``wd``'s Phase 1).
-    """
-    match = WD_METHOD.match(method)
-    if match is None:
-        return None
-    warmup = match.group("warmup")
-    return match.group("kind") or "all", None if warmup is None else int(warmup)
-
-
-TRAIN_DATA = {"bitext": "the original bitext", "kd": "the KD data (the teacher's translations "
-              "of the training sources)", "bitext+kd": "both concatenated"}
-
-
-def train_data(method: str) -> str:
-    """Which :data:`TRAIN_DATA` a method's model trains on. WD (both phases) trains on
-    bitext+kd as released; ``kd_mixed`` and ``cutoff_mixed`` are KD and cut-off on exactly that
-    data, so that a table separates the method from the data."""
-    if method in ("teacher", "scratch"):
-        return "bitext"
-    return "kd" if method in ("kd", "cutoff") else "bitext+kd"
 
 
 class ConfigError(ValueError):
@@ -65,8 +36,27 @@ def validate(config: dict, schema_path: Path = SCHEMA) -> None:
     _check_semantics(config)
 
 
+def rename_methods(config: dict) -> list[str]:
+    """Replace old method names in ``config["methods"]`` by the current ones; one warning line
+    per name replaced."""
+    warnings = []
+    for index, name in enumerate(config["methods"]):
+        new = methods.new_name(name)
+        if new:
+            config["methods"][index] = new
+            warnings.append(f"config warning at methods.{index}: {name} is now called {new}")
+    return warnings
+
+
 def _check_semantics(config: dict) -> None:
     _check_experiment_name(config["experiment"])
+    for index, name in enumerate(config["methods"]):
+        try:
+            if name == "teacher":
+                raise ValueError("the teacher is always trained; list student methods only")
+            methods.get(name)
+        except ValueError as err:
+            raise ConfigError(f"config error at methods.{index}: {err}") from None
     if config["wd"]["phase1_steps"] >= config["student_train"]["steps"]:
         raise ConfigError("config error at wd.phase1_steps: must be below student_train.steps "
                           "(Phase 2 gets the rest of the student budget)")

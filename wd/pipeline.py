@@ -20,14 +20,13 @@ from wd.data.bpe import load_bpe
 from wd.data.text import read_lines, write_lines
 from wd.decode import SearchSettings, translate_batches
 from wd.journal import Journal
+from wd.methods import INITS
 from wd.model.cutoff import cutoff_student
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.transformer import ModelConfig, Transformer, count_parameters
 from wd.train import Trainer, TrainSettings, checkpoints
 
 log = logging.getLogger(__name__)
-
-INITS = ("random", "cutoff", "checkpoint")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -80,7 +79,7 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
     generator size is carried over.
     """
     if init not in INITS:
-        raise ValueError(f"unknown initialisation {init!r}; expected one of {INITS}")
+        raise ValueError(f"unknown initialisation {init!r}; expected one of {[*INITS]}")
     torch.manual_seed(settings.seed)
     before: dict = {"train_steps": 0, "train_seconds": 0.0}
     if init == "random":

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wd import significance
-from wd.config import train_data
+from wd import methods, significance
 from wd.data.text import read_lines, write_lines
 from wd.metrics import VARIANTS, read_references
 from wd.significance import significance_columns
@@ -26,13 +25,10 @@ COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "
            "train_seconds", "device", "beam", "batch_size", "threads", "bleu_signature",
            "chrf_signature", "generator_params"]
 
-METHOD_ORDER = ["teacher", "scratch", "kd", "kd_mixed", "cutoff", "cutoff_mixed",
-                "wd_phase1_only", "wd"]
-
 
 def method_rank(method: str) -> int:
-    """Paper order; ablations and sweep points (not in METHOD_ORDER) follow ``wd``."""
-    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    """Paper order; ablations and sweep points follow ``wd`` (wd.methods)."""
+    return methods.get(method).order
 
 
 def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
@@ -46,7 +42,7 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
         rows.append({**result, "experiment": experiment, "student": student, "method": method,
                      "seed": seed, "testset": testset})
     table = pd.DataFrame(rows)
-    table["train_data"] = table.method.map(train_data)
+    table["train_data"] = [methods.get(m).train_data for m in table.method]
     teacher = table[table.method == "teacher"]
     if len(teacher) != 1:
         raise ValueError("exactly one teacher evaluation is needed for speed-ups")

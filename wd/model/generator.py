@@ -36,16 +36,18 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from wd.checkpoint import load
+from wd.methods import TRANSFER_KINDS
 from wd.model.mapping import check_compatible, teacher_sources
 from wd.model.transformer import ModelConfig, Transformer
 
-TRANSFER_KINDS = ("all", "encoder", "decoder", "attention", "ffn")
 
 
 def transferred(name: str, kind: str) -> bool:
     """Whether the student parameter ``name`` is generated from the teacher under ``kind``:
     ``encoder``/``decoder`` take one side (with its embeddings, norms and output projection),
-    ``attention``/``ffn`` only the attention or feed-forward projections of every layer."""
+    ``attention``/``ffn`` only the attention or feed-forward projections of every layer.
+    The kinds are read off parameter names (wd.model.transformer): renaming a module there
+    changes what a transfer ablation transfers."""
     if kind == "all":
         return True
     if kind == "encoder":
