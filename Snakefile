@@ -7,6 +7,7 @@
 # `pip install -e .` built (pyproject.toml pins the dependencies); per-rule conda environments
 # would install PyTorch once per rule and could not share the CPU/GPU build the user chose.
 
+
 configfile: "config.yaml"
 
 
@@ -20,7 +21,7 @@ include: "rules/evaluate.smk"
 
 
 rule all:
+    default_target: True
     input:
         TABLES,
         PLOTS,
-    default_target: True

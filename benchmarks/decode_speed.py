@@ -27,10 +27,12 @@ from pathlib import Path
 import torch
 
 from wd.data.batching import source_tensor
-from wd.decode import SearchSettings, beam_search
+from wd.decode import beam_search
 from wd.export import export_model, vocabulary
 from wd.model.incremental import IncrementalDecoder
-from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, ModelConfig, Transformer
+from wd.model.transformer import Transformer
+from wd.settings import ModelConfig, SearchSettings
+from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 VOCAB = 32000
 TEACHER = dict(enc_layers=6, dec_layers=6, enc_dim=512, dec_dim=512, enc_ffn=2048, dec_ffn=2048,

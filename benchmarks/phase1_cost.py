@@ -25,7 +25,8 @@ import yaml
 
 from wd.config import shape
 from wd.model.generator import Phase1Model, generator_parameters
-from wd.model.transformer import ModelConfig, Transformer, count_parameters
+from wd.model.transformer import Transformer, count_parameters
+from wd.settings import ModelConfig
 from wd.train import autocast
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
             rows.append({"shapes": args.shapes, "student": name, "variant": variant,
                          "batch": args.batch, "length": args.length, "threads": args.threads,
                          "amp": args.amp, **r,
-                         "time_ratio_vs_kd": round(r["seconds_per_step"] / kd["seconds_per_step"], 2),
+                         "time_ratio_vs_kd": round(r["seconds_per_step"]
+                                                   / kd["seconds_per_step"], 2),
                          "memory_ratio_vs_kd": round(r["peak_rss_mb"] / kd["peak_rss_mb"], 2)})
     with open(args.out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -121,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{'trainable':>11}")
     for r in rows:
         print(f"{r['student']:8} {r['variant']:11} {r['seconds_per_step']:8.3f} "
-              f"{r['time_ratio_vs_kd']:6.2f} {r['peak_rss_mb']:8.0f} {r['memory_ratio_vs_kd']:6.2f} "
+              f"{r['time_ratio_vs_kd']:6.2f} {r['peak_rss_mb']:8.0f} "
+              f"{r['memory_ratio_vs_kd']:6.2f} "
               f"{r['trainable_params']:11,}")
 
 

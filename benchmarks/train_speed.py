@@ -35,8 +35,10 @@ from torch import nn
 
 from phase1_cost import PAPER_STUDENTS, PAPER_TEACHER  # same sibling shapes as phase1_cost.py
 from wd.data.batching import Pair, collate, epoch_batches
-from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, ModelConfig, Transformer
-from wd.train import Trainer, TrainSettings, autocast, fused_adam
+from wd.model.transformer import Transformer
+from wd.settings import ModelConfig, TrainSettings
+from wd.train import Trainer, autocast, fused_adam
+from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 SMOOTHING = 0.1
 FIELDS = ["engine", "model", "precision", "tokens_per_sec", "seconds_per_step", "ratio_vs_hf",

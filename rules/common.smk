@@ -70,8 +70,7 @@ TRAIN_FILES = {"bitext": BPE_TRAIN, "kd": KD_TRAIN, "bitext+kd": BPE_TRAIN + KD_
 def student_inputs(wildcards):
     """Data and initialisation of one student run (wd/methods.py)."""
     method = methods.get(wildcards.method)
-    inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID,
-              "train": TRAIN_FILES[method.train_data]}
+    inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID, "train": TRAIN_FILES[method.train_data]}
     if method.init == "checkpoint":
         phase1 = phase1_dir(wildcards.student, method.transfer, wildcards.seed)
         inputs["init"] = exp(f"{phase1}/final.pt")
@@ -105,7 +104,8 @@ def training_curves(seed):
 
 # (student, method, seed) of every evaluated system; the teacher's seed is the experiment's.
 SYSTEMS = [("teacher", "teacher", config["seed"])] + [
-    (s, m, seed) for s in STUDENTS for m in config["methods"] for seed in SEEDS]
+    (s, m, seed) for s in STUDENTS for m in config["methods"] for seed in SEEDS
+]
 EVALS = [exp(f"eval/{s}/{m}/seed{seed}/test.json") for s, m, seed in SYSTEMS]
 HYPS = [path.removesuffix(".json") + ".hyp" for path in EVALS]  # beside each json (wd.evaluate)
 CURVES = training_curves(SEEDS[0])

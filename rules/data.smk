@@ -53,9 +53,9 @@ else:
             str(DOWNLOADS / "logs" / "{file}.log"),
         wildcard_constraints:
             file="|".join(re.escape(f.name) for f in CORPUS.files),
+        localrule: True
         params:
             corpus=CORPUS.name,
-        localrule: True
         script:
             "../workflow_scripts/download.py"
 

@@ -15,14 +15,14 @@ rule evaluate:
         exp("logs/evaluate.log"),
     benchmark:
         exp("benchmarks/evaluate.tsv")
+    threads: config["threads"]["decode"]
+    resources:
+        gpu=config["gpus"],
     params:
         names=["/".join(map(str, system)) for system in SYSTEMS],
         search=config["evaluation"],
         bleu_variants=config["evaluation"].get("bleu_variants", []),
         tgt_lang=config["data"]["tgt_lang"],
-    threads: config["threads"]["decode"]
-    resources:
-        gpu=config["gpus"],
     script:
         "../workflow_scripts/evaluate.py"
 

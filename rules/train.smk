@@ -12,15 +12,15 @@ rule train_teacher:
         exp("logs/train/teacher.log"),
     benchmark:
         exp("benchmarks/train/teacher.tsv")
+    # The teacher and its KD data are the critical path: never let a student start first.
+    priority: 20
+    threads: config["threads"]["teacher"]
+    resources:
+        gpu=config["gpus"],
     params:
         work=exp("models/teacher/work"),
         model=shape(config, "teacher"),
         train=config["teacher"]["train"],
-    threads: config["threads"]["teacher"]
-    resources:
-        gpu=config["gpus"],
-    # The teacher and its KD data are the critical path: never let a student start first.
-    priority: 20
     script:
         "../workflow_scripts/train_teacher.py"
 
@@ -42,10 +42,10 @@ rule kd_split:
         counts=exp("kd/shards/counts.json"),
     log:
         exp("logs/kd/split.log"),
+    priority: 20
     # Holds the decoders' cores for its second of work: with one core, a student took the other
     # core when the teacher finished, and the two-thread KD decoding waited minutes for it.
     threads: config["threads"]["decode"]
-    priority: 20
     script:
         "../workflow_scripts/kd_split.py"
 
@@ -63,12 +63,12 @@ rule kd_translate:
         exp("benchmarks/kd/translate.{shard}.tsv")
     wildcard_constraints:
         shard="[0-9]+",
-    params:
-        search=KD_SEARCH,
+    priority: 20
     threads: config["threads"]["decode"]
     resources:
         gpu=config["gpus"],
-    priority: 20
+    params:
+        search=KD_SEARCH,
     script:
         "../workflow_scripts/kd_translate.py"
 
@@ -99,6 +99,11 @@ rule wd_phase1:
         exp("logs/train/{student}.wd_phase1_{transfer}.seed{seed}.log"),
     benchmark:
         exp("benchmarks/train/{student}.wd_phase1_{transfer}.seed{seed}.tsv")
+    # WD runs two jobs in a row (Phase 1, then Phase 2): start them first to shorten the run.
+    priority: 10
+    threads: config["threads"]["student"]
+    resources:
+        gpu=config["gpus"],
     params:
         work=exp(phase1_dir("{student}", "{transfer}") + "/work"),
         model=lambda wc: shape(config, wc.student),
@@ -106,11 +111,6 @@ rule wd_phase1:
         seed=lambda wc: int(wc.seed),
         # read from the config by the script; here so that a change reruns Phase 1
         generator={k: config["wd"][k] for k in ("same_shape_layers", "phase1_conversion")},
-    threads: config["threads"]["student"]
-    resources:
-        gpu=config["gpus"],
-    # WD runs two jobs in a row (Phase 1, then Phase 2): start them first to shorten the run.
-    priority: 10
     script:
         "../workflow_scripts/wd_phase1.py"
 
@@ -125,14 +125,14 @@ rule train_student:
         exp("logs/train/{student}.{method}.seed{seed}.log"),
     benchmark:
         exp("benchmarks/train/{student}.{method}.seed{seed}.tsv")
+    threads: config["threads"]["student"]
+    resources:
+        gpu=config["gpus"],
     params:
         work=exp(run_dir("{student}", "{method}") + "/work"),
         model=lambda wc: shape(config, wc.student),
         train=student_settings,
         init=lambda wc: methods.get(wc.method).init,
         seed=lambda wc: int(wc.seed),
-    threads: config["threads"]["student"]
-    resources:
-        gpu=config["gpus"],
     script:
         "../workflow_scripts/train_student.py"

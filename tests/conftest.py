@@ -6,10 +6,11 @@ import pytest
 import torch
 import yaml
 
-from wd.model.transformer import ModelConfig
+from wd.settings import ModelConfig
 
 VOCAB = 50
-DEFAULT_CONFIG = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
+DEFAULT_CONFIG = yaml.safe_load(
+    (Path(__file__).resolve().parent.parent / "config.yaml").read_text())
 
 
 def tiny(**over) -> ModelConfig:

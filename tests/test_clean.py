@@ -23,7 +23,8 @@ def test_each_reason_is_counted_and_the_rest_kept_in_order(caplog):
     ]
     src, tgt = map(list, zip(*pairs))
     with caplog.at_level(logging.INFO, logger="wd.data.clean"):
-        kept_src, kept_tgt, dropped = clean_pairs(src, tgt, "en", "ro", SETTINGS, where="x.en + x.ro")
+        kept_src, kept_tgt, dropped = clean_pairs(src, tgt, "en", "ro", SETTINGS,
+                                                  where="x.en + x.ro")
     assert list(zip(kept_src, kept_tgt)) == [pairs[0], pairs[7], pairs[8]]
     assert dict(dropped) == {"not_utf8": 1, "control_chars": 1, "empty": 1, "too_long": 1,
                              "ratio": 1, "duplicate": 1}

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEFAULT_CONFIG as DEFAULT, with_change
+from conftest import DEFAULT_CONFIG as DEFAULT
+from conftest import with_change
 from wd.config import ConfigError, shape, validate
 
 REPO = Path(__file__).resolve().parent.parent

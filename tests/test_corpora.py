@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_server import Faults, serve
 
+from fake_server import Faults, serve
 from wd.config import ConfigError, validate
 from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.clean import CleanSettings

@@ -9,9 +9,10 @@ from wd.cli import main as translate_main
 from wd.config import search_settings
 from wd.data.bpe import train_bpe
 from wd.data.text import write_lines
-from wd.decode import SearchSettings, beam_search, translate
+from wd.decode import beam_search, translate
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer
+from wd.settings import SearchSettings
 
 
 def build(**over) -> Transformer:
@@ -46,7 +47,8 @@ def test_int8_decoding_stays_close_to_fp32(batch):
     fp32, int8 = IncrementalDecoder(model), IncrementalDecoder(model, int8=True)
     memory = model.encode(src)
     a, b = fp32.start(*memory, 1, 1), int8.start(*memory, 1, 1)
-    la, lb = torch.log_softmax(fp32.step(tgt[:, 0], a), -1), torch.log_softmax(int8.step(tgt[:, 0], b), -1)
+    la = torch.log_softmax(fp32.step(tgt[:, 0], a), -1)
+    lb = torch.log_softmax(int8.step(tgt[:, 0], b), -1)
     assert not torch.equal(la, lb)  # really quantised
     assert (la.exp() - lb.exp()).abs().max() < 0.02
     out = translate(model, [[5, 6, 7], [8, 9]], SearchSettings(beam=2, int8=True),

@@ -5,8 +5,8 @@ import os
 import socket
 
 import pytest
-from fake_server import Faults, serve
 
+from fake_server import Faults, serve
 from wd.data.corpora import RemoteFile
 from wd.data.download import DownloadError, DownloadSettings, fetch, source_url
 

@@ -2,7 +2,7 @@
 import torch
 
 from wd import evaluate
-from wd.decode import SearchSettings
+from wd.settings import SearchSettings
 
 
 def test_timed_passes_interleave_the_systems_and_report_every_time(monkeypatch):

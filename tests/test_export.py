@@ -4,9 +4,10 @@ import torch
 
 from conftest import tiny
 from wd.checkpoint import save_model
-from wd.decode import SearchSettings, translate
+from wd.decode import translate
 from wd.export import export_model, main, vocabulary
 from wd.model.transformer import Transformer
+from wd.settings import SearchSettings
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 

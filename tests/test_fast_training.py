@@ -11,7 +11,8 @@ from wd.loss import smoothed_cross_entropy
 from wd.memory import keep_freed_memory
 from wd.model.dropout import dropout, keep_mask, relu_dropout
 from wd.model.transformer import Attention, Transformer, attention_with_dropout
-from wd.train import Trainer, TrainSettings
+from wd.settings import TrainSettings
+from wd.train import Trainer
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])

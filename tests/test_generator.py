@@ -3,10 +3,19 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny
-from wd.model.cutoff import cutoff_student
 from wd.checkpoint import save_model
-from wd.model.generator import (ElementwiseMap, FreeMap, MatrixMap, OutputMap, Phase1Model,
-                                VectorMap, build_generator, generator_parameters, transferred)
+from wd.model.cutoff import cutoff_student
+from wd.model.generator import (
+    ElementwiseMap,
+    FreeMap,
+    MatrixMap,
+    OutputMap,
+    Phase1Model,
+    VectorMap,
+    build_generator,
+    generator_parameters,
+    transferred,
+)
 from wd.model.mapping import layer_groups
 from wd.model.transformer import Transformer
 
@@ -67,7 +76,8 @@ def test_map_kinds_follow_the_method():
 
 
 def test_matrix_map_equals_the_written_formula():
-    """The cheap evaluation (mix, then project) equals the X_j, Y_k, Z sequence of the paper (docs/method.md)."""
+    """The cheap evaluation (mix, then project) equals the X_j, Y_k, Z sequence of the paper
+    (docs/method.md)."""
     torch.manual_seed(0)
     m = MatrixMap(3, torch.Size([8, 6]), torch.Size([4, 5]))
     with torch.no_grad():

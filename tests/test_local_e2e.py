@@ -13,11 +13,17 @@ import pandas as pd
 import pytest
 import sacrebleu
 import yaml
-
 from test_pipeline_e2e import MICRO, snakemake
+
 from wd.data.text import detokenize, read_lines
-from wd.data.toy import (MAX_WORDS, MIN_WORDS, build_lexicon, realise_source, realise_target,
-                         sample_sentence)
+from wd.data.toy import (
+    MAX_WORDS,
+    MIN_WORDS,
+    build_lexicon,
+    realise_source,
+    realise_target,
+    sample_sentence,
+)
 from wd.metrics import score
 
 N_REFS = 3

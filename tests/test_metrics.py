@@ -14,14 +14,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_comma_below_changes_only_cedilla_s_and_t():
-    assert comma_below("\u015ei \u015ftiin\u0163\u0103 \u0162ARA") == "\u0218i \u0219tiin\u021b\u0103 \u021aARA"
+    assert (comma_below("\u015ei \u015ftiin\u0163\u0103 \u0162ARA")
+            == "\u0218i \u0219tiin\u021b\u0103 \u021aARA")
     assert comma_below("s\u0327i T\u0327") == "\u0219i \u021a"  # letter + combining cedilla
-    untouched = "\u0219\u021b\u0103\u00e2\u00ee \u00e7a va \u00e9t\u00e9 Gar\u00e7on"  # ș ț ă â î, French ç é
+    # ș ț ă â î, French ç é
+    untouched = "\u0219\u021b\u0103\u00e2\u00ee \u00e7a va \u00e9t\u00e9 Gar\u00e7on"
     assert comma_below(untouched) == untouched
 
 
 def test_strip_diacritics_removes_romanian_ones_in_both_cases_and_forms():
-    assert strip_diacritics("\u0218tiin\u021b\u0103 \u00een \u021a\u0102RI, \u00c2NC\u00ce") == "Stiinta in TARI, ANCI"
+    assert (strip_diacritics("\u0218tiin\u021b\u0103 \u00een \u021a\u0102RI, \u00c2NC\u00ce")
+            == "Stiinta in TARI, ANCI")
     assert strip_diacritics("\u015f\u0163\u015e\u0162") == "stST"  # cedilla forms too
     assert strip_diacritics("a\u0306 s\u0326 i\u0302") == "a s i"  # combining marks
     assert strip_diacritics("Andr\u00e9") == "Andr\u00e9"
@@ -39,7 +42,8 @@ def test_primary_bleu_and_chrf_are_sacrebleu_with_signatures():
 
 
 def test_ro_normalised_ignores_cedilla_diacritics_and_quote_style():
-    ref = "\u201eDe\u0219i \u021bara are \u0219anse\u201d, a spus ministrul \u00een fa\u021ba pre\u0219ei."
+    ref = ("\u201eDe\u0219i \u021bara are \u0219anse\u201d, a spus ministrul \u00een "
+           "fa\u021ba pre\u0219ei.")
     hyp = "\"De\u015fi \u0163ara are sanse\", a spus ministrul in fa\u0163a presei."
     result = score([hyp], [[ref]], ["ro_normalised"])
     assert result["bleu_ro_normalised"] == 100.0
@@ -48,7 +52,8 @@ def test_ro_normalised_ignores_cedilla_diacritics_and_quote_style():
 
 
 def test_compound_splitting_as_get_ende_bleu():
-    assert split_compounds("das Welt-Cup-Finale") == "das Welt ##AT##-##AT## Cup ##AT##-##AT## Finale"
+    assert (split_compounds("das Welt-Cup-Finale")
+            == "das Welt ##AT##-##AT## Cup ##AT##-##AT## Finale")
     assert split_compounds("a-b-c - x") == "a ##AT##-##AT## b-c - x"  # the perl regex's quirk
     hyp = "Das Welt-Cup-Finale beginnt heute in der Hauptstadt."
     ref = "Das Welt-Meister-Finale beginnt heute in der Hauptstadt."

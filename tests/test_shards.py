@@ -15,12 +15,12 @@ from wd.data.batching import load_parallel
 from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.shards import ShardError, join_files, shard_bounds, split_file
 from wd.data.toy import generate_toy_corpus
-from wd.decode import SearchSettings
-from wd.model.transformer import ModelConfig, Transformer
 from wd.journal import Journal
+from wd.model.transformer import Transformer
 from wd.pipeline import partial_path, translate_file
+from wd.settings import ModelConfig, SearchSettings, TrainSettings
 from wd.stopping import EXIT_STOPPED
-from wd.train import Trainer, TrainSettings
+from wd.train import Trainer
 
 
 @pytest.mark.parametrize(("lines", "shards", "sizes"), [

@@ -111,7 +111,8 @@ def test_target_varies_for_the_same_source():
     lex = toy.build_lexicon(1)
     rng = random.Random(0)
     sentences = [toy.sample_sentence(lex, rng) for _ in range(50)]
-    variants = [{tuple(toy.realise_target(s, random.Random(k))) for k in range(20)} for s in sentences]
+    variants = [{tuple(toy.realise_target(s, random.Random(k))) for k in range(20)}
+                for s in sentences]
     assert sum(len(v) > 1 for v in variants) >= 25
     # Moderate randomness: the dominant realisation usually turns up among 20 draws.
     modes = [tuple(toy.realise_target(s, ModeRandom())) for s in sentences]
@@ -163,4 +164,5 @@ def test_relative_clause_is_verb_final():
     tgt = toy._tgt_np(head, ModeRandom())
     participle = verb.stems[0] + toy._PARTICIPLE_ENDINGS[verb.conj]
     assert tgt[1:] == ["care", obj.noun.stems[0] + "ul", "au", participle]
-    assert toy._src_np(head)[1:] == [head.noun.src_plural, "that", toy._past(verb.src), "the", obj.noun.src]
+    assert toy._src_np(head)[1:] == [head.noun.src_plural, "that", toy._past(verb.src), "the",
+                                     obj.noun.src]

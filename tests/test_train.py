@@ -6,7 +6,8 @@ import torch
 from conftest import tiny
 from wd.data.batching import collate, token_buckets
 from wd.model.transformer import Transformer
-from wd.train import Trainer, TrainSettings, checkpoints, learning_rate
+from wd.settings import TrainSettings
+from wd.train import Trainer, checkpoints, learning_rate
 
 
 def toy_pairs(n: int, seed: int = 0) -> list:

@@ -2,9 +2,11 @@ import pytest
 import torch
 
 from conftest import tiny
-from wd.decode import SearchSettings, beam_search, translate
+from wd.decode import beam_search, translate
 from wd.model.incremental import IncrementalDecoder
-from wd.model.transformer import EOS_ID, Transformer, count_parameters
+from wd.model.transformer import Transformer, count_parameters
+from wd.settings import SearchSettings
+from wd.vocab import EOS_ID
 
 
 def build(**over) -> Transformer:

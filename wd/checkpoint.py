@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from wd.model.transformer import ModelConfig, Transformer
+from wd.model.transformer import Transformer
+from wd.settings import ModelConfig
 
 
 class CheckpointError(RuntimeError):
@@ -19,7 +20,7 @@ class CheckpointError(RuntimeError):
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    """Write to ``path.tmp`` then rename, so a crash never leaves a half file under the real name."""
+    """Write to ``path.tmp`` then rename: a crash never leaves a half file under the real name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -42,7 +43,7 @@ def save_model(model: Transformer, path: Path, meta: dict) -> None:
 
 
 def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[Transformer, dict]:
-    """Rebuild a :class:`Transformer` from a model checkpoint; return it (eval mode) and its meta."""
+    """Rebuild a :class:`Transformer` from a model checkpoint; return it (eval mode), its meta."""
     ckpt = load(path)
     try:
         model = Transformer(ModelConfig(**ckpt["config"]))

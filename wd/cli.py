@@ -15,9 +15,10 @@ import torch
 from wd.checkpoint import load_model
 from wd.data.bpe import decode_pieces, load_bpe
 from wd.data.text import detokenize, read_lines, tokenize, write_lines
-from wd.decode import SearchSettings, translate
+from wd.decode import translate
 from wd.model.transformer import Transformer
 from wd.pipeline import resolve_device
+from wd.settings import SearchSettings
 
 
 def translate_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,

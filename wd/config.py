@@ -10,10 +10,8 @@ import yaml
 
 from wd import methods
 from wd.data.corpora import CORPORA
-from wd.decode import SearchSettings
 from wd.metrics import VARIANTS
-from wd.model.transformer import ModelConfig
-from wd.train import TrainSettings
+from wd.settings import ModelConfig, SearchSettings, TrainSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 

@@ -10,7 +10,6 @@ and the first step runs one row per sentence since all beams start equal.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -18,19 +17,9 @@ from torch import Tensor
 from wd.data.batching import source_tensor
 from wd.memory import keep_freed_memory
 from wd.model.incremental import IncrementalDecoder
-from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, Transformer
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    beam: int = 4
-    lenpen: float = 1.0
-    # Output length limit max_len_a * source length + max_len_b, fairseq's (default 0 and 200).
-    max_len_a: float = 0.0
-    max_len_b: int = 200
-    batch_size: int = 64
-    min_len: int = 0  # EOS is not allowed before this many output tokens
-    int8: bool = False  # int8 decoder matrices (CPU only), see wd.quantize
+from wd.model.transformer import Transformer
+from wd.settings import SearchSettings
+from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
 @torch.inference_mode()

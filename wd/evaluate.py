@@ -22,8 +22,9 @@ from wd.checkpoint import load_model
 from wd.data.batching import pieces_to_ids
 from wd.data.bpe import decode_pieces, load_bpe
 from wd.data.text import detokenize, read_lines, write_lines
-from wd.decode import SearchSettings, translate
+from wd.decode import translate
 from wd.metrics import read_references, score
+from wd.settings import SearchSettings
 
 log = logging.getLogger(__name__)
 

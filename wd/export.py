@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from wd.checkpoint import load_model
 from wd.data.bpe import load_bpe
-from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Transformer, sinusoidal_positions
+from wd.model.transformer import Transformer, sinusoidal_positions
+from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 MAX_POSITIONS = 1024  # longest source or target the exported model accepts
 SPECIAL = {PAD_ID: "<blank>", UNK_ID: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>"}

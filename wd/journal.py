@@ -43,7 +43,7 @@ class Journal:
         for line in lines[1:]:
             try:
                 index, text = json.loads(line)
-            except (ValueError, TypeError):  # damaged by a crash of the machine: that item is redone
+            except (ValueError, TypeError):  # damaged by a machine crash: the item is redone
                 continue
             done[int(index)] = text
         return done

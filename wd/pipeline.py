@@ -18,13 +18,14 @@ from wd.config import train_settings
 from wd.data.batching import Pair, load_parallel, pieces_to_ids
 from wd.data.bpe import load_bpe
 from wd.data.text import read_lines, write_lines
-from wd.decode import SearchSettings, translate_batches
+from wd.decode import translate_batches
 from wd.journal import Journal
 from wd.methods import INITS
 from wd.model.cutoff import cutoff_student
 from wd.model.generator import build_generator, generator_parameters
-from wd.model.transformer import ModelConfig, Transformer, count_parameters
-from wd.train import Trainer, TrainSettings, checkpoints
+from wd.model.transformer import Transformer, count_parameters
+from wd.settings import ModelConfig, SearchSettings, TrainSettings
+from wd.train import Trainer, checkpoints
 
 log = logging.getLogger(__name__)
 

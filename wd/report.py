@@ -19,8 +19,9 @@ from wd.data.text import read_lines, write_lines
 from wd.metrics import VARIANTS, read_references
 from wd.significance import significance_columns
 
-COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "bleu", "bleu_ci95_low",
-           "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "params",
+COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "bleu",
+           "bleu_ci95_low", "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd",
+           "p_vs_cutoff", "params",
            "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", "train_steps",
            "train_seconds", "device", "beam", "batch_size", "threads", "bleu_signature",
            "chrf_signature", "generator_params"]

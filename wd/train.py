@@ -26,7 +26,6 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -38,7 +37,8 @@ from wd.data.batching import Pair, collate, epoch_batches
 from wd.data.text import read_lines, write_lines
 from wd.loss import smoothed_cross_entropy
 from wd.memory import keep_freed_memory
-from wd.model.transformer import PAD_ID
+from wd.settings import TrainSettings
+from wd.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +48,6 @@ LOG_FIELDS = ["step", "epoch", "lr", "train_loss", "valid_loss", "valid_nll", "t
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.
 NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps"}
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    steps: int
-    max_tokens: int
-    lr: float
-    warmup: int
-    warmup_init_lr: float = 1e-7
-    betas: tuple[float, float] = (0.9, 0.98)
-    label_smoothing: float = 0.1
-    clip_norm: float = 0.0
-    save_every: int = 100
-    average_last: int = 1
-    valid_every: int = 100
-    update_freq: int = 1
-    max_bad_steps: int = 10
-    amp: str = "none"
-    compile: bool = False  # torch.compile the model (dynamic shapes: batches vary in length)
-    seed: int = 1
 
 
 class NonFiniteLossError(RuntimeError):

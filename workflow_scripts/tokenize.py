@@ -4,4 +4,5 @@ from wd.workflow import step
 
 with step(snakemake):
     lang = snakemake.params.lang
-    write_lines(snakemake.output[0], (tokenize(line, lang) for line in read_lines(snakemake.input[0])))
+    lines = read_lines(snakemake.input[0])
+    write_lines(snakemake.output[0], (tokenize(line, lang) for line in lines))

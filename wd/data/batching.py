@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from wd.data.text import read_lines
-from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID
+from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 Pair = tuple[list[int], list[int]]
 

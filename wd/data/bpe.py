@@ -10,7 +10,7 @@ from pathlib import Path
 import sentencepiece as spm
 
 from wd.data.text import read_lines, write_lines
-from wd.model.transformer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 
 def train_bpe(inputs: list[Path], model_path: Path, vocab_size: int, seed: int) -> None:

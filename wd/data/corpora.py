@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+
 @dataclass(frozen=True)
 class RemoteFile:
     """One file to download. ``id`` names it in config keys (``data.manual.<id>``) and, with the

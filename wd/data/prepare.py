@@ -18,6 +18,7 @@ from wd.data.extract import read_part
 from wd.data.romanian import comma_below
 from wd.data.text import read_lines, write_lines
 
+
 def normalise(lines: list[str], lang: str) -> list[str]:
     """Language-specific spelling fixes for model inputs and training targets: Romanian
     comma-below."""

@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 
 from wd.model.mapping import check_compatible, teacher_sources
-from wd.model.transformer import ModelConfig, Transformer
+from wd.model.transformer import Transformer
+from wd.settings import ModelConfig
 
 
 def cut(teacher_tensor: Tensor, shape: torch.Size) -> Tensor:

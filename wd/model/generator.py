@@ -38,8 +38,8 @@ from torch.func import functional_call
 from wd.checkpoint import load
 from wd.methods import TRANSFER_KINDS
 from wd.model.mapping import check_compatible, teacher_sources
-from wd.model.transformer import ModelConfig, Transformer
-
+from wd.model.transformer import Transformer
+from wd.settings import ModelConfig
 
 
 def transferred(name: str, kind: str) -> bool:
@@ -112,7 +112,7 @@ class VectorMap(nn.Module):
 
 
 class EmbeddingMap(nn.Module):
-    """``A[x] * tanh(E_t[x] P_emb) + B[x]`` with per-token tables; ``P_emb`` only if widths differ."""
+    """``A[x] * tanh(E_t[x] P_emb) + B[x]``, per-token tables; ``P_emb`` only if widths differ."""
 
     def __init__(self, teacher_shape: torch.Size, student_shape: torch.Size):
         super().__init__()
@@ -128,7 +128,8 @@ class EmbeddingMap(nn.Module):
 
 
 class OutputMap(nn.Module):
-    """Untied output projection: ``E_out P_out_emb`` (linear), or the teacher's matrix if same width."""
+    """Untied output projection: ``E_out P_out_emb`` (linear), or the teacher's own at equal
+    width."""
 
     def __init__(self, teacher_shape: torch.Size, student_shape: torch.Size):
         super().__init__()

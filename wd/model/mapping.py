@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from wd.model.transformer import ModelConfig
+from wd.settings import ModelConfig
 
 _LAYER = re.compile(r"^(encoder|decoder)\.(\d+)\.(.+)$")
 

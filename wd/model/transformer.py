@@ -10,43 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wd.model.dropout import dropout, relu_dropout
-
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture of one model; stored in every checkpoint so it can be rebuilt alone."""
-
-    vocab_size: int
-    enc_layers: int
-    dec_layers: int
-    enc_dim: int
-    dec_dim: int
-    enc_ffn: int
-    dec_ffn: int
-    enc_heads: int
-    dec_heads: int
-    dropout: float = 0.1
-    pre_norm: bool = False
-    share_embeddings: bool = False
-    tie_output: bool = True
-
-    def __post_init__(self) -> None:
-        if self.enc_dim % self.enc_heads or self.dec_dim % self.dec_heads:
-            raise ValueError(f"model width must be divisible by its heads: {self}")
-        if self.share_embeddings and self.enc_dim != self.dec_dim:
-            raise ValueError("share_embeddings needs enc_dim == dec_dim")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from wd.settings import ModelConfig
+from wd.vocab import PAD_ID
 
 
 def sinusoidal_positions(length: int, dim: int, offset: int = 0, device=None) -> Tensor:

@@ -1,0 +1,69 @@
+"""The settings objects that configs become: model architecture, training, beam search.
+
+Plain dataclasses without torch, so that reading and checking a config (the Snakefile does it at
+start-up) does not load PyTorch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one model; stored in every checkpoint so it can be rebuilt alone."""
+
+    vocab_size: int
+    enc_layers: int
+    dec_layers: int
+    enc_dim: int
+    dec_dim: int
+    enc_ffn: int
+    dec_ffn: int
+    enc_heads: int
+    dec_heads: int
+    dropout: float = 0.1
+    pre_norm: bool = False
+    share_embeddings: bool = False
+    tie_output: bool = True
+
+    def __post_init__(self) -> None:
+        if self.enc_dim % self.enc_heads or self.dec_dim % self.dec_heads:
+            raise ValueError(f"model width must be divisible by its heads: {self}")
+        if self.share_embeddings and self.enc_dim != self.dec_dim:
+            raise ValueError("share_embeddings needs enc_dim == dec_dim")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int
+    max_tokens: int
+    lr: float
+    warmup: int
+    warmup_init_lr: float = 1e-7
+    betas: tuple[float, float] = (0.9, 0.98)
+    label_smoothing: float = 0.1
+    clip_norm: float = 0.0
+    save_every: int = 100
+    average_last: int = 1
+    valid_every: int = 100
+    update_freq: int = 1
+    max_bad_steps: int = 10
+    amp: str = "none"
+    compile: bool = False  # torch.compile the model (dynamic shapes: batches vary in length)
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    beam: int = 4
+    lenpen: float = 1.0
+    # Output length limit max_len_a * source length + max_len_b, fairseq's (default 0 and 200).
+    max_len_a: float = 0.0
+    max_len_b: int = 200
+    batch_size: int = 64
+    min_len: int = 0  # EOS is not allowed before this many output tokens
+    int8: bool = False  # int8 decoder matrices (CPU only), see wd.quantize
