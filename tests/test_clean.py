@@ -41,5 +41,5 @@ def test_unsegmented_languages_are_measured_in_characters():
 
 
 def test_different_lengths_are_an_error():
-    with pytest.raises(ValueError, match="train.en.*2 source lines but 1 target"):
+    with pytest.raises(ValueError, match=r"train.en.*\(source\) has 2 lines, .*\(target\) has 1"):
         clean_pairs(["a", "b"], ["x"], "en", "ro", SETTINGS, where="train.en + train.ro")

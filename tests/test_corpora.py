@@ -21,7 +21,8 @@ from wd.data.clean import CleanSettings
 from wd.data.corpora import CORPORA, Corpus
 from wd.data.download import DownloadSettings, fetch
 from wd.data.prepare import prepare_local, prepare_remote_split
-from wd.data.text import read_lines, tokenize, write_lines
+from wd.data.text import tokenize
+from wd.io import read_lines, write_lines
 from wd.metrics import read_references, score
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ from wd.checkpoint import save_model
 from wd.cli import main as translate_main
 from wd.config import search_settings
 from wd.data.bpe import train_bpe
-from wd.data.text import write_lines
 from wd.decode import beam_search, translate
+from wd.io import write_lines
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings

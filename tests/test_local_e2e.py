@@ -15,7 +15,7 @@ import sacrebleu
 import yaml
 from test_pipeline_e2e import MICRO, snakemake
 
-from wd.data.text import detokenize, read_lines
+from wd.data.text import detokenize
 from wd.data.toy import (
     MAX_WORDS,
     MIN_WORDS,
@@ -24,6 +24,7 @@ from wd.data.toy import (
     realise_target,
     sample_sentence,
 )
+from wd.io import read_lines
 from wd.metrics import score
 
 N_REFS = 3

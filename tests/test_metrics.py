@@ -82,7 +82,7 @@ def test_zh_en_nist_is_case_insensitive_and_uses_all_four_references():
 
 
 def test_mismatched_inputs_are_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="2 hypotheses for 1 lines in reference 2 of 2"):
+    with pytest.raises(ValueError, match="the hypotheses has 2 lines, reference 2 of 2 has 1"):
         score(["a", "b"], [["a", "b"], ["a"]])
     with pytest.raises(ValueError, match="unknown BLEU variant 'nist'"):
         score(["a"], [["a"]], ["nist"])

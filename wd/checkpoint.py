@@ -6,11 +6,11 @@ A model checkpoint is a dict with ``model`` (state dict), ``config`` (architectu
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from wd.io import atomic_path
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
 
@@ -21,11 +21,8 @@ class CheckpointError(RuntimeError):
 
 def save_atomic(obj: dict, path: Path) -> None:
     """Write to ``path.tmp`` then rename: a crash never leaves a half file under the real name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load(path: Path) -> dict:

@@ -13,9 +13,10 @@ from pathlib import Path
 import torch
 
 from wd.checkpoint import load_model
-from wd.data.bpe import decode_pieces, load_bpe
-from wd.data.text import detokenize, read_lines, tokenize, write_lines
+from wd.data.bpe import ids_to_text, load_bpe
+from wd.data.text import tokenize
 from wd.decode import translate
+from wd.io import read_lines, write_lines
 from wd.model.transformer import Transformer
 from wd.pipeline import resolve_device
 from wd.settings import SearchSettings
@@ -27,8 +28,7 @@ def translate_lines(model: Transformer, bpe_model: Path, lines: list[str], src_l
     sp = load_bpe(bpe_model)
     sources = sp.encode([tokenize(line, src_lang) for line in lines], out_type=int)
     hyps = translate(model, sources, search, device)
-    pieces = [" ".join(sp.id_to_piece(t) for t in h) for h in hyps]
-    return [detokenize(line, tgt_lang) for line in decode_pieces(sp, pieces)]
+    return ids_to_text(sp, hyps, tgt_lang)
 
 
 def parser() -> argparse.ArgumentParser:

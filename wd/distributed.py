@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch import nn
 
 from wd import stopping
+from wd.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,7 @@ def launch(target: str, kwargs: dict, device: torch.device, processes: int,
         return
     spec = {"target": target, "kwargs": kwargs, "device": device.type,
             "threads": max(torch.get_num_threads() // processes, 1)}
-    spec_path = Path(spec_path)
-    spec_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = spec_path.with_name(spec_path.name + ".tmp")
-    tmp.write_text(json.dumps(spec, indent=1))
-    os.replace(tmp, spec_path)
+    write_json(spec_path, spec)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            f"--nproc_per_node={processes}", "-m", "wd.distributed", str(spec_path)]
     log.info("launching %d workers: %s", processes, " ".join(cmd))

@@ -9,7 +9,6 @@ machine warms up or is disturbed), and each system's median time is reported.
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import time
@@ -20,9 +19,9 @@ import torch
 
 from wd.checkpoint import load_model
 from wd.data.batching import pieces_to_ids
-from wd.data.bpe import decode_pieces, load_bpe
-from wd.data.text import detokenize, read_lines, write_lines
+from wd.data.bpe import ids_to_text, load_bpe
 from wd.decode import translate
+from wd.io import read_lines, write_json, write_lines
 from wd.metrics import read_references, score
 from wd.settings import SearchSettings
 
@@ -73,8 +72,7 @@ def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pie
                                         search, device, timed_passes)
     results = {}
     for name, (model_path, json_out) in systems.items():
-        pieces = [" ".join(sp.id_to_piece(t) for t in h) for h in hyps[name]]
-        text = [detokenize(line, tgt_lang) for line in decode_pieces(sp, pieces)]
+        text = ids_to_text(sp, hyps[name], tgt_lang)
         write_lines(Path(json_out).with_suffix(".hyp"), text)
         tokens = sum(len(h) for h in hyps[name])
         median = statistics.median(seconds[name])
@@ -89,7 +87,7 @@ def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pie
         log.info("%s: BLEU %.2f chrF %.2f, %.1f sent/s (median of %d passes)", model_path,
                  results[name]["bleu"], results[name]["chrf"], results[name]["sents_per_sec"],
                  timed_passes)
-        write_lines(Path(json_out), json.dumps(results[name], indent=1).splitlines())
+        write_json(json_out, results[name])
     return results
 
 

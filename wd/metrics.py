@@ -18,7 +18,7 @@ import sacrebleu
 from sacremoses import MosesPunctNormalizer, MosesTokenizer
 
 from wd.data.romanian import comma_below, strip_diacritics
-from wd.data.text import read_lines
+from wd.io import check_aligned, read_lines
 
 
 @lru_cache(maxsize=None)
@@ -94,20 +94,15 @@ def read_references(paths: Sequence[Path]) -> list[list[str]]:
     streams = [read_lines(path) for path in paths]
     if not streams:
         raise ValueError("a test set needs at least one reference file")
-    for path, stream in zip(paths[1:], streams[1:]):
-        if len(stream) != len(streams[0]):
-            raise ValueError(f"misaligned references: {paths[0]} has {len(streams[0])} lines, "
-                             f"{path} has {len(stream)}")
+    check_aligned(*zip(paths, streams))
     return streams
 
 
 def score(hyps: list[str], refs: list[list[str]], variants: Sequence[str] = ()) -> dict:
     """``bleu`` (detokenised sacreBLEU), ``chrf`` and ``bleu_<variant>`` for each variant, each
     with its sacreBLEU signature, against all reference streams in ``refs``."""
-    for index, stream in enumerate(refs):
-        if len(stream) != len(hyps):
-            raise ValueError(f"{len(hyps)} hypotheses for {len(stream)} lines in reference "
-                             f"{index + 1} of {len(refs)}")
+    check_aligned(("the hypotheses", hyps),
+                  *((f"reference {i + 1} of {len(refs)}", r) for i, r in enumerate(refs)))
     bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
     result = {"bleu": round(bleu.corpus_score(hyps, refs).score, 2),
               "chrf": round(chrf.corpus_score(hyps, refs).score, 2),

@@ -16,9 +16,9 @@ from wd import faults, stopping
 from wd.checkpoint import load, load_model, save_model
 from wd.config import train_settings
 from wd.data.batching import Pair, load_parallel, pieces_to_ids
-from wd.data.bpe import load_bpe
-from wd.data.text import read_lines, write_lines
+from wd.data.bpe import ids_to_pieces, load_bpe
 from wd.decode import translate_batches
+from wd.io import read_lines, write_lines
 from wd.journal import Journal
 from wd.methods import INITS
 from wd.model.cutoff import cutoff_student
@@ -187,7 +187,7 @@ def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
                  len(sources))
     with stopping.stop_signals():
         for batch, hyps in translate_batches(model, sources, search, device, frozenset(done)):
-            texts = [" ".join(sp.id_to_piece(t) for t in h) for h in hyps]
+            texts = ids_to_pieces(sp, hyps)
             journal.append(zip(batch, texts))
             done.update(zip(batch, texts))
             faults.pause_point("decode.batch", out=out, done=len(done))

@@ -10,16 +10,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 import pandas as pd  # noqa: E402
 
+from wd.io import atomic_path  # noqa: E402
 from wd.report import method_rank  # noqa: E402
 
 
 def _save(fig, out: Path) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
     plt.close(fig)
-    tmp.replace(out)
 
 
 def bleu_vs_speed(table: pd.DataFrame, out: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from wd import methods, significance
-from wd.data.text import read_lines, write_lines
+from wd.io import atomic_path, read_lines, write_lines
 from wd.metrics import VARIANTS, read_references
 from wd.significance import significance_columns
 
@@ -156,8 +156,6 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def write_tables(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
-    csv_path = Path(csv_path)
-    tmp = csv_path.with_name(csv_path.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(csv_path)
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False)
     write_lines(md_path, markdown(table).split("\n"))

@@ -34,7 +34,7 @@ from torch import nn
 from wd import distributed, faults, stopping
 from wd.checkpoint import average_state_dicts, load, save_atomic
 from wd.data.batching import Pair, collate, epoch_batches
-from wd.data.text import read_lines, write_lines
+from wd.io import read_lines, write_lines
 from wd.loss import smoothed_cross_entropy
 from wd.memory import keep_freed_memory
 from wd.settings import TrainSettings

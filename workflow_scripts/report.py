@@ -2,7 +2,7 @@
 used beside them."""
 import yaml
 
-from wd.data.text import write_lines
+from wd.io import write_lines
 from wd.report import build_table, write_tables
 from wd.workflow import step
 

@@ -1,5 +1,6 @@
 """Moses punctuation normalisation and tokenisation of one side of one split."""
-from wd.data.text import read_lines, tokenize, write_lines
+from wd.data.text import tokenize
+from wd.io import read_lines, write_lines
 from wd.workflow import step
 
 with step(snakemake):

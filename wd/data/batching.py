@@ -10,7 +10,7 @@ import sentencepiece as spm
 import torch
 from torch import Tensor
 
-from wd.data.text import read_lines
+from wd.io import check_aligned, read_lines
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 Pair = tuple[list[int], list[int]]
@@ -24,9 +24,7 @@ def load_parallel(sp: spm.SentencePieceProcessor, src: Path, tgt: Path,
                   max_len: int | None = None) -> list[Pair]:
     """Id pairs from two BPE piece files; pairs longer than ``max_len`` pieces are dropped."""
     src_lines, tgt_lines = read_lines(src), read_lines(tgt)
-    if len(src_lines) != len(tgt_lines):
-        raise ValueError(f"misaligned corpus: {src} has {len(src_lines)} lines, "
-                         f"{tgt} has {len(tgt_lines)}")
+    check_aligned((src, src_lines), (tgt, tgt_lines))
     pairs = list(zip(pieces_to_ids(sp, src_lines), pieces_to_ids(sp, tgt_lines)))
     if max_len:
         pairs = [(s, t) for s, t in pairs if 0 < len(s) <= max_len and 0 < len(t) <= max_len]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from wd.data.text import read_lines, write_lines
+from wd.data.text import detokenize
+from wd.io import read_lines, write_lines
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 
@@ -41,3 +42,13 @@ def encode_file(sp: spm.SentencePieceProcessor, src: Path, out: Path) -> int:
 
 def decode_pieces(sp: spm.SentencePieceProcessor, lines: list[str]) -> list[str]:
     return [sp.decode(line.split()) for line in lines]
+
+
+def ids_to_pieces(sp: spm.SentencePieceProcessor, hyps: list[list[int]]) -> list[str]:
+    """Token ids (a decoder's output) as lines of space-separated BPE pieces."""
+    return [" ".join(sp.id_to_piece(t) for t in h) for h in hyps]
+
+
+def ids_to_text(sp: spm.SentencePieceProcessor, hyps: list[list[int]], lang: str) -> list[str]:
+    """Token ids as detokenised text: BPE pieces joined, then Moses detokenisation."""
+    return [detokenize(line, lang) for line in decode_pieces(sp, ids_to_pieces(sp, hyps))]

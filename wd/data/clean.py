@@ -9,6 +9,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from wd.io import check_aligned
+
 log = logging.getLogger(__name__)
 
 # Languages written without spaces between words: their length is counted in characters.
@@ -53,8 +55,7 @@ def clean_pairs(src: list[str], tgt: list[str], src_lang: str, tgt_lang: str,
                 ) -> tuple[list[str], list[str], Counter]:
     """Kept source and target lines (first occurrence of each exact pair, order kept) and the
     count dropped per reason; logs the counts."""
-    if len(src) != len(tgt):
-        raise ValueError(f"{where}: {len(src)} source lines but {len(tgt)} target lines")
+    check_aligned((f"{where} (source)", src), (f"{where} (target)", tgt))
     kept_src, kept_tgt, seen, dropped = [], [], set(), Counter({r: 0 for r in REASONS})
     for pair in zip(src, tgt):
         reason = _reason(*pair, src_lang, tgt_lang, settings)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wd.data.corpora import RemoteFile
+from wd.io import atomic_path
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -143,7 +144,6 @@ def _copy_manual(remote: RemoteFile, manual: Path, dest: Path) -> None:
     if not manual.is_file():
         raise DownloadError(f"{key}: file not found: {manual}")
     _verify(manual, remote, f"{key} ({manual})", delete=False)
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.copyfile(manual, tmp)
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(manual, tmp)
     log.info("%s: copied from %s, %s verified", dest, manual, remote.checksum)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wd.data.corpora import Part, RemoteFile
-from wd.data.text import split_lines
+from wd.io import check_aligned, split_lines
 
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _SEG = re.compile(r"<seg.*?>(.*)</seg>.*?")
@@ -93,7 +93,5 @@ def read_part(part: Part, remote: RemoteFile, path: Path, src_lang: str,
         raise ValueError(f"{path}: unknown format {part.format!r}")
     reader = sgm_segments if part.format == "sgm" else text_lines
     src, tgt = (reader(data[member], name) for member, name in zip(part.members, where))
-    if len(src) != len(tgt):
-        raise ValueError(f"misaligned corpus: {where[0]} has {len(src)} sentences, "
-                         f"{where[1]} has {len(tgt)}")
+    check_aligned((where[0], src), (where[1], tgt), unit="sentences")
     return src, tgt

@@ -16,7 +16,7 @@ from wd.data.clean import NOT_UTF8, CleanSettings, clean_pairs
 from wd.data.corpora import Corpus
 from wd.data.extract import read_part
 from wd.data.romanian import comma_below
-from wd.data.text import read_lines, write_lines
+from wd.io import check_aligned, read_lines, write_lines
 
 
 def normalise(lines: list[str], lang: str) -> list[str]:
@@ -94,9 +94,6 @@ def prepare_local(local: dict, raw_dir: Path, langs: tuple[str, str], clean: Cle
         errors = "surrogateescape" if split == "train" else "strict"
         src = read_lines(src_path, errors)
         refs = [read_lines(path, errors) for path in ref_paths]
-        for path, ref in zip(ref_paths, refs):
-            if len(ref) != len(src):
-                raise ValueError(f"misaligned corpus: {src_path} has {len(src)} lines, "
-                                 f"{path} has {len(ref)}")
+        check_aligned((src_path, src), *zip(ref_paths, refs))
         _write_split(split, src, refs, langs, raw_outputs(raw_dir, split, len(refs)), clean,
                      [str(src_path), *map(str, ref_paths)])

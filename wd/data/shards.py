@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wd.data.text import read_lines, write_lines
+from wd.io import read_lines, write_json, write_lines
 
 
 class ShardError(ValueError):
@@ -36,7 +36,7 @@ def split_file(src: Path, shards: list[Path], counts: Path) -> list[int]:
                for out, (start, end) in zip(shards, shard_bounds(len(lines), len(shards)))]
     record = {"source": str(src), "lines": len(lines),
               "shards": [{"file": Path(out).name, "lines": n} for out, n in zip(shards, written)]}
-    write_lines(counts, json.dumps(record, indent=1).splitlines())
+    write_json(counts, record)
     return written
 
 

@@ -11,11 +11,12 @@ the probabilities.  Only ``random.Random`` instances seeded from ``seed`` are us
 from __future__ import annotations
 
 import itertools
-import os
 import pathlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from wd.io import write_lines
 
 # Target-side randomness, drawn per sentence/occurrence (the reason KD helps).
 SYNONYM_RANKS = (0,)  # content lemmas whose Zipf rank % 5 is here (20%) get a 2nd stem
@@ -533,13 +534,6 @@ def sample_pair(lex: Lexicon, rng: random.Random) -> tuple[str, str]:
 
 
 # --- corpus files --------------------------------------------------------------------------
-def _write_atomic(path: pathlib.Path, lines: list[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write("".join(line + "\n" for line in lines))
-    os.replace(tmp, path)
-
-
 def generate_toy_corpus(out_dir: pathlib.Path, seed: int, sizes: dict[str, int]) -> dict[str, int]:
     """Write {split}.src and {split}.tgt (one sentence per line, UTF-8, '\\n' line endings) for
     each split in sizes (keys like 'train','valid','test') into out_dir; return the line count
@@ -568,7 +562,7 @@ def generate_toy_corpus(out_dir: pathlib.Path, seed: int, sizes: dict[str, int])
                 seen.add(src)
                 src_lines.append(src)
                 tgt_lines.append(tgt)
-        _write_atomic(out_dir / f"{split}.src", src_lines)
-        _write_atomic(out_dir / f"{split}.tgt", tgt_lines)
+        write_lines(out_dir / f"{split}.src", src_lines)
+        write_lines(out_dir / f"{split}.tgt", tgt_lines)
         counts[split] = len(src_lines)
     return {split: counts[split] for split in sizes}

@@ -1,0 +1,49 @@
+"""Files: atomic writes (nothing half-written under the real name), UTF-8 errors that name the
+file and line, and one alignment check for parallel streams."""
+import json
+
+import pytest
+
+from wd.io import atomic_path, check_aligned, read_lines, write_json, write_lines
+
+
+def test_invalid_utf8_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\nbroken \xff here\n")
+    with pytest.raises(ValueError, match=r"bad.txt:2: not valid UTF-8"):
+        read_lines(bad)
+
+
+def test_misaligned_streams_name_the_first_and_the_differing_one_with_counts():
+    assert check_aligned(("a.en", ["x", "y"]), ("a.ro", ["u", "v"])) == 2
+    with pytest.raises(ValueError, match=r"^misaligned: a.en has 2 lines, a.de has 1$"):
+        check_aligned(("a.en", ["x", "y"]), ("a.ro", ["u", "v"]), ("a.de", ["w"]))
+    with pytest.raises(ValueError, match=r"has 1 sentences, b has 0$"):
+        check_aligned(("a", ["x"]), ("b", []), unit="sentences")
+
+
+def test_write_lines_is_atomic_and_rejects_embedded_newlines(tmp_path):
+    out = tmp_path / "out.txt"
+    assert write_lines(out, ["a", "b"]) == 2
+    with pytest.raises(ValueError):
+        write_lines(out, ["ok", "not\nok"])
+    assert out.read_text() == "a\nb\n"  # the earlier file is untouched
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_atomic_path_renames_on_success_and_removes_the_draft_on_error(tmp_path):
+    out = tmp_path / "sub" / "plot.png"
+    with atomic_path(out, suffix=".png") as tmp:
+        assert tmp.name == "plot.png.tmp.png" and tmp.parent.is_dir()
+        tmp.write_bytes(b"png")
+    assert out.read_bytes() == b"png" and not tmp.exists()
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert out.read_bytes() == b"png" and not tmp.exists()
+
+
+def test_write_json(tmp_path):
+    write_json(tmp_path / "x.json", {"a": [1, 2]})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": [1, 2]}
