@@ -18,7 +18,7 @@ from wd.data.text import tokenize
 from wd.decode import translate
 from wd.io import read_lines, write_lines
 from wd.model.transformer import Transformer
-from wd.pipeline import resolve_device
+from wd.runtime import resolve_device
 from wd.settings import SearchSettings
 
 

@@ -6,7 +6,6 @@ Each function takes explicit paths and settings, so it runs (and is tested) with
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from pathlib import Path
 
@@ -24,19 +23,11 @@ from wd.methods import INITS
 from wd.model.cutoff import cutoff_student
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.transformer import Transformer, count_parameters
+from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
 from wd.train import Trainer, checkpoints
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` takes the GPU when one is visible; ``cuda`` without one is an error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: cuda requested but no GPU is visible")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def load_corpora(bpe_model: Path, files: list[Path], max_len: int | None) -> list[Pair]:
@@ -160,12 +151,6 @@ def train_job(bpe: str, train: list[str], valid: list[str], config: dict, shape:
     else:
         train_model(cfg, init, train_pairs, valid_pairs, settings, work, model_out, curve_out,
                     device, init_from=init_from, job=job)
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (a few seconds for gigabytes of corpus)."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import torch
 
-from wd.pipeline import resolve_device
+from wd.runtime import resolve_device
 
 
 @contextlib.contextmanager
