@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from wd import methods
-from wd.config import ConfigError, rename_methods, shape, validate
+from wd.config import ConfigError, rename_methods, shape, train_job_params, validate
 from wd.data.prepare import raw_outputs, test_reference_count
 
 for warning in rename_methods(config):
@@ -79,12 +79,27 @@ def student_inputs(wildcards):
     return inputs
 
 
-def student_settings(wildcards):
-    """Student budget; WD methods get its Phase-2 share (and their own warm-up in a sweep)."""
+def student_job(wildcards):
+    """TrainJob of one student run (wd.pipeline.TrainJob): all methods of a shape get the
+    student budget; WD methods its Phase-2 share (and their own warm-up in a sweep)."""
     method = methods.get(wildcards.method)
-    if not method.is_wd:
-        return config["student_train"]
-    return PHASE2_TRAIN if method.warmup is None else {**PHASE2_TRAIN, "warmup": method.warmup}
+    section = config["student_train"]
+    if method.is_wd:
+        section = (
+            PHASE2_TRAIN if method.warmup is None else {**PHASE2_TRAIN, "warmup": method.warmup}
+        )
+    work = exp(run_dir(wildcards.student, wildcards.method, wildcards.seed) + "/work")
+    model = shape(config, wildcards.student)
+    return train_job_params(config, model, section, work, int(wildcards.seed), method.init)
+
+
+def phase1_job(wildcards):
+    """TrainJob of WD Phase 1 for one student shape, transfer kind and seed."""
+    work = exp(phase1_dir(wildcards.student, wildcards.transfer, wildcards.seed) + "/work")
+    model = shape(config, wildcards.student)
+    return train_job_params(
+        config, model, PHASE1_TRAIN, work, int(wildcards.seed), phase1_transfer=wildcards.transfer
+    )
 
 
 def training_curves(seed):

@@ -18,11 +18,15 @@ rule train_teacher:
     resources:
         gpu=config["gpus"],
     params:
-        work=exp("models/teacher/work"),
-        model=shape(config, "teacher"),
-        train=config["teacher"]["train"],
+        job=train_job_params(
+            config,
+            shape(config, "teacher"),
+            config["teacher"]["train"],
+            exp("models/teacher/work"),
+            config["seed"],
+        ),
     script:
-        "../workflow_scripts/train_teacher.py"
+        "../workflow_scripts/train.py"
 
 
 # KD data in kd.shards contiguous shards, one decoding job each (parallel on a cluster), re-joined
@@ -89,7 +93,7 @@ rule kd_join:
 rule wd_phase1:
     input:
         bpe=exp("bpe/spm.model"),
-        teacher=TEACHER,
+        init=TEACHER,
         train=TRAIN_FILES[methods.get("wd").train_data],  # Phase 1: WD's data
         valid=VALID,
     output:
@@ -105,14 +109,9 @@ rule wd_phase1:
     resources:
         gpu=config["gpus"],
     params:
-        work=exp(phase1_dir("{student}", "{transfer}") + "/work"),
-        model=lambda wc: shape(config, wc.student),
-        train=PHASE1_TRAIN,
-        seed=lambda wc: int(wc.seed),
-        # read from the config by the script; here so that a change reruns Phase 1
-        generator={k: config["wd"][k] for k in ("same_shape_layers", "phase1_conversion")},
+        job=phase1_job,
     script:
-        "../workflow_scripts/wd_phase1.py"
+        "../workflow_scripts/train.py"
 
 
 rule train_student:
@@ -129,10 +128,6 @@ rule train_student:
     resources:
         gpu=config["gpus"],
     params:
-        work=exp(run_dir("{student}", "{method}") + "/work"),
-        model=lambda wc: shape(config, wc.student),
-        train=student_settings,
-        init=lambda wc: methods.get(wc.method).init,
-        seed=lambda wc: int(wc.seed),
+        job=student_job,
     script:
-        "../workflow_scripts/train_student.py"
+        "../workflow_scripts/train.py"

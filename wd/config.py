@@ -11,7 +11,7 @@ import yaml
 from wd import methods
 from wd.data.corpora import CORPORA
 from wd.metrics import VARIANTS
-from wd.settings import ModelConfig, SearchSettings, TrainSettings
+from wd.settings import ModelConfig, SearchSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -123,11 +123,18 @@ def shape(config: dict, name: str) -> dict:
     return keys
 
 
-def train_settings(section: dict, config: dict, seed: int | None = None) -> TrainSettings:
-    """TrainSettings from a ``*_train`` section plus the experiment-wide amp and compile, and
-    ``seed`` (default: the experiment's ``seed``)."""
-    return TrainSettings(**section, amp=config["amp"], compile=config["compile"],
-                         seed=config["seed"] if seed is None else seed)
+def train_job_params(config: dict, model: dict, section: dict, work: str, seed: int,
+                     init: str = "random", phase1_transfer: str | None = None) -> dict:
+    """What a rule passes as ``params.job``: a :class:`wd.pipeline.TrainJob` but its files.
+    ``section`` is a ``*_train`` section (with a WD phase's values); ``seed`` the experiment's
+    for the teacher, a student's from ``seeds``."""
+    phase1 = None if phase1_transfer is None else {
+        "transfer": phase1_transfer, "same_shape_layers": config["wd"]["same_shape_layers"],
+        "conversion": config["wd"]["phase1_conversion"]}
+    return {"model": model, "max_len": config["data"].get("max_len"), "work": work,
+            "settings": {**section, "amp": config["amp"], "compile": config["compile"],
+                         "seed": seed},
+            "init": init, "phase1": phase1}
 
 
 def search_settings(section: dict) -> SearchSettings:

@@ -13,7 +13,6 @@ import torch
 
 from wd import faults, stopping
 from wd.checkpoint import load, load_model, save_model
-from wd.config import train_settings
 from wd.data.batching import Pair, load_parallel, pieces_to_ids
 from wd.data.bpe import ids_to_pieces, load_bpe
 from wd.decode import translate_batches
@@ -124,33 +123,44 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
     return meta
 
 
-def train_job(bpe: str, train: list[str], valid: list[str], config: dict, shape: dict,
-              section: dict, work: str, model_out: str, curve_out: str, seed: int | None = None,
-              init: str = "random", init_from: str | None = None,
-              phase1_transfer: str | None = None, *, device: torch.device) -> None:
-    """One training step of the workflow from files and config sections (JSON-serialisable, so
-    that ``wd.distributed.launch`` can run it in one process or in every torchrun worker).
+@dataclasses.dataclass(frozen=True)
+class TrainJob:
+    """One training run as the workflow defines it (the rule's files and its ``params.job``,
+    made by :func:`wd.config.train_job_params`). Plain values only, so that
+    ``wd.distributed.launch`` can hand it to every torchrun worker as JSON."""
 
-    With ``phase1_transfer``, WD Phase 1 (:func:`train_phase1`) on the teacher ``init_from``;
-    otherwise :func:`train_model` from ``init``. ``seed``: a student's (``seeds`` in the config);
-    the teacher trains with the experiment's ``seed``.
-    """
-    train_pairs = load_corpora(bpe, train, config["data"].get("max_len"))
-    valid_pairs = load_corpora(bpe, valid, None)
-    cfg, settings = model_config(bpe, shape), train_settings(section, config, seed)
+    bpe: str
+    train: list[str]             # parallel BPE files [src1, tgt1, src2, tgt2, ...]
+    valid: list[str]
+    model: dict                  # ModelConfig keys but vocab_size (the BPE model's)
+    settings: dict               # TrainSettings keys
+    max_len: int | None          # training pairs longer than this many pieces are dropped
+    work: str                    # checkpoints and train_log.csv; a rerun resumes from here
+    model_out: str
+    curve_out: str
+    init: str = "random"         # wd.methods.INITS
+    init_from: str | None = None  # the teacher (cutoff, Phase 1) or a checkpoint
+    phase1: dict | None = None   # WD Phase 1: transfer, same_shape_layers, conversion
+
+
+def run_train_job(job: dict, *, device: torch.device) -> None:
+    """Train the :class:`TrainJob` ``job``: WD Phase 1 (:func:`train_phase1`) on the teacher
+    when ``phase1`` is set, otherwise :func:`train_model`."""
+    job = TrainJob(**job)
+    train_pairs = load_corpora(job.bpe, job.train, job.max_len)
+    valid_pairs = load_corpora(job.bpe, job.valid, None)
+    cfg, settings = model_config(job.bpe, job.model), TrainSettings(**job.settings)
     # A rerun after a change of any of these starts over instead of resuming the old run.
-    inputs = [bpe, *train, *valid] + ([init_from] if init_from else [])
-    job = {"model": cfg.to_dict(), "init": phase1_transfer or init,
-           "inputs": [file_digest(path) for path in inputs]}
-    if phase1_transfer is not None:
-        job["same_shape_layers"] = config["wd"]["same_shape_layers"]
-        train_phase1(init_from, cfg, train_pairs, valid_pairs, settings, work, model_out,
-                     curve_out, device, transfer=phase1_transfer, job=job,
-                     same_shape_layers=config["wd"]["same_shape_layers"],
-                     conversion=config["wd"]["phase1_conversion"])
+    inputs = [job.bpe, *job.train, *job.valid] + ([job.init_from] if job.init_from else [])
+    identity = {"model": cfg.to_dict(), "init": job.phase1["transfer"] if job.phase1 else job.init,
+                "inputs": [file_digest(path) for path in inputs]}
+    if job.phase1:
+        identity["same_shape_layers"] = job.phase1["same_shape_layers"]
+        train_phase1(job.init_from, cfg, train_pairs, valid_pairs, settings, job.work,
+                     job.model_out, job.curve_out, device, job=identity, **job.phase1)
     else:
-        train_model(cfg, init, train_pairs, valid_pairs, settings, work, model_out, curve_out,
-                    device, init_from=init_from, job=job)
+        train_model(cfg, job.init, train_pairs, valid_pairs, settings, job.work, job.model_out,
+                    job.curve_out, device, init_from=job.init_from, job=identity)
 
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
