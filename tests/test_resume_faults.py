@@ -139,7 +139,7 @@ def nan_trainer(work: Path, bad, **over) -> Trainer:
 def test_a_non_finite_update_is_skipped_counted_and_logged(tmp_path):
     trainer = nan_trainer(tmp_path, bad={2})
     result = trainer.run()
-    assert result["steps"] == 6 and trainer.skipped == 1 and trainer.model.calls == 7
+    assert result["steps"] == 6 and trainer.state.skipped == 1 and trainer.model.calls == 7
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
     assert trainer.optimizer.state_dict()["state"][0]["step"] == 6  # Adam never saw the NaN
     log = (tmp_path / "train_log.csv").read_text().splitlines()

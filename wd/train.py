@@ -19,9 +19,7 @@ process with N times the ``update_freq`` compute the same update.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import io
 import logging
 import math
 import random
@@ -34,16 +32,13 @@ from torch import nn
 from wd import distributed, faults, stopping
 from wd.checkpoint import average_state_dicts, load, save_atomic
 from wd.data.batching import Pair, collate, epoch_batches
-from wd.io import read_lines, write_lines
 from wd.loss import smoothed_cross_entropy
 from wd.memory import keep_freed_memory
 from wd.settings import TrainSettings
+from wd.train_log import TrainLog
 from wd.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
-
-LOG_FIELDS = ["step", "epoch", "lr", "train_loss", "valid_loss", "valid_nll", "tokens_per_sec",
-              "elapsed_sec", "skipped_updates"]
 
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.
@@ -143,6 +138,73 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
+@dataclasses.dataclass
+class TrainState:
+    """Where a run is and what it has counted. Saved in every checkpoint beside the model, the
+    optimizer and the RNG states (same keys as the fields), restored as one unit."""
+
+    step: int = 0
+    epoch: int = 0
+    position: int = 0            # the next batch of the epoch
+    elapsed: float = 0.0         # seconds spent in updates (validation excluded)
+    skipped: int = 0             # updates skipped for a non-finite loss or gradient
+    bad_in_a_row: int = 0
+    # Training loss summed since the last log row, and its tokens: a resumed run logs the same
+    # averages as an uninterrupted one.
+    window: tuple[float, int] = (0.0, 0)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> TrainState:
+        return cls(**{f.name: ckpt[f.name] for f in dataclasses.fields(cls)})
+
+
+def run_changes(ckpt: dict, settings: TrainSettings, job: dict) -> list[str]:
+    """Settings (other than length and logging ones) and job keys that differ from the
+    checkpoint's: a rerun after a config or input change must not continue the old run."""
+    now, saved = dataclasses.asdict(settings), ckpt["settings"]
+    changed = [k for k in now if k not in NOT_AFFECTING_UPDATES and saved.get(k) != now[k]]
+    saved_job = ckpt.get("job", {})
+    return changed + sorted(k for k in {*job, *saved_job} if job.get(k) != saved_job.get(k))
+
+
+class CheckpointStore:
+    """The checkpoints of one run in its work directory. It keeps the last ``average_last``
+    checkpoints of the schedule (every ``save_every`` updates and the last update) and the newest:
+    a stop's extra checkpoint is a resume point only, never averaged, so that a stopped and
+    resumed run ends with an uninterrupted run's model."""
+
+    def __init__(self, work_dir: Path, s: TrainSettings):
+        self.work_dir, self.s = Path(work_dir), s
+
+    def paths(self) -> list[Path]:
+        return checkpoints(self.work_dir)
+
+    def scheduled(self, step: int) -> bool:
+        return step % self.s.save_every == 0 or step == self.s.steps
+
+    def save(self, payload: dict, step: int) -> None:
+        save_atomic(payload, self.work_dir / f"checkpoint_{step:08d}.pt")
+        found = self.paths()
+        kept = [p for p in found if self.scheduled(checkpoint_step(p))]
+        keep = {*kept[-max(self.s.average_last, 1):], found[-1]}
+        for old in found:
+            if old not in keep:
+                old.unlink()
+
+    def clear(self) -> None:
+        for path in self.paths():
+            path.unlink()
+
+    def remove_drafts(self) -> None:
+        """Partial files of a job killed while writing."""
+        for stale in self.work_dir.glob("*.tmp"):
+            stale.unlink()
+
+    def average(self) -> dict:
+        """Average of the last ``average_last`` checkpoints (the last one alone if 1)."""
+        return average_state_dicts(self.paths()[-max(self.s.average_last, 1):])
+
+
 class Trainer:
     """Runs ``settings.steps`` updates of ``model`` in ``work_dir``, resuming if checkpoints exist.
 
@@ -168,17 +230,13 @@ class Trainer:
         keep_freed_memory()  # every step allocates the same big tensors again
         self.optimizer = torch.optim.Adam(self.params, lr=settings.lr, betas=settings.betas,
                                           eps=1e-8, fused=fused_adam(device) or None)
-        self.step = self.epoch = self.position = 0
-        self.skipped = self.bad_in_a_row = 0
-        self.elapsed = 0.0
-        # Training loss summed since the last log row, and its tokens (checkpointed, so that a
-        # resumed run logs the same averages).
-        self.window_loss, self.window_tokens = 0.0, 0
+        self.state = TrainState()
+        self.store = CheckpointStore(self.work_dir, settings)
         self.log_path = self.work_dir / "train_log.csv"
+        self.train_log = TrainLog(self.log_path, writes=self.is_main)
         if self.is_main:
             self.work_dir.mkdir(parents=True, exist_ok=True)
-            for stale in self.work_dir.glob("*.tmp"):  # left by a job killed while writing
-                stale.unlink()
+            self.store.remove_drafts()
 
     @property
     def is_main(self) -> bool:
@@ -187,31 +245,27 @@ class Trainer:
     def resume(self) -> bool:
         """Load the newest checkpoint in ``work_dir``; False if there is none, or if the
         checkpoints belong to another run (then they are deleted and training starts over)."""
-        found = checkpoints(self.work_dir)
+        found = self.store.paths()
         if not found:
             return False
         ckpt = load(found[-1])
         if "settings" not in ckpt:
             raise RuntimeError(f"{found[-1]} is not a training checkpoint (no settings); move it "
                                "away to start over")
-        changed = self._changes(ckpt)
+        changed = run_changes(ckpt, self.s, self.job)
         if changed:
             if self.is_main:
                 log.warning("%s holds checkpoints of another run (%s changed since): starting "
                             "over", self.work_dir, ", ".join(changed))
             distributed.barrier()  # every process has read them before rank 0 deletes them
             if self.is_main:
-                for path in found:
-                    path.unlink()
-                self.log_path.unlink(missing_ok=True)
+                self.store.clear()
+                self.train_log.remove()
             return False
         try:
             self.model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
-            self.step, self.epoch, self.position = ckpt["step"], ckpt["epoch"], ckpt["position"]
-            self.elapsed, self.skipped = ckpt["elapsed"], ckpt["skipped"]
-            self.bad_in_a_row, rng = ckpt["bad_in_a_row"], ckpt["rng"]
-            self.window_loss, self.window_tokens = ckpt["window"]
+            self.state, rng = TrainState.from_checkpoint(ckpt), ckpt["rng"]
         except (KeyError, RuntimeError, ValueError) as err:
             raise RuntimeError(f"{found[-1]} is not a training checkpoint of this model "
                                f"({err}); move it away to start over") from err
@@ -221,66 +275,21 @@ class Trainer:
             log.warning("checkpoint written by %d processes, resumed with %d: data split and "
                         "dropout masks differ from an uninterrupted run", len(rng),
                         self.ctx.world_size)
-            seed_everything(self.s.seed + self.ctx.rank + self.step)
-        if self.is_main:
-            self._truncate_log()
-        log.info("resumed from %s at step %d", found[-1], self.step)
+            seed_everything(self.s.seed + self.ctx.rank + self.state.step)
+        self.train_log.truncate(self.state.step)
+        log.info("resumed from %s at step %d", found[-1], self.state.step)
         return True
-
-    def _changes(self, ckpt: dict) -> list[str]:
-        """Settings (other than length and logging ones) and job keys that differ from the
-        checkpoint's: a rerun after a config or input change must not continue the old run."""
-        now, saved = dataclasses.asdict(self.s), ckpt["settings"]
-        changed = [k for k in now if k not in NOT_AFFECTING_UPDATES and saved.get(k) != now[k]]
-        saved_job = ckpt.get("job", {})
-        return changed + sorted(k for k in {*self.job, *saved_job}
-                                if self.job.get(k) != saved_job.get(k))
-
-    def _truncate_log(self) -> None:
-        """Drop log rows written after the checkpoint (the resumed run writes them again)."""
-        if not self.log_path.exists():
-            return
-        rows = list(csv.DictReader(io.StringIO("\n".join(read_lines(self.log_path)))))
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=LOG_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(r for r in rows if int(r["step"]) <= self.step)
-        write_lines(self.log_path, out.getvalue().splitlines())
 
     def save(self) -> None:
         """Checkpoint the current step (every process takes part: RNG states are gathered)."""
         rng = distributed.gather(rng_state())
         if not self.is_main:
             return
-        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        save_atomic({"model": state, "optimizer": self.optimizer.state_dict(), "step": self.step,
-                     "epoch": self.epoch, "position": self.position, "elapsed": self.elapsed,
-                     "skipped": self.skipped, "bad_in_a_row": self.bad_in_a_row, "rng": rng,
-                     "window": (self.window_loss, self.window_tokens),
-                     "settings": dataclasses.asdict(self.s), "job": self.job},
-                    self.work_dir / f"checkpoint_{self.step:08d}.pt")
-        # Keep the last average_last checkpoints of the schedule (every save_every updates and
-        # the last), and this one: a stop's extra checkpoint is a resume point only, never
-        # averaged, so that a stopped and resumed run ends with an uninterrupted run's model.
-        found = checkpoints(self.work_dir)
-        scheduled = [p for p in found if self._scheduled(checkpoint_step(p))]
-        keep = {*scheduled[-max(self.s.average_last, 1):], found[-1]}
-        for old in found:
-            if old not in keep:
-                old.unlink()
-
-    def _scheduled(self, step: int) -> bool:
-        return step % self.s.save_every == 0 or step == self.s.steps
-
-    def write_log(self, row: dict) -> None:
-        if not self.is_main:
-            return
-        new = not self.log_path.exists()
-        with open(self.log_path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        model = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        self.store.save({"model": model, "optimizer": self.optimizer.state_dict(), "rng": rng,
+                         **dataclasses.asdict(self.state),
+                         "settings": dataclasses.asdict(self.s), "job": self.job},
+                        self.state.step)
 
     def update(self, batches: list[list[Pair]]) -> tuple[float, int] | None:
         """One optimizer update on the global batch ``batches`` (this process takes its share).
@@ -288,7 +297,7 @@ class Trainer:
         Returns the per-token loss and the target tokens of the update, or None when the update
         was skipped because its loss or gradient was not finite.
         """
-        lr = learning_rate(self.step + 1, self.s)
+        lr = learning_rate(self.state.step + 1, self.s)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         first = self.ctx.rank * self.s.update_freq
@@ -319,22 +328,23 @@ class Trainer:
             return None
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.step += 1
-        self.bad_in_a_row = 0
+        self.state.step += 1
+        self.state.bad_in_a_row = 0
         return total / tokens, tokens
 
     def _count_bad_update(self, loss: float, norm: float) -> None:
-        self.skipped += 1
-        self.bad_in_a_row += 1
+        st = self.state
+        st.skipped += 1
+        st.bad_in_a_row += 1
         log.warning("update %d skipped: loss %s, gradient norm %s (%d skipped in a row, %d in "
-                    "all)", self.step + 1, loss, norm, self.bad_in_a_row, self.skipped)
-        if self.bad_in_a_row > self.s.max_bad_steps:
-            found = checkpoints(self.work_dir)
+                    "all)", st.step + 1, loss, norm, st.bad_in_a_row, st.skipped)
+        if st.bad_in_a_row > self.s.max_bad_steps:
+            found = self.store.paths()
             last = found[-1] if found else "none yet"
             raise NonFiniteLossError(
-                f"{self.bad_in_a_row} updates in a row with a non-finite loss or gradient "
-                f"(more than max_bad_steps={self.s.max_bad_steps}) after step {self.step} "
-                f"(epoch {self.epoch}, batch {self.position}); stopped. Last good checkpoint: "
+                f"{st.bad_in_a_row} updates in a row with a non-finite loss or gradient "
+                f"(more than max_bad_steps={self.s.max_bad_steps}) after step {st.step} "
+                f"(epoch {st.epoch}, batch {st.position}); stopped. Last good checkpoint: "
                 f"{last}. Lower the learning rate, set clip_norm or check the data.")
 
     def run(self) -> dict:
@@ -347,6 +357,58 @@ class Trainer:
         with stopping.stop_signals():
             return self._train()
 
+    def _train(self) -> dict:
+        if not self.resume():
+            seed_everything(self.s.seed + self.ctx.rank)
+        self.model.train()
+        st, per_update = self.state, self.s.update_freq * self.ctx.world_size
+        self.throughput = ThroughputWindow()
+        self.valid_loss = float("nan")
+        while st.step < self.s.steps:
+            batches = epoch_batches(self.train_pairs, self.s.max_tokens, self.s.seed, st.epoch)
+            while st.position < len(batches) and st.step < self.s.steps:
+                t0 = time.perf_counter()
+                chunk = batches[st.position: st.position + per_update]
+                result = self.update([[self.train_pairs[i] for i in b] for b in chunk])
+                st.position += len(chunk)
+                st.elapsed += time.perf_counter() - t0
+                if result is not None:
+                    self._after_update(*result)
+            if st.position >= len(batches):
+                st.epoch, st.position = st.epoch + 1, 0
+        return {"steps": st.step, "seconds": round(st.elapsed, 2), "valid_loss": self.valid_loss}
+
+    def _after_update(self, loss: float, tokens: int) -> None:
+        """Account the update; validate and log, checkpoint, and stop when they are due."""
+        st = self.state
+        st.window = (st.window[0] + loss * tokens, st.window[1] + tokens)
+        self.throughput.tokens += tokens
+        last = st.step == self.s.steps
+        if st.step % self.s.valid_every == 0 or last:
+            self._validate_and_log()
+        saved = self.store.scheduled(st.step)
+        if saved:
+            self.save()
+        faults.pause_point("train.update", step=st.step, work=self.work_dir)
+        if not last:
+            self._stop_if_requested(saved)
+
+    def _validate_and_log(self) -> None:
+        st = self.state
+        self.valid_loss, valid_nll = validate(self.model, self.valid_pairs, self.s, self.device)
+        speed = self.throughput.tokens_per_sec()
+        train_loss = st.window[0] / st.window[1]
+        self.train_log.append({"step": st.step, "epoch": st.epoch,
+                               "lr": f"{learning_rate(st.step, self.s):.3g}",
+                               "train_loss": f"{train_loss:.4f}",
+                               "valid_loss": f"{self.valid_loss:.4f}",
+                               "valid_nll": f"{valid_nll:.4f}", "tokens_per_sec": f"{speed:.0f}",
+                               "elapsed_sec": f"{st.elapsed:.1f}", "skipped_updates": st.skipped})
+        log.info("step %d train %.3f valid %.3f (nll %.3f) %.0f tok/s, %d skipped", st.step,
+                 train_loss, self.valid_loss, valid_nll, speed, st.skipped)
+        st.window = (0.0, 0)
+        self.throughput = ThroughputWindow()
+
     def _stop_if_requested(self, saved: bool) -> None:
         """Every process stops after the same update if any of them was asked to; the
         checkpoint of that update is written first."""
@@ -355,59 +417,20 @@ class Trainer:
             return
         if not saved:
             self.save()
-        raise stopping.stopped(f"training in {self.work_dir} after update {self.step} of "
-                               f"{self.s.steps}, checkpoint_{self.step:08d}.pt written")
-
-    def _train(self) -> dict:
-        if not self.resume():
-            seed_everything(self.s.seed + self.ctx.rank)
-        self.model.train()
-        per_update = self.s.update_freq * self.ctx.world_size
-        window_start, timed_tokens = time.perf_counter(), 0  # throughput since the last log row
-        valid_loss = float("nan")
-        while self.step < self.s.steps:
-            batches = epoch_batches(self.train_pairs, self.s.max_tokens, self.s.seed, self.epoch)
-            while self.position < len(batches) and self.step < self.s.steps:
-                t0 = time.perf_counter()
-                chunk = batches[self.position: self.position + per_update]
-                result = self.update([[self.train_pairs[i] for i in b] for b in chunk])
-                self.position += len(chunk)
-                self.elapsed += time.perf_counter() - t0
-                if result is None:
-                    continue
-                loss, tokens = result
-                self.window_loss += loss * tokens
-                self.window_tokens += tokens
-                timed_tokens += tokens
-                last = self.step == self.s.steps
-                if self.step % self.s.valid_every == 0 or last:
-                    valid_loss, valid_nll = validate(self.model, self.valid_pairs, self.s,
-                                                     self.device)
-                    seconds = time.perf_counter() - window_start
-                    train_loss = self.window_loss / self.window_tokens
-                    self.write_log({"step": self.step, "epoch": self.epoch,
-                                    "lr": f"{learning_rate(self.step, self.s):.3g}",
-                                    "train_loss": f"{train_loss:.4f}",
-                                    "valid_loss": f"{valid_loss:.4f}",
-                                    "valid_nll": f"{valid_nll:.4f}",
-                                    "tokens_per_sec": f"{timed_tokens / seconds:.0f}",
-                                    "elapsed_sec": f"{self.elapsed:.1f}",
-                                    "skipped_updates": self.skipped})
-                    log.info("step %d train %.3f valid %.3f (nll %.3f) %.0f tok/s, %d skipped",
-                             self.step, train_loss, valid_loss, valid_nll,
-                             timed_tokens / seconds, self.skipped)
-                    self.window_loss, self.window_tokens = 0.0, 0
-                    window_start, timed_tokens = time.perf_counter(), 0
-                saved = self.step % self.s.save_every == 0 or last
-                if saved:
-                    self.save()
-                faults.pause_point("train.update", step=self.step, work=self.work_dir)
-                if not last:
-                    self._stop_if_requested(saved)
-            if self.position >= len(batches):
-                self.epoch, self.position = self.epoch + 1, 0
-        return {"steps": self.step, "seconds": round(self.elapsed, 2), "valid_loss": valid_loss}
+        raise stopping.stopped(f"training in {self.work_dir} after update {self.state.step} of "
+                               f"{self.s.steps}, checkpoint_{self.state.step:08d}.pt written")
 
     def final_state(self) -> dict:
         """Average of the last ``average_last`` checkpoints (the last one alone if 1)."""
-        return average_state_dicts(checkpoints(self.work_dir)[-max(self.s.average_last, 1):])
+        return self.store.average()
+
+
+@dataclasses.dataclass
+class ThroughputWindow:
+    """Target tokens trained since the last log row, and when that window started."""
+
+    tokens: int = 0
+    start: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def tokens_per_sec(self) -> float:
+        return self.tokens / (time.perf_counter() - self.start)
