@@ -34,10 +34,10 @@ KD_TRAIN = [exp("bpe/train.src"), exp("kd/train.tgt")]
 VALID = [exp("bpe/valid.src"), exp("bpe/valid.tgt")]
 TEACHER = exp("models/teacher/final.pt")
 PHASE1_STEPS = config["wd"]["phase1_steps"]
-PHASE1_TRAIN = {**config["student_train"], **config["wd"].get("phase1", {}), "steps": PHASE1_STEPS}
+PHASE1_TRAIN = {**config["student_train"], **config["wd"]["phase1"], "steps": PHASE1_STEPS}
 PHASE2_TRAIN = {
     **config["student_train"],
-    **config["wd"].get("phase2", {}),
+    **config["wd"]["phase2"],
     "steps": config["student_train"]["steps"] - PHASE1_STEPS,
 }
 

@@ -33,7 +33,7 @@ elif SOURCE == "local":
         params:
             local=config["data"]["local"],
             langs=[config["data"]["src_lang"], config["data"]["tgt_lang"]],
-            clean=config["data"].get("clean", {}),
+            clean=config["data"]["clean"],
         script:
             "../workflow_scripts/copy_local.py"
 
@@ -69,7 +69,7 @@ else:
             exp("logs/prepare_corpus/{split}.log"),
         params:
             corpus=CORPUS.name,
-            clean=config["data"].get("clean", {}),
+            clean=config["data"]["clean"],
         script:
             "../workflow_scripts/prepare_corpus.py"
 

@@ -21,7 +21,7 @@ rule evaluate:
     params:
         names=["/".join(map(str, system)) for system in SYSTEMS],
         search=config["evaluation"],
-        bleu_variants=config["evaluation"].get("bleu_variants", []),
+        bleu_variants=config["evaluation"]["bleu_variants"],
         tgt_lang=config["data"]["tgt_lang"],
     script:
         "../workflow_scripts/evaluate.py"

@@ -31,7 +31,7 @@ rule train_teacher:
 
 # KD data in kd.shards contiguous shards, one decoding job each (parallel on a cluster), re-joined
 # with every shard's line count checked. Shards are temporary: only kd/train.tgt is kept.
-KD_SHARDS = list(range(config["kd"].get("shards", 1)))
+KD_SHARDS = list(range(config["kd"]["shards"]))
 KD_SEARCH = {key: value for key, value in config["kd"].items() if key != "shards"}
 
 

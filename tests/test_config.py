@@ -1,4 +1,6 @@
 """Bad configuration values stop the run with one line naming the key."""
+import copy
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +10,10 @@ import yaml
 
 from conftest import DEFAULT_CONFIG as DEFAULT
 from conftest import with_change
-from wd.config import ConfigError, shape, validate
+from wd.config import SCHEMA, ConfigError, shape, validate
+from wd.data.clean import CleanSettings
+from wd.data.download import DownloadSettings
+from wd.settings import SearchSettings, TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -83,3 +88,38 @@ def test_paper_configs_plan(name, tmp_path):
                          cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "wd_phase1" in run.stdout and not list(tmp_path.iterdir())
+
+
+def test_schema_defaults_are_filled_in_once_at_validation():
+    config = copy.deepcopy(DEFAULT)
+    del config["seeds"], config["kd"]["shards"], config["evaluation"]["timed_passes"]
+    del config["wd"]["phase2"]
+    config["data"]["download"] = {"retries": 1}
+    validate(config)
+    assert config["seeds"] == [1] and config["kd"]["shards"] == 1
+    assert config["evaluation"]["timed_passes"] == 3 and config["evaluation"]["bleu_variants"] == []
+    assert config["wd"]["phase2"] == {}
+    assert config["data"]["download"] == {"retries": 1, "timeout": 60, "backoff": 2}
+    assert config["data"]["clean"] == {"max_len": 250, "max_ratio": 3.0}  # a default object, filled
+    assert "max_bad_steps" in config["teacher"]["train"]  # through $ref
+    assert "mirror" not in config["data"]  # no default: stays absent
+    config["seeds"] = [2]
+    validate(config)  # a given value is never replaced
+    assert config["seeds"] == [2]
+
+
+@pytest.mark.parametrize(("cls", "where"), [
+    (SearchSettings, "$defs.search"), (TrainSettings, "$defs.train"),
+    (CleanSettings, "properties.data.properties.clean"),
+    (DownloadSettings, "properties.data.properties.download"),
+])
+def test_dataclass_defaults_agree_with_the_schema(cls, where):
+    """Code that builds these objects outside a validated config (tests, benchmarks, the CLI)
+    must get the schema's defaults."""
+    node = yaml.safe_load(SCHEMA.read_text())
+    for key in where.split("."):
+        node = node[key]
+    given = {f.name: f.default for f in dataclasses.fields(cls)
+             if f.default is not dataclasses.MISSING}
+    defaults = {key: sub["default"] for key, sub in node["properties"].items() if "default" in sub}
+    assert defaults and all(given[key] == value for key, value in defaults.items()), defaults

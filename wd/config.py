@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import fields
 from pathlib import Path
 
@@ -25,13 +26,34 @@ def _where(path) -> str:
 
 
 def validate(config: dict, schema_path: Path = SCHEMA) -> None:
-    """Check ``config`` against the schema and the rules a schema cannot say; raise ConfigError."""
+    """Check ``config`` against the schema and the rules a schema cannot say (ConfigError), and
+    fill in the schema's defaults: after this, every key with a default is present, so no code
+    repeats a default."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(f"config error at {_where(error.absolute_path)}: {error.message}")
+    _apply_defaults(schema, config, schema)
     _check_semantics(config)
+
+
+def _apply_defaults(node: dict, value, root: dict) -> None:
+    """Add each missing key that ``node`` (or what its ``$ref`` points to) gives a default, at
+    every level of ``value``; a default object gets its own keys' defaults too."""
+    while True:
+        if isinstance(value, dict):
+            for key, sub in node.get("properties", {}).items():
+                if key not in value and "default" in sub:
+                    value[key] = copy.deepcopy(sub["default"])
+                if key in value:
+                    _apply_defaults(sub, value[key], root)
+        elif isinstance(value, list) and isinstance(node.get("items"), dict):
+            for item in value:
+                _apply_defaults(node["items"], item, root)
+        if "$ref" not in node:
+            return
+        node = root["$defs"][node["$ref"].removeprefix("#/$defs/")]
 
 
 def rename_methods(config: dict) -> list[str]:
@@ -68,7 +90,7 @@ def _check_semantics(config: dict) -> None:
             key = "teacher.model" if name == "teacher" else f"students.{index - 1} ({name})"
             raise ConfigError(f"config error at {key}: {err}") from None
     tgt_lang = config["data"]["tgt_lang"]
-    for index, name in enumerate(config["evaluation"].get("bleu_variants", [])):
+    for index, name in enumerate(config["evaluation"]["bleu_variants"]):
         if VARIANTS[name].lang != tgt_lang:
             raise ConfigError(f"config error at evaluation.bleu_variants.{index}: {name} scores "
                               f"{VARIANTS[name].lang} text but data.tgt_lang is {tgt_lang}")

@@ -9,4 +9,4 @@ with step(snakemake):
                   if f.name == snakemake.wildcards.file)
     fetch(remote, snakemake.output[0], mirror=data.get("mirror"),
           manual=data.get("manual", {}).get(remote.id),
-          settings=DownloadSettings(**data.get("download", {})))
+          settings=DownloadSettings(**data["download"]))
