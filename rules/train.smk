@@ -38,17 +38,14 @@ KD_SEARCH = {key: value for key, value in config["kd"].items() if key != "shards
 rule kd_split:
     input:
         src=exp("bpe/train.src"),
-        # Not read: splitting waits for the teacher, so that this one-core job never takes a
-        # core while the two-thread teacher (the critical path) waits for both.
-        teacher=TEACHER,
     output:
         shards=temp(expand(exp("kd/shards/train.{shard}.src"), shard=KD_SHARDS)),
         counts=exp("kd/shards/counts.json"),
     log:
         exp("logs/kd/split.log"),
+    # The KD steps share the teacher's top priority (the critical path); the decoders' threads
+    # keep this one-second job from sharing a small machine with the teacher.
     priority: 20
-    # Holds the decoders' cores for its second of work: with one core, a student took the other
-    # core when the teacher finished, and the two-thread KD decoding waited minutes for it.
     threads: config["threads"]["decode"]
     script:
         "../workflow_scripts/kd_split.py"
