@@ -307,6 +307,7 @@ def run_rules(tmp_path: Path, target: Path, *overlays: dict) -> subprocess.Compl
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
 
 
+@pytest.mark.workflow
 def test_prepare_rule_extracts_a_downloaded_test_set(tmp_path):
     part = CORPORA["wmt16_en_ro"].splits["test"][0]
     (tmp_path / "downloads").mkdir()
@@ -319,6 +320,7 @@ def test_prepare_rule_extracts_a_downloaded_test_set(tmp_path):
     assert read_lines(raw / "test.tgt") == [CEDILLA, "Doi"]  # the reference as published
 
 
+@pytest.mark.workflow
 def test_download_rule_rejects_a_manual_copy_with_the_wrong_checksum(tmp_path):
     wrong = tmp_path / "dev.tgz"
     wrong.write_bytes(b"not the newsdev2016 tarball")

@@ -37,6 +37,7 @@ def run_snakemake(results: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True)
 
 
+@pytest.mark.workflow
 def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
     results = tmp_path / "results"
     exp = results / "micro"

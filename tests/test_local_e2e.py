@@ -27,6 +27,8 @@ from wd.data.toy import (
 from wd.io import read_lines
 from wd.metrics import score
 
+pytestmark = pytest.mark.workflow
+
 N_REFS = 3
 COMMA_BELOW, CEDILLA = "\u0219\u021b\u0218\u021a", "\u015f\u0163\u015e\u0162"  # șțȘȚ, şţŞŢ
 TO_CEDILLA, FROM_CEDILLA = str.maketrans(COMMA_BELOW, CEDILLA), str.maketrans(CEDILLA, COMMA_BELOW)

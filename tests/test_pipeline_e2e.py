@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
+pytestmark = pytest.mark.workflow
+
 REPO = Path(__file__).resolve().parent.parent
 MICRO = REPO / "tests" / "micro.yaml"
 METHODS = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd", "wd_phase1_only",
