@@ -9,13 +9,12 @@ the encoder: cross-attention keys/values are projected from the encoder width.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from wd.model.dropout import dropout, relu_dropout
+from wd.model.kernels import attention_with_dropout, dropout, linear_concat, relu_dropout
 from wd.settings import ModelConfig
 from wd.vocab import PAD_ID
 
@@ -33,31 +32,9 @@ def sinusoidal_positions(length: int, dim: int, offset: int = 0, device=None) ->
     return table
 
 
-def linear_concat(x: Tensor, layers: Sequence[nn.Linear]) -> Tensor:
-    """``x`` through several linears that share it, as one matrix product: the weights are
-    concatenated at call time, so the parameters stay separate modules (q, k, v, ...) for the
-    weight-distillation generator, and ``functional_call`` still substitutes them."""
-    return F.linear(x, torch.cat([layer.weight for layer in layers]),
-                    torch.cat([layer.bias for layer in layers]))
-
-
-def attention_with_dropout(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool,
-                           p: float) -> Tensor:
-    """What sdpa computes in training (``mask`` True = attend), with the attention weights
-    dropped by :func:`wd.model.dropout.dropout`."""
-    scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))
-    if causal:
-        t, s = scores.shape[-2:]
-        scores.masked_fill_(torch.ones(t, s, dtype=torch.bool, device=q.device).triu(1),
-                            float("-inf"))
-    if mask is not None:
-        scores.masked_fill_(~mask, float("-inf"))
-    return torch.matmul(dropout(scores.softmax(-1), p, True), v)
-
-
 class Attention(nn.Module):
-    """Multi-head attention with separate q/k/v/out projections; keys/values may come from a
-    wider memory (``kv_dim``)."""
+    """Multi-head attention with separate q/k/v/out projections (the generator maps each matrix
+    kind on its own); keys/values may come from a wider memory (``kv_dim``)."""
 
     def __init__(self, dim: int, kv_dim: int, heads: int, dropout: float):
         super().__init__()
@@ -67,31 +44,25 @@ class Attention(nn.Module):
         self.v = nn.Linear(kv_dim, dim)
         self.out = nn.Linear(dim, dim)
 
-    def split_heads(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False,
+                kv: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Self-attention of ``x`` (batch, time, dim), or, given ``kv`` (keys and values of the
+        memory, each (batch, heads, src_time, head_dim)), cross-attention to them."""
         b, t, d = x.shape
-        return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
-
-    def attend(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
-        """Attention of ``x`` to precomputed keys/values (cross-attention)."""
-        return self.combine(self.split_heads(self.q(x)), k, v, mask, causal)
-
-    def self_attend(self, x: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
-        """Attention of ``x`` to itself, with q, k and v from one matrix product."""
-        b, t, d = x.shape
-        qkv = linear_concat(x, (self.q, self.k, self.v)).view(b, t, 3, self.heads, d // self.heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        return self.combine(q, k, v, mask, causal)
-
-    def combine(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
-        """Heads ``(batch, heads, time, head_dim)`` through sdpa, merged, then ``out``."""
+        if kv is None:  # q, k and v from one matrix product
+            qkv = linear_concat(x, (self.q, self.k, self.v))  # (b, t, 3 * d)
+            qkv = qkv.view(b, t, 3, self.heads, d // self.heads)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (b, heads, t, head_dim)
+        else:
+            q = self.q(x).view(b, t, self.heads, d // self.heads).transpose(1, 2)
+            k, v = kv
         p = self.dropout if self.training else 0.0
         if p and q.device.type == "cpu":  # sdpa would draw its dropout mask with bernoulli_
             y = attention_with_dropout(q, k, v, mask, causal, p)
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
                                                is_causal=causal)
-        b, h, t, dh = y.shape
-        return self.out(y.transpose(1, 2).reshape(b, t, h * dh))
+        return self.out(y.transpose(1, 2).reshape(b, t, d))  # heads merged: (b, t, d)
 
 
 class FeedForward(nn.Module):
@@ -106,17 +77,21 @@ class FeedForward(nn.Module):
 
 
 class Sublayer(nn.Module):
-    """Residual wrapper applying LayerNorm before (pre-norm) or after (post-norm) the block."""
+    """The residual connection around a block, with LayerNorm before the block (pre-norm:
+    ``x + block(norm(x))``) or after the sum (post-norm: ``norm(x + block(x))``):
+    ``sub(x, block(sub.pre(x)))``."""
 
     def __init__(self, dim: int, dropout: float, pre_norm: bool):
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.dropout, self.pre_norm = dropout, pre_norm
 
-    def forward(self, x: Tensor, block) -> Tensor:
-        if self.pre_norm:
-            return x + dropout(block(self.norm(x)), self.dropout, self.training)
-        return self.norm(x + dropout(block(x), self.dropout, self.training))
+    def pre(self, x: Tensor) -> Tensor:
+        return self.norm(x) if self.pre_norm else x
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        x = x + dropout(y, self.dropout, self.training)
+        return x if self.pre_norm else self.norm(x)
 
 
 class EncoderLayer(nn.Module):
@@ -129,8 +104,8 @@ class EncoderLayer(nn.Module):
         self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        x = self.self_attn_sub(x, lambda h: self.self_attn.self_attend(h, mask, False))
-        return self.ffn_sub(x, self.ffn)
+        x = self.self_attn_sub(x, self.self_attn(self.self_attn_sub.pre(x), mask))
+        return self.ffn_sub(x, self.ffn(self.ffn_sub.pre(x)))
 
 
 class DecoderLayer(nn.Module):
@@ -147,9 +122,10 @@ class DecoderLayer(nn.Module):
     def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], src_mask: Tensor) -> Tensor:
         """Full-sequence decoding (training, scoring); inference steps use
         :class:`wd.model.incremental.IncrementalDecoder`."""
-        x = self.self_attn_sub(x, lambda h: self.self_attn.self_attend(h, None, True))
-        x = self.cross_attn_sub(x, lambda h: self.cross_attn.attend(h, *cross_kv, src_mask, False))
-        return self.ffn_sub(x, self.ffn)
+        x = self.self_attn_sub(x, self.self_attn(self.self_attn_sub.pre(x), causal=True))
+        x = self.cross_attn_sub(x, self.cross_attn(self.cross_attn_sub.pre(x), src_mask,
+                                                   kv=cross_kv))
+        return self.ffn_sub(x, self.ffn(self.ffn_sub.pre(x)))
 
 
 class Transformer(nn.Module):
@@ -195,7 +171,7 @@ class Transformer(nn.Module):
         x = self.embed(self.src_embed, src)
         for layer in self.encoder:
             x = layer(x, mask)
-        if self.enc_norm is not None:
+        if self.enc_norm is not None:  # pre-norm: the stack's output is normalised once
             x = self.enc_norm(x)
         return x, mask
 
@@ -220,7 +196,7 @@ class Transformer(nn.Module):
         kv = linear_concat(memory, [m for layer in self.decoder
                                     for m in (layer.cross_attn.k, layer.cross_attn.v)])
         kv = kv.view(b, s, 2 * len(self.decoder), heads, self.cfg.dec_dim // heads)
-        kv = kv.permute(2, 0, 3, 1, 4).unbind(0)
+        kv = kv.permute(2, 0, 3, 1, 4).unbind(0)  # 2 * layers of (b, heads, s, head_dim)
         return list(zip(kv[0::2], kv[1::2]))
 
 

@@ -1,4 +1,8 @@
-"""Dropout for CPU training whose random mask costs a quarter of the random draws.
+"""CPU fast paths of the model, each beside the plain PyTorch it replaces (the tests check that
+they agree): dropout with a cheaper mask, ReLU and dropout in one pass, attention with dropped
+weights, and several linear layers on one input as one matrix product.
+
+Dropout for CPU training whose random mask costs a quarter of the random draws.
 
 ``F.dropout`` on CPU draws one random number per element (``bernoulli_``): in a Transformer-base
 training step on two AVX2 cores that was 11% of the step (62 masks, ~190M elements). Here one
@@ -11,9 +15,11 @@ kernel already and is used as is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 _LEVELS = 1 << 16
 
@@ -60,3 +66,27 @@ def relu_dropout(x: Tensor, p: float, training: bool) -> Tensor:
         return dropout(F.relu(x), p, training)
     keep = keep_mask(x.shape, p, x.device).logical_and_(x > 0)
     return _MaskedScale.apply(x, keep, 1.0 / (1.0 - p))
+
+
+def linear_concat(x: Tensor, layers: Sequence[nn.Linear]) -> Tensor:
+    """``x`` through several linears that share it, as one matrix product: the weights are
+    concatenated at call time, so the parameters stay separate modules (q, k, v, ...) for the
+    weight-distillation generator, and ``functional_call`` still substitutes them.
+    Reference: ``torch.cat([layer(x) for layer in layers], -1)``."""
+    return F.linear(x, torch.cat([layer.weight for layer in layers]),
+                    torch.cat([layer.bias for layer in layers]))
+
+
+def attention_with_dropout(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool,
+                           p: float) -> Tensor:
+    """What sdpa computes in training (``mask`` True = attend), with the attention weights
+    dropped by :func:`dropout`. Reference: ``F.scaled_dot_product_attention`` (which would draw
+    its dropout mask with ``bernoulli_``)."""
+    scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))
+    if causal:
+        t, s = scores.shape[-2:]
+        scores.masked_fill_(torch.ones(t, s, dtype=torch.bool, device=q.device).triu(1),
+                            float("-inf"))
+    if mask is not None:
+        scores.masked_fill_(~mask, float("-inf"))
+    return torch.matmul(dropout(scores.softmax(-1), p, True), v)
