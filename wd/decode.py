@@ -22,6 +22,67 @@ from wd.settings import SearchSettings
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
+class _Finished:
+    """The ended hypotheses of every sentence: at most ``k`` each, in the order they ended,
+    with their length-normalised scores."""
+
+    def __init__(self, n: int, k: int, steps: int, device: torch.device):
+        self.k = k
+        self.scores = torch.full((n, k), float("-inf"), device=device)
+        self.tokens = torch.full((n, k, steps), PAD_ID, dtype=torch.long, device=device)
+        self.length = torch.zeros(n, k, dtype=torch.long, device=device)
+        self.count = torch.zeros(n, dtype=torch.long, device=device)
+
+    def add(self, ended: Tensor, cand_scores: Tensor, cand_rows: Tensor, tokens: Tensor,
+            active: Tensor, step: int, lenpen: float) -> None:
+        """Store the candidates ``ended`` (live, k) while their sentence has fewer than k; a
+        candidate's tokens before EOS are those of its row ``cand_rows`` of ``tokens``."""
+        slot = self.count[active].unsqueeze(1) + ended.cumsum(1) - 1
+        store = ended & (slot < self.k)
+        if not bool(store.any()):
+            return
+        i, j = store.nonzero(as_tuple=True)
+        sentence, position = active[i], slot[i, j]
+        self.scores[sentence, position] = cand_scores[i, j] / (step + 1) ** lenpen
+        self.tokens[sentence, position, :step] = tokens[cand_rows[i, j], 1:step + 1]
+        self.length[sentence, position] = step
+        self.count.index_add_(0, sentence, torch.ones_like(sentence))
+
+    def best(self) -> list[list[int]]:
+        """The best ended hypothesis of each sentence (empty if none ended)."""
+        best = self.scores.argmax(1)
+        rows = torch.arange(best.size(0), device=best.device)
+        lengths, hyps = self.length[rows, best].tolist(), self.tokens[rows, best].tolist()
+        found = torch.isfinite(self.scores[rows, best]).tolist()
+        return [h[:length] if ok else [] for h, length, ok in zip(hyps, lengths, found)]
+
+
+def _next_log_probs(decoder: IncrementalDecoder, tokens: Tensor, state, step: int,
+                    s: SearchSettings, at_limit: Tensor, width: int) -> Tensor:
+    """Log-probabilities of the next token (live * width, vocab): no PAD or BOS, no EOS before
+    ``min_len``, and only EOS for hypotheses at their length limit ``at_limit`` (live,)."""
+    logp = decoder.step(tokens, state).float()
+    torch.log_softmax(logp, dim=-1, out=logp)  # in place: one pass over the vocabulary
+    logp[:, PAD_ID] = logp[:, BOS_ID] = float("-inf")
+    if step < s.min_len:
+        logp[:, EOS_ID] = float("-inf")
+    if bool(at_limit.any()):
+        limited = logp.view(at_limit.size(0), width, -1)  # (live, width, vocab)
+        eos_column = limited[:, :, EOS_ID].clone()
+        limited[at_limit] = float("-inf")
+        limited[:, :, EOS_ID] = eos_column
+    return logp
+
+
+def _decoder_and_encoder(model: Transformer | IncrementalDecoder, encoder: Transformer | None,
+                         int8: bool) -> tuple[IncrementalDecoder, Transformer]:
+    if isinstance(model, IncrementalDecoder):
+        if encoder is None:
+            raise ValueError("beam_search with a packed decoder needs the encoder model")
+        return model, encoder
+    return IncrementalDecoder(model, int8=int8), model
+
+
 @torch.inference_mode()
 def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
                 encoder: Transformer | None = None) -> list[list[int]]:
@@ -32,12 +93,7 @@ def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchS
     ended hypotheses, or when its maximum length ``max_len_a * src_len + max_len_b`` is reached.
     ``model`` may be a packed decoder; then ``encoder`` is the model that encodes ``src``.
     """
-    if isinstance(model, IncrementalDecoder):
-        if encoder is None:
-            raise ValueError("beam_search with a packed decoder needs the encoder model")
-        decoder = model
-    else:
-        decoder, encoder = IncrementalDecoder(model, int8=s.int8), model
+    decoder, encoder = _decoder_and_encoder(model, encoder, s.int8)
     k, n, device = s.beam, src.size(0), src.device
     src_len = (src != PAD_ID).sum(1)
     max_len = (s.max_len_a * src_len.float() + s.max_len_b).long().clamp(min=1)
@@ -48,58 +104,35 @@ def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchS
     tokens = torch.full((n, steps + 1), BOS_ID, dtype=torch.long, device=device)  # per row
     scores = torch.zeros(n, 1, device=device)          # (live, width)
     active = torch.arange(n, device=device)             # original index of each live sentence
-    fin_scores = torch.full((n, k), float("-inf"), device=device)
-    fin_tokens = torch.full((n, k, steps), PAD_ID, dtype=torch.long, device=device)
-    fin_len = torch.zeros(n, k, dtype=torch.long, device=device)
-    fin_count = torch.zeros(n, dtype=torch.long, device=device)
+    finished = _Finished(n, k, steps, device)
     slots = torch.arange(k, device=device)
 
     for step in range(steps):
         live, width = scores.shape
-        logp = decoder.step(tokens[:, step], state).float()
-        torch.log_softmax(logp, dim=-1, out=logp)  # in place: one pass over the vocabulary
-        logp[:, PAD_ID] = logp[:, BOS_ID] = float("-inf")
-        if step < s.min_len:
-            logp[:, EOS_ID] = float("-inf")
-        vocab = logp.size(-1)
         at_limit = step + 1 >= max_len[active]
-        if step + 1 >= int(max_len[active].min()):  # only EOS may follow at the length limit
-            limited = logp.view(live, width, vocab)
-            eos_column = limited[:, :, EOS_ID].clone()
-            limited[at_limit] = float("-inf")
-            limited[:, :, EOS_ID] = eos_column
+        logp = _next_log_probs(decoder, tokens[:, step], state, step, s, at_limit, width)
         # The 2k best tokens of each row hold the 2k best continuations of the sentence, so
         # hypothesis scores are added to those only, not to a vocabulary-sized tensor.
-        row_logp, row_token = logp.topk(min(2 * k, vocab), dim=1)
+        row_logp, row_token = logp.topk(min(2 * k, logp.size(-1)), dim=1)
         per_row = row_token.size(1)
         row_scores = row_logp.view(live, width, per_row) + scores.unsqueeze(2)
         cand_scores, cand = row_scores.view(live, -1).topk(min(2 * k, width * per_row), dim=1)
-        cand_beam = cand // per_row
+        cand_beam = cand // per_row                      # (live, 2k): the row each extends
         cand_token = row_token.view(live, -1).gather(1, cand)
         is_eos = cand_token == EOS_ID
 
-        # Hypotheses ending among the k best candidates are final, in candidate order, while
-        # their sentence has fewer than k.
-        ended = is_eos[:, :k] & torch.isfinite(cand_scores[:, :k])
-        slot = fin_count[active].unsqueeze(1) + ended.cumsum(1) - 1
-        store = ended & (slot < k)
-        if bool(store.any()):
-            i, j = store.nonzero(as_tuple=True)
-            sentence, position = active[i], slot[i, j]
-            fin_scores[sentence, position] = cand_scores[i, j] / (step + 1) ** s.lenpen
-            fin_tokens[sentence, position, :step] = tokens[i * width + cand_beam[i, j], 1:step + 1]
-            fin_len[sentence, position] = step
-            fin_count.index_add_(0, sentence, torch.ones_like(sentence))
+        # Hypotheses ending among the k best candidates are final, in candidate order.
+        rows = torch.arange(live, device=device).unsqueeze(1) * width + cand_beam  # (live, 2k)
+        finished.add(is_eos[:, :k] & torch.isfinite(cand_scores[:, :k]), cand_scores, rows,
+                     tokens, active, step, s.lenpen)
 
         # The k best non-EOS candidates continue.
-        next_scores, pick = cand_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=1)
-        parent = (torch.arange(live, device=device).unsqueeze(1) * width
-                  + cand_beam.gather(1, pick)).view(-1)
+        scores, pick = cand_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=1)
+        parent = rows.gather(1, pick).view(-1)
         tokens = tokens.index_select(0, parent)
         tokens[:, step + 1] = cand_token.gather(1, pick).view(-1)
-        scores = next_scores
 
-        done = (fin_count[active] >= k) | at_limit
+        done = (finished.count[active] >= k) | at_limit
         if bool(done.all()):
             break
         if bool(done.any()):  # drop finished sentences from every tensor of the search
@@ -109,12 +142,7 @@ def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchS
             decoder.reorder(state, parent.index_select(0, keep_rows), k, keep)
         elif k > 1:  # with one beam every row continues itself: nothing to reorder
             decoder.reorder(state, parent, k)
-
-    best = fin_scores.argmax(1)
-    rows = torch.arange(n, device=device)
-    lengths, hyps = fin_len[rows, best].tolist(), fin_tokens[rows, best].tolist()
-    found = torch.isfinite(fin_scores[rows, best]).tolist()
-    return [h[:length] if ok else [] for h, length, ok in zip(hyps, lengths, found)]
+    return finished.best()
 
 
 def _length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list[int]]:
