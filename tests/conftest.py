@@ -1,5 +1,8 @@
-"""Shared tiny shapes for fast model tests, and the default config with one value changed."""
+"""Shared tiny shapes for fast model tests, the default config with one value changed, and the
+one way tests run Snakemake."""
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,8 +12,18 @@ import yaml
 from wd.settings import ModelConfig
 
 VOCAB = 50
-DEFAULT_CONFIG = yaml.safe_load(
-    (Path(__file__).resolve().parent.parent / "config.yaml").read_text())
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def snakemake_cmd(*args: str) -> list[str]:
+    """Snakemake on the repository's Snakefile (``config.yaml`` first, ``args`` on top)."""
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
+
+
+def run_snakemake(*args: str) -> subprocess.CompletedProcess:
+    """:func:`snakemake_cmd` run from the repository, its output captured."""
+    return subprocess.run(snakemake_cmd(*args), cwd=REPO, capture_output=True, text=True)
 
 
 def tiny(**over) -> ModelConfig:

@@ -1,21 +1,16 @@
 """Bad configuration values stop the run with one line naming the key."""
 import copy
 import dataclasses
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import DEFAULT_CONFIG as DEFAULT
-from conftest import with_change
+from conftest import REPO, run_snakemake, with_change
 from wd.config import SCHEMA, ConfigError, shape, validate
 from wd.data.clean import CleanSettings
 from wd.data.download import DownloadSettings
 from wd.settings import SearchSettings, TrainSettings
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_default_config_is_valid():
@@ -47,11 +42,11 @@ def test_bad_values_name_their_key(path, value, message):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.workflow
 def test_snakemake_stops_with_one_clear_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("students:\n  - {name: stu1, dec_layers: -1}\n")
-    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
-                         cwd=REPO, capture_output=True, text=True)
+    run = run_snakemake("-n", "--configfile", str(bad))
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1] == (
         "config error at students.0.dec_layers: -1 is less than the minimum of 1")
@@ -81,11 +76,11 @@ def test_paper_configs_follow_the_released_recipe(name):
     assert config["evaluation"]["batch_size"] == 64
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("name", PAPER[:2])  # NIST needs the user's licensed files
 def test_paper_configs_plan(name, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "all", "--configfile",
-                          f"configs/{name}.yaml", "--config", f"results_dir={tmp_path}"],
-                         cwd=REPO, capture_output=True, text=True)
+    run = run_snakemake("-n", "all", "--configfile", f"configs/{name}.yaml", "--config",
+                        f"results_dir={tmp_path}")
     assert run.returncode == 0, run.stderr[-2000:]
     assert "wd_phase1" in run.stdout and not list(tmp_path.iterdir())
 

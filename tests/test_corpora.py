@@ -7,13 +7,13 @@ import hashlib
 import io
 import re
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import REPO, run_snakemake
 from fake_server import Faults, serve
 from wd.config import ConfigError, validate
 from wd.data.bpe import encode_file, load_bpe, train_bpe
@@ -25,7 +25,6 @@ from wd.data.text import tokenize
 from wd.io import read_lines, write_lines
 from wd.metrics import read_references, score
 
-REPO = Path(__file__).resolve().parent.parent
 FAST = DownloadSettings(retries=2, timeout=5, backoff=0.01)
 CEDILLA, COMMA = "Şeful ţării şi Ţara", "Șeful țării și Țara"
 WORDS = "the council votes on new rules for trade energy and water in every member state".split()
@@ -268,10 +267,10 @@ def test_config_checks_corpus_languages_and_manual_copies(tmp_path):
 
 
 def dry_run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n",
-                           *args], cwd=REPO, capture_output=True, text=True)
+    return run_snakemake("-n", *args)
 
 
+@pytest.mark.workflow
 def test_dry_run_of_wmt16_plans_the_downloads_offline(tmp_path):
     run = dry_run("--configfile", str(REPO / "configs" / "wmt16_en_ro.yaml"),
                   "--config", f"results_dir={tmp_path}")
@@ -282,6 +281,7 @@ def test_dry_run_of_wmt16_plans_the_downloads_offline(tmp_path):
     assert not any(tmp_path.iterdir())  # planned, nothing fetched or written
 
 
+@pytest.mark.workflow
 def test_dry_run_of_a_local_corpus_plans_every_reference(tmp_path):
     local = local_corpus(tmp_path, n_refs=4)
     config = tmp_path / "local.yaml"
@@ -301,10 +301,9 @@ def run_rules(tmp_path: Path, target: Path, *overlays: dict) -> subprocess.Compl
     for index, overlay in enumerate(overlays):
         files.append(tmp_path / f"overlay{index}.yaml")
         files[-1].write_text(yaml.safe_dump(overlay))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1",
-           str(target), "--configfile", str(REPO / "configs" / "wmt16_en_ro.yaml"),
-           *map(str, files), "--config", f"results_dir={tmp_path}"]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    return run_snakemake("--cores", "1", str(target), "--configfile",
+                         str(REPO / "configs" / "wmt16_en_ro.yaml"), *map(str, files),
+                         "--config", f"results_dir={tmp_path}")
 
 
 @pytest.mark.workflow

@@ -7,34 +7,26 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import with_change
+from conftest import REPO, run_snakemake, snakemake_cmd, with_change
 from waiting import group_alive, pause_env, wait_gone, wait_until
 from wd.config import ConfigError, validate
 from wd.pipeline import partial_path
 
-REPO = Path(__file__).resolve().parent.parent
 MICRO = REPO / "tests" / "micro.yaml"
 
 
-def snakemake_cmd(results: Path, *args: str) -> list[str]:
+def micro_args(results: Path, *args: str) -> list[str]:
     """The micro experiment with KD decoding in two shards of many small batches."""
     small_batches = results.parent / "small_batches.yaml"
     small_batches.write_text("kd: {beam: 2, lenpen: 1.0, batch_size: 8, shards: 2}\n")
     # --nolock: a killed run leaves no stale lock to clear (the checkout's .snakemake is shared
     # with other runs, whose locks `--unlock` would remove as well).
-    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--nolock",
-            "--configfile", str(MICRO), str(small_batches), "--config",
+    return ["--nolock", "--configfile", str(MICRO), str(small_batches), "--config",
             f"results_dir={results}", *args]
-
-
-def run_snakemake(results: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(snakemake_cmd(results, *args), cwd=REPO, capture_output=True,
-                          text=True)
 
 
 @pytest.mark.workflow
@@ -42,8 +34,8 @@ def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
     results = tmp_path / "results"
     exp = results / "micro"
     shard_out = [exp / f"kd/shards/train.{i}.tgt" for i in range(2)]
-    prep = run_snakemake(results, "--cores", "2", str(exp / "models/teacher/final.pt"),
-                         str(exp / "kd/shards/counts.json"))
+    prep = run_snakemake(*micro_args(results, "--cores", "2", str(exp / "models/teacher/final.pt"),
+                                     str(exp / "kd/shards/counts.json")))
     assert prep.returncode == 0, prep.stderr[-3000:]
 
     # Both shards decode at once; shard 1 is held after its first batch (wd.faults). Once
@@ -52,8 +44,8 @@ def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
     marker, log = tmp_path / "paused", tmp_path / "snakemake.log"
     env = pause_env("decode.batch out=*/kd/shards/train.1.tgt *", marker)
     with open(log, "w") as handle:
-        proc = subprocess.Popen(snakemake_cmd(results, "--cores", "2", str(exp / "kd/train.tgt")),
-                                cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
+        cmd = snakemake_cmd(*micro_args(results, "--cores", "2", str(exp / "kd/train.tgt")))
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env)
 
     def shard_0_recorded() -> bool:  # decoded, and snakemake has taken note of it
@@ -78,7 +70,7 @@ def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
     # decoded before the kill is kept and not decoded again.
     assert not (exp / "kd/train.tgt").exists()
     assert not shard_out[1].exists() and shard_out[0].exists()
-    plan = run_snakemake(results, "-n", str(exp / "kd/train.tgt"))
+    plan = run_snakemake(*micro_args(results, "-n", str(exp / "kd/train.tgt")))
     assert plan.returncode == 0, plan.stderr[-3000:]
     planned = plan.stdout + plan.stderr
     stats = planned.split("Job stats:")[1].split("\ntotal")[0]
@@ -87,7 +79,7 @@ def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
     assert "kd/shards/train.1.tgt" in planned
 
     # The rerun of shard 1 takes up after its journaled batch.
-    rerun = run_snakemake(results, "--cores", "2", str(exp / "kd/train.tgt"))
+    rerun = run_snakemake(*micro_args(results, "--cores", "2", str(exp / "kd/train.tgt")))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "8 of 200 sentences translated" in (exp / "logs/kd/translate.1.log").read_text()
     kd = (exp / "kd/train.tgt").read_text().splitlines()
@@ -148,10 +140,8 @@ def test_bad_value_gives_one_clear_line(path, value, message):
 ])
 def test_snakemake_refuses_before_writing_anything(tmp_path, setting, message):
     results = tmp_path / "results"
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1",
-         "--nolock", "--config", f"results_dir={results}", setting],
-        cwd=REPO, capture_output=True, text=True)
+    run = run_snakemake("--cores", "1", "--nolock", "--config", f"results_dir={results}",
+                        setting)
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1] == message
     assert list(tmp_path.iterdir()) == []

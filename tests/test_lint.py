@@ -1,9 +1,8 @@
 """The code stays lint-clean and the config layer stays light (run by `pytest`, hence by CI)."""
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess:

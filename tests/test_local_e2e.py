@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 import sacrebleu
 import yaml
-from test_pipeline_e2e import MICRO, snakemake
+from test_pipeline_e2e import MICRO
 
+from conftest import run_snakemake
 from wd.data.text import detokenize
 from wd.data.toy import (
     MAX_WORDS,
@@ -80,7 +81,7 @@ def local_run(tmp_path_factory):
     configfile = corpus / "local_micro.yaml"
     configfile.write_text(yaml.safe_dump(config))
     results = tmp_path_factory.mktemp("results")
-    run = snakemake("--cores", "2", "all", "--configfile", str(configfile),
+    run = run_snakemake("--cores", "2", "all", "--configfile", str(configfile),
                     "--config", f"results_dir={results}")
     assert run.returncode == 0, run.stderr[-4000:]
     return results / "local_micro", local

@@ -1,15 +1,11 @@
 """The method registry: every method's record, the families, the wildcard, old names."""
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import run_snakemake
 from wd import methods
 from wd.config import rename_methods
-
-REPO = Path(__file__).resolve().parent.parent
 
 # name: (train_data, init, transfer, trains, warmup)
 EXPECTED = {
@@ -75,10 +71,9 @@ def test_old_names_are_renamed_with_one_warning_each():
     assert rename_methods(config) == []
 
 
+@pytest.mark.workflow
 def test_the_workflow_accepts_an_old_name_and_plans_the_new_one(tmp_path):
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--config", f"results_dir={tmp_path}",
-         "methods=[kd,wd_p2wu50]"], cwd=REPO, capture_output=True, text=True)
+    run = run_snakemake("-n", "--config", f"results_dir={tmp_path}", "methods=[kd,wd_p2wu50]")
     assert run.returncode == 0, run.stderr[-2000:]
     assert "config warning at methods.1: wd_p2wu50 is now called wd_warmup50" in run.stderr
     assert "models/stu1/wd_warmup50/seed1/final.pt" in run.stdout

@@ -1,16 +1,14 @@
 """Scoring variants on hand-made sentences whose outcome is known, and Romanian orthography."""
 import copy
-from pathlib import Path
 
 import pytest
 import sacrebleu
 import yaml
 
+from conftest import REPO
 from wd.config import ConfigError, validate
 from wd.data.romanian import comma_below, strip_diacritics
 from wd.metrics import VARIANTS, read_references, score, split_compounds
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_comma_below_changes_only_cedilla_s_and_t():

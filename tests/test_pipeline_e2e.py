@@ -1,30 +1,24 @@
 """The real Snakemake DAG on a micro config: every step runs, the table holds real numbers."""
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from conftest import REPO, run_snakemake
+
 pytestmark = pytest.mark.workflow
 
-REPO = Path(__file__).resolve().parent.parent
 MICRO = REPO / "tests" / "micro.yaml"
 METHODS = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd", "wd_phase1_only",
            "wd_attention_only", "wd_warmup0"]
-
-
-def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
 def micro_run(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
     (results / "seeds.yaml").write_text("seeds: [1, 2]\n")
-    run = snakemake("--cores", "2", "all", *micro_config(results))
+    run = run_snakemake("--cores", "2", "all", *micro_config(results))
     assert run.returncode == 0, run.stderr[-4000:]
     return results / "micro"
 
@@ -109,7 +103,7 @@ def test_each_seed_trains_its_own_students(micro_run):
 
 
 def test_rerun_has_nothing_to_do(micro_run):
-    run = snakemake("-n", "all", *micro_config(micro_run.parent))
+    run = run_snakemake("-n", "all", *micro_config(micro_run.parent))
     assert run.returncode == 0
     assert "Nothing to be done" in run.stdout + run.stderr
 
