@@ -45,8 +45,9 @@ PHASE2_TRAIN = {
 SEEDS = config["seeds"]
 
 
-def phase1_dir(student, transfer="all", seed="{seed}"):
-    return f"models/{student}/wd_phase1_{transfer}/seed{seed}"
+def phase1_dir(student, run="all", seed="{seed}"):
+    """Work, log and final model of a WD Phase 1 (run: wd.methods.Method.phase1_run)."""
+    return f"models/{student}/wd_phase1_{run}/seed{seed}"
 
 
 def run_dir(student, method, seed="{seed}"):
@@ -72,7 +73,7 @@ def student_inputs(wildcards):
     method = methods.get(wildcards.method)
     inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID, "train": TRAIN_FILES[method.train_data]}
     if method.init == "checkpoint":
-        phase1 = phase1_dir(wildcards.student, method.transfer, wildcards.seed)
+        phase1 = phase1_dir(wildcards.student, method.phase1_run, wildcards.seed)
         inputs["init"] = exp(f"{phase1}/final.pt")
     elif method.init == "cutoff":
         inputs["init"] = TEACHER
@@ -83,22 +84,25 @@ def student_job(wildcards):
     """TrainJob of one student run (wd.pipeline.TrainJob): all methods of a shape get the
     student budget; WD methods its Phase-2 share (and their own warm-up in a sweep)."""
     method = methods.get(wildcards.method)
-    section = config["student_train"]
-    if method.is_wd:
-        section = (
-            PHASE2_TRAIN if method.warmup is None else {**PHASE2_TRAIN, "warmup": method.warmup}
-        )
+    section = PHASE2_TRAIN if method.is_wd else config["student_train"]
+    section = {**section, "lr": section["lr"] * method.lr_scale}
+    if method.warmup is not None:
+        section["warmup"] = method.warmup
     work = exp(run_dir(wildcards.student, wildcards.method, wildcards.seed) + "/work")
     model = shape(config, wildcards.student)
     return train_job_params(config, model, section, work, int(wildcards.seed), method.init)
 
 
 def phase1_job(wildcards):
-    """TrainJob of WD Phase 1 for one student shape, transfer kind and seed."""
-    work = exp(phase1_dir(wildcards.student, wildcards.transfer, wildcards.seed) + "/work")
+    """TrainJob of WD Phase 1 for one student shape, Phase-1 run and seed."""
+    transfer, warmup, lr_scale = methods.phase1_settings(wildcards.phase1)
+    section = {**PHASE1_TRAIN, "lr": PHASE1_TRAIN["lr"] * lr_scale}
+    if warmup is not None:
+        section["warmup"] = warmup
+    work = exp(phase1_dir(wildcards.student, wildcards.phase1, wildcards.seed) + "/work")
     model = shape(config, wildcards.student)
     return train_job_params(
-        config, model, PHASE1_TRAIN, work, int(wildcards.seed), phase1_transfer=wildcards.transfer
+        config, model, section, work, int(wildcards.seed), phase1_transfer=transfer
     )
 
 
@@ -123,6 +127,7 @@ SYSTEMS = [("teacher", "teacher", config["seed"])] + [
 ]
 EVALS = [exp(f"eval/{s}/{m}/seed{seed}/test.json") for s, m, seed in SYSTEMS]
 HYPS = [path.removesuffix(".json") + ".hyp" for path in EVALS]  # beside each json (wd.evaluate)
+TRAIN_LOGS = [str(Path(model_path(*system)).parent / "train_log.csv") for system in SYSTEMS]
 CURVES = training_curves(SEEDS[0])
 CURVE_FILES = sorted({path for runs in CURVES.values() for path, _ in runs.values()})
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
@@ -134,5 +139,5 @@ wildcard_constraints:
     side="src|tgt",
     student="|".join(STUDENTS),
     method=methods.trained_pattern(),
-    transfer="all|encoder|decoder|attention|ffn",
+    phase1=methods.phase1_pattern(),
     seed="[0-9]+",

@@ -32,6 +32,7 @@ rule report:
         evals=EVALS,
         hyps=HYPS,  # read beside each json, with the references, for the significance columns
         refs=TEST_REFS,
+        train_logs=TRAIN_LOGS,  # one per system: valid_loss_last_drop
     output:
         report(TABLES[0], caption="../report/results.rst", category="Results"),
         TABLES[1],

@@ -94,12 +94,12 @@ rule wd_phase1:
         train=TRAIN_FILES[methods.get("wd").train_data],  # Phase 1: WD's data
         valid=VALID,
     output:
-        model=exp(phase1_dir("{student}", "{transfer}") + "/final.pt"),
-        curve=exp(phase1_dir("{student}", "{transfer}") + "/train_log.csv"),
+        model=exp(phase1_dir("{student}", "{phase1}") + "/final.pt"),
+        curve=exp(phase1_dir("{student}", "{phase1}") + "/train_log.csv"),
     log:
-        exp("logs/train/{student}.wd_phase1_{transfer}.seed{seed}.log"),
+        exp("logs/train/{student}.wd_phase1_{phase1}.seed{seed}.log"),
     benchmark:
-        exp("benchmarks/train/{student}.wd_phase1_{transfer}.seed{seed}.tsv")
+        exp("benchmarks/train/{student}.wd_phase1_{phase1}.seed{seed}.tsv")
     # WD runs two jobs in a row (Phase 1, then Phase 2): start them first to shorten the run.
     priority: 10
     threads: config["threads"]["student"]

@@ -155,7 +155,8 @@ def test_cutoff_takes_first_rows_and_top_layer_of_group():
                        teacher.state_dict()["tgt_embed.weight"][:, :16])
 
 
-@pytest.mark.parametrize("kind", ["encoder", "decoder", "attention", "ffn"])
+@pytest.mark.parametrize("kind", ["encoder", "decoder", "attention", "ffn", "no_encoder",
+                                  "no_decoder", "no_attention", "no_ffn"])
 def test_partial_transfer_generates_one_kind_and_frees_the_rest(kind, batch):
     teacher = teacher_model()
     model = Phase1Model(teacher.state_dict(), teacher.cfg, tiny(**SHAPES["stu1_narrow_decoder"]),
@@ -167,6 +168,9 @@ def test_partial_transfer_generates_one_kind_and_frees_the_rest(kind, batch):
     if kind == "attention":
         assert "decoder__0__cross_attn__k__weight" not in free
         assert "decoder__0__ffn__fc1__weight" in free
+    if kind.startswith("no_"):  # leave-one-kind-out: exactly what the one kind alone takes
+        only = {k for k in maps if transferred(k.replace("__", "."), kind.removeprefix("no_"))}
+        assert free == only
     src, tgt = batch
     logits = model(src, tgt)
     logits.sum().backward()

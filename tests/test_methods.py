@@ -23,7 +23,20 @@ EXPECTED = {
     "wd_ffn_only": ("bitext+kd", "checkpoint", "ffn", True, None),
     "wd_warmup0": ("bitext+kd", "checkpoint", "all", True, 0),
     "wd_warmup250": ("bitext+kd", "checkpoint", "all", True, 250),
+    "wd_no_encoder": ("bitext+kd", "checkpoint", "no_encoder", True, None),
+    "wd_no_decoder": ("bitext+kd", "checkpoint", "no_decoder", True, None),
+    "wd_no_attention": ("bitext+kd", "checkpoint", "no_attention", True, None),
+    "wd_no_ffn": ("bitext+kd", "checkpoint", "no_ffn", True, None),
+    "wd_phase1_warmup50": ("bitext+kd", "checkpoint", "all", True, None),
+    "kd_lr0.5x": ("kd", "random", None, True, None),
+    "wd_lr2x": ("bitext+kd", "checkpoint", "all", True, None),
+    "cutoff_mixed_lr1.5x": ("bitext+kd", "cutoff", None, True, None),
 }
+# name: (Phase-1 run, Phase-1 warm-up, learning-rate scale)
+PHASE1 = {"wd": ("all", None, 1.0), "wd_phase1_only": ("all", None, 1.0),
+          "wd_warmup250": ("all", None, 1.0), "wd_ffn_only": ("ffn", None, 1.0),
+          "wd_no_ffn": ("no_ffn", None, 1.0), "wd_phase1_warmup50": ("all_warmup50", 50, 1.0),
+          "wd_lr2x": ("all_lr2x", None, 2.0)}
 
 
 @pytest.mark.parametrize("name", EXPECTED)
@@ -38,14 +51,34 @@ def test_every_method_record(name):
     assert method.description
 
 
+@pytest.mark.parametrize("name", PHASE1)
+def test_wd_methods_name_the_phase1_run_they_start_from(name):
+    method = methods.get(name)
+    assert (method.phase1_run, method.phase1_warmup, method.lr_scale) == PHASE1[name]
+    assert methods.phase1_settings(method.phase1_run) == (method.transfer, method.phase1_warmup,
+                                                          method.lr_scale)
+    assert re.fullmatch(methods.phase1_pattern(), method.phase1_run)
+
+
+def test_learning_rate_sweep_points_scale_their_base_method_only():
+    assert methods.get("kd_lr0.5x").lr_scale == 0.5 and methods.get("kd").lr_scale == 1.0
+    assert methods.get("kd_lr0.5x").description.endswith("at 0.5x the learning rate (sweep)")
+    with pytest.raises(ValueError, match="has no WD Phase 1"):
+        methods.get("kd_lr2x").phase1_run
+    for name in ("kd_lr0x", "wd_phase1_only_lr2x", "teacher_lr2x", "kd_lr2"):
+        with pytest.raises(ValueError, match="unknown method"):
+            methods.get(name)
+
+
 def test_report_order_is_the_papers_then_ablations_then_sweeps():
     ranked = sorted(EXPECTED, key=lambda name: methods.get(name).order)
     assert ranked[:8] == ["teacher", "scratch", "kd", "kd_mixed", "cutoff", "cutoff_mixed",
                           "wd_phase1_only", "wd"]
-    ablations, sweeps = ([methods.get(n).order for n in part] for part in (ranked[8:12],
-                                                                          ranked[12:]))
-    assert ranked[8:12] == ["wd_encoder_only", "wd_decoder_only", "wd_attention_only",
-                            "wd_ffn_only"] and max(ablations) < min(sweeps)
+    assert ranked[8:16] == ["wd_encoder_only", "wd_decoder_only", "wd_attention_only",
+                            "wd_ffn_only", "wd_no_encoder", "wd_no_decoder", "wd_no_attention",
+                            "wd_no_ffn"]
+    assert ranked[16:] == ["wd_warmup0", "wd_warmup250", "wd_phase1_warmup50", "kd_lr0.5x",
+                           "wd_lr2x", "cutoff_mixed_lr1.5x"]
 
 
 @pytest.mark.parametrize("name", ["wd_bogus_only", "wd_warmup", "wd_p2wu5", "kd2", "", "all"])
@@ -73,7 +106,12 @@ def test_old_names_are_renamed_with_one_warning_each():
 
 @pytest.mark.workflow
 def test_the_workflow_accepts_an_old_name_and_plans_the_new_one(tmp_path):
-    run = run_snakemake("-n", "--config", f"results_dir={tmp_path}", "methods=[kd,wd_p2wu50]")
+    run = run_snakemake("-n", "--config", f"results_dir={tmp_path}",
+                        "methods=[kd,wd_p2wu50,wd_no_ffn,wd_lr2x,wd_phase1_warmup5,kd_lr0.5x]")
     assert run.returncode == 0, run.stderr[-2000:]
     assert "config warning at methods.1: wd_p2wu50 is now called wd_warmup50" in run.stderr
-    assert "models/stu1/wd_warmup50/seed1/final.pt" in run.stdout
+    for planned in ["stu1/wd_warmup50/seed1", "stu1/wd_phase1_all/seed1", "stu2/kd_lr0.5x/seed1",
+                    "stu1/wd_phase1_no_ffn/seed1", "stu1/wd_no_ffn/seed1",
+                    "stu1/wd_phase1_all_lr2x/seed1", "stu1/wd_lr2x/seed1",
+                    "stu1/wd_phase1_all_warmup5/seed1", "stu1/wd_phase1_warmup5/seed1"]:
+        assert f"models/{planned}/final.pt" in run.stdout

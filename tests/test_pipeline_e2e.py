@@ -11,7 +11,7 @@ pytestmark = pytest.mark.workflow
 
 MICRO = REPO / "tests" / "micro.yaml"
 METHODS = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd", "wd_phase1_only",
-           "wd_attention_only", "wd_warmup0"]
+           "wd_attention_only", "wd_warmup0", "kd_lr2x"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     students = table[(table.student == "tiny1") & (table.seed == 1)].set_index("method")
     # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.
     equal_budget = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd",
-                    "wd_attention_only", "wd_warmup0"]
+                    "wd_attention_only", "wd_warmup0", "kd_lr2x"]
     assert set(students.train_steps[equal_budget]) == {20}
     assert students.train_steps["wd_phase1_only"] == 8
     # Only attention tensors generated: fewer generator parameters... plus the free tensors.
@@ -57,7 +57,11 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     assert dict(students.train_data) == {
         "scratch": "bitext", "kd": "kd", "cutoff": "kd", "kd_mixed": "bitext+kd",
         "cutoff_mixed": "bitext+kd", "wd": "bitext+kd", "wd_phase1_only": "bitext+kd",
-        "wd_attention_only": "bitext+kd", "wd_warmup0": "bitext+kd"}
+        "wd_attention_only": "bitext+kd", "wd_warmup0": "bitext+kd", "kd_lr2x": "kd"}
+    # Validations at 10 and 20 of 20 updates (teacher: 15, 30 of 30); Phase 1's 8 updates have
+    # no validation in their first 80%.
+    plateau = table.set_index(["method", "seed"]).valid_loss_last_drop.drop("wd_phase1_only")
+    assert plateau.notna().all() and plateau.between(-1, 1).all()
     assert (table.bleu_ci95_low <= table.bleu_ci95_high).all()
     compared = students.drop(index=["kd", "cutoff"])
     assert compared.p_vs_kd.between(0, 1).all() and compared.p_vs_cutoff.between(0, 1).all()
@@ -89,6 +93,9 @@ def test_sweep_shares_phase1_and_changes_only_the_warmup(micro_run):
     sweep_log = (models / "wd_warmup0" / "seed1" / "train_log.csv").read_text().splitlines()
     first_lr = [float(log[1].split(",")[2]) for log in (wd_log, sweep_log)]
     assert first_lr[1] < first_lr[0]  # no warm-up: already decaying at the first log
+    kd_lr = [[float(row.split(",")[2]) for row in (models / run / "seed1" / "train_log.csv")
+              .read_text().splitlines()[1:]] for run in ("kd", "kd_lr2x")]
+    assert kd_lr[1] == pytest.approx([2 * lr for lr in kd_lr[0]], rel=1e-2)  # logged to 3 digits
 
 
 def test_each_seed_trains_its_own_students(micro_run):

@@ -1,9 +1,12 @@
 import json
+import math
 import random
 
 import pytest
 
-from wd.report import build_table, markdown
+from wd import report
+from wd.report import markdown, verdict
+from wd.train_log import last_drop
 
 REFS = [" ".join(random.Random(i).choices("abcdefghij", k=8)) for i in range(30)]
 
@@ -29,6 +32,22 @@ def evaluation(tmp_path, name, bleu, sents_per_sec, **extra):
                                 "bleu_signature": "nrefs:1|bleu", "chrf_signature": "chrf",
                                 **extra}))
     return path
+
+
+def train_log(path, nll_at_400=2.0, final_nll=1.99):
+    """A train_log.csv with validations at 100..500 updates."""
+    rows = [(100, 4.0), (200, 3.0), (300, 2.5), (400, nll_at_400), (500, final_nll)]
+    path.write_text("step,epoch,lr,train_loss,valid_loss,valid_nll,tokens_per_sec,elapsed_sec,"
+                    "skipped_updates\n" + "".join(f"{s},1,0.001,3,{n + 0.5},{n},100,1,0\n"
+                                                 for s, n in rows))
+    return path
+
+
+def build_table(experiment, evaluations, refs, logs=None):
+    """wd.report.build_table with a flat training curve (0.5% last drop) for every run."""
+    if logs is None:
+        logs = [train_log(path.with_suffix(".log.csv")) for *_, path in evaluations]
+    return report.build_table(experiment, evaluations, refs, logs)
 
 
 def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
@@ -97,3 +116,54 @@ def test_several_seeds_give_one_row_each_deltas_within_a_seed_and_mean_and_std(t
     # wd: mean 32, sample std of (30, 34) = 2.83; the teacher's one run has no std
     assert "| wd | bitext+kd | 2 | 32.00 | 2.83 | 42.00 | 2.83 | 10.00 | 0.00 |" in text
     assert "| teacher | bitext | 1 | 40.00 |  | 50.00 |  |  |  |" in text
+
+
+def test_valid_loss_last_drop_is_the_relative_fall_over_the_last_fifth(tmp_path):
+    evals = [("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0)),
+             ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0))]
+    logs = [train_log(tmp_path / "t.csv"), train_log(tmp_path / "kd.csv", 2.0, 1.9)]
+    table = build_table("exp", evals, references(tmp_path), logs)
+    assert list(table.valid_loss_last_drop) == [0.005, 0.05]  # from update 400 to 500
+    text = markdown(table)
+    assert " | 0.5% | " in text and " | 5.0% | " in text
+    assert "Not at their plateau (validation NLL fell by 2% or more over the last 20% of " \
+           "updates): kd seed 1 (5.0%)." in text
+
+
+def test_last_drop_needs_a_validation_early_enough(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("step,epoch,lr,train_loss,valid_loss,valid_nll,tokens_per_sec,elapsed_sec,"
+                    "skipped_updates\n90,1,0.1,3,3,2.5,1,1,0\n100,1,0.1,3,3,2.0,1,1,0\n")
+    assert math.isnan(last_drop(path))  # 90 > 80: no validation in the last fifth's start
+    train_log(path, 3.0, 1.5)
+    assert last_drop(path) == 0.5
+
+
+def test_the_verdict_states_the_ordering_and_each_comparison_with_its_significance(tmp_path):
+    table = build_table("exp", [
+        ("teacher", "teacher", 1, evaluation(tmp_path, "t", 100.0, 100.0)),
+        ("s1", "scratch", 1, evaluation(tmp_path, "sc", 20.0, 300.0)),
+        ("s1", "kd", 1, evaluation(tmp_path, "kd", 60.0, 300.0)),
+        ("s1", "cutoff", 1, evaluation(tmp_path, "cut", 100.0, 300.0)),
+        ("s1", "wd", 1, evaluation(tmp_path, "wd", 64.0, 300.0)),
+    ], references(tmp_path))
+    rows = table.set_index("method")
+    text = verdict(table, "s1")
+    assert text.startswith("**s1** (BLEU): cutoff 100.00 > wd 64.00 > kd 60.00 > scratch 20.00.")
+    assert f"kd beats scratch by 40.00 (p = {rows.p_vs_kd['scratch']:.3f}, significant)." in text
+    assert f"wd beats kd by 4.00 (p = {rows.p_vs_kd['wd']:.3f}, not significant)." in text
+    assert (f"wd loses to cutoff by 36.00 (p = {rows.p_vs_cutoff['wd']:.3f}, significant)."
+            in text)
+    assert "plateau" not in text
+    assert markdown(table).index("## Verdict") < markdown(table).index("## Student `s1`")
+
+
+def test_the_verdict_counts_significant_seeds(tmp_path):
+    def run(method, seed, bleu):
+        return ("s1", method, seed, evaluation(tmp_path, f"{method}{seed}", bleu, 300.0))
+    table = build_table("exp", [("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0)),
+                                run("kd", 1, 20.0), run("wd", 1, 100.0), run("kd", 2, 20.0),
+                                run("wd", 2, 24.0)], references(tmp_path))
+    assert verdict(table, "s1") == ("**s1** (mean BLEU over 2 seeds): wd 62.00 > kd 20.00. "
+                                    "wd beats kd by 42.00 (significant (p < 0.05) in 1 of 2 "
+                                    "seeds).")

@@ -12,7 +12,7 @@ No torch here: the Snakefile imports this module.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 TRAIN_DATA = {"bitext": "the original bitext",
               "kd": "the KD data (the teacher's translations of the training sources)",
@@ -20,7 +20,12 @@ TRAIN_DATA = {"bitext": "the original bitext",
 INITS = {"random": "a fresh random initialisation",
          "cutoff": "cut from the teacher (wd.model.cutoff)",
          "checkpoint": "the converted WD Phase-1 student of the method's transfer kind"}
-TRANSFER_KINDS = ("all", "encoder", "decoder", "attention", "ffn")
+PARTS = ("encoder", "decoder", "attention", "ffn")
+# What the Phase-1 generator makes: everything, one part only, or every part but one.
+TRANSFER_KINDS = ("all", *PARTS, *(f"no_{part}" for part in PARTS))
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+PHASE1_RUN = re.compile(f"(?P<transfer>{'|'.join(TRANSFER_KINDS)})"
+                        rf"(?:_warmup(?P<warmup>[0-9]+))?(?:_lr(?P<lr_scale>{_NUMBER})x)?")
 
 
 @dataclass(frozen=True)
@@ -34,12 +39,33 @@ class Method:
     transfer: str | None = None   # WD: the tensor kinds the Phase-1 generator makes
     trains: bool = True           # False: the Phase-1 student is evaluated as it is
     warmup: int | None = None     # WD: Phase-2 warm-up steps instead of wd.phase2's
+    phase1_warmup: int | None = None  # WD: Phase-1 warm-up steps instead of wd.phase1's
+    lr_scale: float = 1.0         # times the configured learning rate (WD: of both phases)
     description: str = ""
 
     @property
     def is_wd(self) -> bool:
-        """Whether a WD Phase 1 (``wd_phase1_<transfer>``) comes first."""
+        """Whether a WD Phase 1 (``wd_phase1_<phase1_run>``) comes first."""
         return self.transfer is not None
+
+    @property
+    def phase1_run(self) -> str:
+        """Names the Phase-1 run this WD method starts from; methods that need the same Phase 1
+        share it (``wd``, ``wd_phase1_only`` and ``wd_warmup<N>``: ``all``)."""
+        if self.transfer is None:
+            raise ValueError(f"method {self.name!r} has no WD Phase 1")
+        warmup = "" if self.phase1_warmup is None else f"_warmup{self.phase1_warmup}"
+        scale = "" if self.lr_scale == 1.0 else f"_lr{self.lr_scale:g}x"
+        return f"{self.transfer}{warmup}{scale}"
+
+
+def phase1_settings(run: str) -> tuple[str, int | None, float]:
+    """(transfer kind, Phase-1 warm-up or None, learning-rate scale) of a Phase-1 run name."""
+    match = PHASE1_RUN.fullmatch(run)
+    if match is None:
+        raise ValueError(f"unknown WD Phase-1 run {run!r}")
+    warmup = None if match["warmup"] is None else int(match["warmup"])
+    return match["transfer"], warmup, float(match["lr_scale"] or 1.0)
 
 
 # WD trains both phases on bitext + KD, as released; kd_mixed and cutoff_mixed are KD and cut-off
@@ -57,24 +83,43 @@ REGISTRY = {m.name: m for m in [
            description="weight distillation: Phase 1, then Phase 2"),
 ]}
 
-# Families with a parameter in the name (wd_<kind>_only, wd_warmup<N>), and old names.
+# Families with a parameter in the name, and old names.
+_SCALABLE = [n for n, m in REGISTRY.items() if m.trains and n != "teacher"]
 FAMILIES = {
-    "wd_<kind>_only": re.compile(f"wd_(?P<kind>{'|'.join(TRANSFER_KINDS[1:])})_only"),
+    "wd_<part>_only": re.compile(f"wd_(?P<part>{'|'.join(PARTS)})_only"),
+    "wd_no_<part>": re.compile(f"wd_no_(?P<part>{'|'.join(PARTS)})"),
     "wd_warmup<N>": re.compile(r"wd_warmup(?P<warmup>[0-9]+)"),
+    "wd_phase1_warmup<N>": re.compile(r"wd_phase1_warmup(?P<warmup>[0-9]+)"),
+    "<method>_lr<F>x": re.compile(f"(?P<base>{'|'.join(_SCALABLE)})_lr(?P<scale>{_NUMBER})x"),
 }
 RENAMED = re.compile(r"wd_p2wu(?P<warmup>[0-9]+)")  # wd_p2wu<N> before wd_warmup<N>
 
 
 def _family(name: str) -> Method | None:
-    match = FAMILIES["wd_<kind>_only"].fullmatch(name)
+    """The record of a family member (ablations order 8-9, sweeps 10-12), or None."""
+    wd = {"name": name, "train_data": "bitext+kd", "init": "checkpoint", "transfer": "all"}
+    match = FAMILIES["wd_<part>_only"].fullmatch(name)
     if match:
-        return Method(name, "bitext+kd", "checkpoint", 8, transfer=match["kind"],
-                      description=f"WD transferring only {match['kind']} tensors (ablation)")
+        return Method(**{**wd, "transfer": match["part"]}, order=8,
+                      description=f"WD transferring only {match['part']} tensors (ablation)")
+    match = FAMILIES["wd_no_<part>"].fullmatch(name)
+    if match:
+        return Method(**{**wd, "transfer": f"no_{match['part']}"}, order=9,
+                      description=f"WD transferring all but {match['part']} tensors (ablation)")
     match = FAMILIES["wd_warmup<N>"].fullmatch(name)
     if match:
-        return Method(name, "bitext+kd", "checkpoint", 9, transfer="all",
-                      warmup=int(match["warmup"]),
+        return Method(**wd, order=10, warmup=int(match["warmup"]),
                       description=f"WD with {match['warmup']} Phase-2 warm-up steps (sweep)")
+    match = FAMILIES["wd_phase1_warmup<N>"].fullmatch(name)
+    if match:
+        return Method(**wd, order=11, phase1_warmup=int(match["warmup"]),
+                      description=f"WD with {match['warmup']} Phase-1 warm-up steps (sweep)")
+    match = FAMILIES["<method>_lr<F>x"].fullmatch(name)
+    if match and float(match["scale"]) > 0:
+        base = REGISTRY[match["base"]]
+        return replace(base, name=name, order=12, lr_scale=float(match["scale"]),
+                       description=f"{base.description} at {match['scale']}x the learning "
+                                   "rate (sweep)")
     return None
 
 
@@ -93,8 +138,16 @@ def new_name(name: str) -> str | None:
     return f"wd_warmup{match['warmup']}" if match else None
 
 
+def _unnamed(pattern: re.Pattern) -> str:
+    """The pattern without named groups: Snakemake would take them for wildcards."""
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
+
+
 def trained_pattern() -> str:
     """Regular expression of the names of student runs that train (the rules' wildcard)."""
-    fixed = [n for n, m in REGISTRY.items() if m.trains and n != "teacher"]
-    families = [re.sub(r"\(\?P<\w+>", "(?:", f.pattern) for f in FAMILIES.values()]
-    return "|".join([*fixed, *families])  # no named groups: Snakemake would take them as wildcards
+    return "|".join([*_SCALABLE, *map(_unnamed, FAMILIES.values())])
+
+
+def phase1_pattern() -> str:
+    """Regular expression of the Phase-1 run names (:attr:`Method.phase1_run`)."""
+    return _unnamed(PHASE1_RUN)

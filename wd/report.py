@@ -18,13 +18,14 @@ from wd import methods, significance
 from wd.io import atomic_path, read_lines, write_lines
 from wd.metrics import VARIANTS, read_references
 from wd.significance import significance_columns
+from wd.train_log import last_drop
 
 COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "bleu",
            "bleu_ci95_low", "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd",
-           "p_vs_cutoff", "params",
-           "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", "train_steps",
-           "train_seconds", "device", "beam", "batch_size", "threads", "bleu_signature",
-           "chrf_signature", "generator_params"]
+           "p_vs_cutoff", "params", "sents_per_sec", "tokens_per_sec", "speedup",
+           "speedup_tokens", "train_steps", "valid_loss_last_drop", "train_seconds", "device",
+           "beam", "batch_size", "threads", "bleu_signature", "chrf_signature",
+           "generator_params"]
 
 
 def method_rank(method: str) -> int:
@@ -33,15 +34,18 @@ def method_rank(method: str) -> int:
 
 
 def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
-                references: Sequence[Path], testset: str = "test") -> pd.DataFrame:
+                references: Sequence[Path], train_logs: Sequence[Path],
+                testset: str = "test") -> pd.DataFrame:
     """Rows from ``(student, method, seed, eval json)``; the teacher has student ``teacher``.
     Each json's hypotheses (``.hyp`` beside it) and the ``references`` give the confidence
-    intervals and p-values (:mod:`wd.significance`)."""
+    intervals and p-values (:mod:`wd.significance`); ``train_logs`` (one per evaluation: the
+    ``train_log.csv`` of the run that made its weights) whether the run reached its plateau."""
     rows = []
-    for student, method, seed, path in evaluations:
+    for (student, method, seed, path), log in zip(evaluations, train_logs, strict=True):
         result = json.loads(Path(path).read_text())
         rows.append({**result, "experiment": experiment, "student": student, "method": method,
-                     "seed": seed, "testset": testset})
+                     "seed": seed, "testset": testset,
+                     "valid_loss_last_drop": round(last_drop(log), 4)})
     table = pd.DataFrame(rows)
     table["train_data"] = [methods.get(m).train_data for m in table.method]
     teacher = table[table.method == "teacher"]
@@ -93,6 +97,10 @@ def _p_value(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.3f}" + (" *" if value < 0.05 else "")
 
 
+def _percent(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.1%}"
+
+
 def several_seeds(table: pd.DataFrame) -> bool:
     """Whether some student method was trained with more than one seed."""
     students = table[table.method != "teacher"]
@@ -109,6 +117,44 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     return summary.round(2).reset_index()
 
 
+# The comparisons a verdict states: (method, against, the row that carries the p-value, its
+# column).
+COMPARISONS = [("kd", "scratch", "scratch", "p_vs_kd"), ("wd", "kd", "wd", "p_vs_kd"),
+               ("wd", "cutoff", "wd", "p_vs_cutoff")]
+PLATEAU_DROP = 0.02  # valid_loss_last_drop below this: the run is at its plateau
+
+
+def verdict(table: pd.DataFrame, student: str) -> str:
+    """One paragraph for a student shape, generated from the table: the BLEU ordering, each of
+    the paper's comparisons with its difference and significance, and the runs not at their
+    plateau. With several seeds: means over seeds, significance counted per seed."""
+    rows = table[table.student == student]
+    bleu = rows.groupby("method", sort=False).bleu.mean()
+    seeds = rows.seed.nunique()
+    mean = f"mean BLEU over {seeds} seeds" if seeds > 1 else "BLEU"
+    order = " > ".join(f"{m} {b:.2f}" for m, b in bleu.sort_values(ascending=False).items())
+    out = [f"**{student}** ({mean}): {order}."]
+    for first, second, carrier, column in COMPARISONS:
+        if first not in bleu or second not in bleu:
+            continue
+        diff = bleu[first] - bleu[second]
+        p = rows[rows.method == carrier][column].dropna()
+        wins = "beats" if diff > 0 else "loses to" if diff < 0 else "ties with"
+        significant = int((p < 0.05).sum())
+        if seeds > 1:
+            note = f"significant (p < 0.05) in {significant} of {len(p)} seeds"
+        else:
+            note = f"p = {p.iloc[0]:.3f}, " + ("significant" if significant else "not significant")
+        out.append(f"{first} {wins} {second} by {abs(diff):.2f} ({note}).")
+    loose = rows[rows.valid_loss_last_drop >= PLATEAU_DROP]
+    if len(loose):
+        listed = ", ".join(f"{m} seed {sd} ({d:.1%})" for m, sd, d in zip(
+            loose.method, loose.seed, loose.valid_loss_last_drop))
+        out.append(f"Not at their plateau (validation NLL fell by {PLATEAU_DROP:.0%} or more over "
+                   f"the last 20% of updates): {listed}.")
+    return " ".join(out)
+
+
 def _table(frame: pd.DataFrame, shown: list[str]) -> list[str]:
     return (["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
             + ["| " + " | ".join(_cell(row[c]) for c in shown) + " |"
@@ -123,20 +169,26 @@ def markdown(table: pd.DataFrame) -> str:
     shown = ["method", *(["seed"] if seeds else []), "train_data", "bleu", "bleu_ci95",
              "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf", *variants, "params",
              "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", "train_steps",
-             "train_seconds"]
-    table = table.assign(
-        bleu_ci95=[f"{low:.2f}-{high:.2f}" for low, high in zip(table.bleu_ci95_low,
-                                                                table.bleu_ci95_high)],
-        p_vs_kd=table.p_vs_kd.map(_p_value), p_vs_cutoff=table.p_vs_cutoff.map(_p_value))
-    teacher = table[table.method == "teacher"]
+             "valid_loss_last_drop", "train_seconds"]
     first = table.iloc[0]
     out = [f"# Results: {first.experiment}", "",
            f"Test set `{first.testset}`; decoding with beam {first.beam}, batch {first.batch_size} "
            f"sentences, {first.threads} threads on {first.device}; `speedup` = sentences/s over "
            "the teacher's, `speedup_tokens` = target tokens/s over the teacher's, both from the "
-           "median of interleaved timed passes in the same job.", ""]
+           "median of interleaved timed passes in the same job.", "", "## Verdict", ""]
+    students = [s for s in table.student.unique() if s != "teacher"]
+    out += [line for student in students for line in (verdict(table, student), "")]
+    teacher_drop = table[table.method == "teacher"].valid_loss_last_drop.iloc[0]
+    if teacher_drop >= PLATEAU_DROP:
+        out += [f"The teacher is not at its plateau ({teacher_drop:.1%}).", ""]
     summary = seed_summary(table) if seeds else None
-    for student in [s for s in table.student.unique() if s != "teacher"]:
+    table = table.assign(
+        bleu_ci95=[f"{low:.2f}-{high:.2f}" for low, high in zip(table.bleu_ci95_low,
+                                                                table.bleu_ci95_high)],
+        p_vs_kd=table.p_vs_kd.map(_p_value), p_vs_cutoff=table.p_vs_cutoff.map(_p_value),
+        valid_loss_last_drop=table.valid_loss_last_drop.map(_percent))
+    teacher = table[table.method == "teacher"]
+    for student in students:
         part = pd.concat([teacher, table[table.student == student]])
         out += [f"## Student `{student}`", "", *_table(part, shown), ""]
         if summary is not None:
@@ -146,7 +198,9 @@ def markdown(table: pd.DataFrame) -> str:
     out += [f"`bleu_ci95`: 95% confidence interval of BLEU; `p_vs_kd`, `p_vs_cutoff`: p-value of "
             "the BLEU difference to the KD and the cut-off student of the same shape and seed (* "
             f"below 0.05); both from paired bootstrap resampling, {significance.SAMPLES} resamples "
-            "of the test sentences, sacreBLEU's fixed seed.", "",
+            "of the test sentences, sacreBLEU's fixed seed. `valid_loss_last_drop`: relative fall "
+            "of the validation NLL over the last 20% of the run's updates (under 2%: the run is at "
+            "its plateau; WD: Phase 2).", "",
             "BLEU signature: `" + str(first.bleu_signature) + "`",
             "", "chrF signature: `" + str(first.chrf_signature) + "`"]
     for column in variants:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 from wd.io import read_lines, write_lines
@@ -42,3 +43,17 @@ class TrainLog:
     def remove(self) -> None:
         if self.writes:
             self.path.unlink(missing_ok=True)
+
+
+def last_drop(path: Path, fraction: float = 0.2) -> float:
+    """Relative fall of the validation NLL over the last ``fraction`` of a run's updates: from
+    the last validation at or before ``(1 - fraction) * final step`` to the final one. Under 2%
+    reads as a run at its plateau; NaN when no validation is that early (too few validations)."""
+    rows = [(int(row["step"]), float(row["valid_nll"]))
+            for row in csv.DictReader(io.StringIO("\n".join(read_lines(path))))
+            if row["valid_nll"] not in ("", "nan")]
+    if not rows:
+        raise ValueError(f"{path}: no validation rows")
+    final_step, final_nll = rows[-1]
+    earlier = [nll for step, nll in rows if step <= (1 - fraction) * final_step]
+    return (earlier[-1] - final_nll) / earlier[-1] if earlier else math.nan

@@ -10,6 +10,7 @@ with step(snakemake):
     p, out = snakemake.params, snakemake.output
     inp = snakemake.input
     table = build_table(p.experiment,
-                        [(*system, path) for system, path in zip(p.systems, inp.evals)], inp.refs)
+                        [(*system, path) for system, path in zip(p.systems, inp.evals)], inp.refs,
+                        inp.train_logs)
     write_tables(table, out[0], out[1])
     write_lines(out[2], yaml.safe_dump(dict(snakemake.config), sort_keys=False).splitlines())

@@ -45,11 +45,13 @@ from wd.settings import ModelConfig
 def transferred(name: str, kind: str) -> bool:
     """Whether the student parameter ``name`` is generated from the teacher under ``kind``:
     ``encoder``/``decoder`` take one side (with its embeddings, norms and output projection),
-    ``attention``/``ffn`` only the attention or feed-forward projections of every layer.
-    The kinds are read off parameter names (wd.model.transformer): renaming a module there
-    changes what a transfer ablation transfers."""
+    ``attention``/``ffn`` only the attention or feed-forward projections of every layer, and
+    ``no_<part>`` everything but what ``<part>`` takes. The kinds are read off parameter names
+    (wd.model.transformer): renaming a module there changes what a transfer ablation transfers."""
     if kind == "all":
         return True
+    if kind.startswith("no_") and kind in TRANSFER_KINDS:
+        return not transferred(name, kind.removeprefix("no_"))
     if kind == "encoder":
         return name.startswith(("encoder.", "src_embed.", "enc_norm."))
     if kind == "decoder":
