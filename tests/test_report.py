@@ -167,3 +167,15 @@ def test_the_verdict_counts_significant_seeds(tmp_path):
     assert verdict(table, "s1") == ("**s1** (mean BLEU over 2 seeds): wd 62.00 > kd 20.00. "
                                     "wd beats kd by 42.00 (significant (p < 0.05) in 1 of 2 "
                                     "seeds).")
+
+
+def test_last_drop_fits_a_line_through_the_last_fifth(tmp_path):
+    path = tmp_path / "log.csv"
+    head = "step,epoch,lr,train_loss,valid_loss,valid_nll,tokens_per_sec,elapsed_sec,skipped\n"
+    # From update 800 on: a line falling by 0.1 over 200 updates, two points 0.05 above it
+    # (symmetric about the middle: the slope stays, the line moves up by 0.1 / 5 points).
+    rows = [(400, 9.0), (800, 2.0), (850, 1.975 + 0.05), (900, 1.95), (950, 1.925 + 0.05),
+            (1000, 1.9)]
+    path.write_text(head + "".join(f"{s},1,0.1,3,3,{n},1,1,0\n" for s, n in rows))
+    assert last_drop(path) == pytest.approx(0.1 / 2.02, rel=1e-9)
+    assert last_drop(path, fraction=0.04) == pytest.approx(0.075 / 1.975, rel=1e-9)  # 950, 1000
