@@ -34,11 +34,11 @@ def evaluation(tmp_path, name, bleu, sents_per_sec, **extra):
     return path
 
 
-def train_log(path, nll_at_400=2.0, final_nll=1.99):
+def train_log(path, loss_at_400=2.0, final_loss=1.99):
     """A train_log.csv with validations at 100..500 updates."""
-    rows = [(100, 4.0), (200, 3.0), (300, 2.5), (400, nll_at_400), (500, final_nll)]
+    rows = [(100, 4.0), (200, 3.0), (300, 2.5), (400, loss_at_400), (500, final_loss)]
     path.write_text("step,epoch,lr,train_loss,valid_loss,valid_nll,tokens_per_sec,elapsed_sec,"
-                    "skipped_updates\n" + "".join(f"{s},1,0.001,3,{n + 0.5},{n},100,1,0\n"
+                    "skipped_updates\n" + "".join(f"{s},1,0.001,3,{n},{n - 0.5},100,1,0\n"
                                                  for s, n in rows))
     return path
 
@@ -126,14 +126,14 @@ def test_valid_loss_last_drop_is_the_relative_fall_over_the_last_fifth(tmp_path)
     assert list(table.valid_loss_last_drop) == [0.005, 0.05]  # from update 400 to 500
     text = markdown(table)
     assert " | 0.5% | " in text and " | 5.0% | " in text
-    assert "Not at their plateau (validation NLL fell by 2% or more over the last 20% of " \
+    assert "Not at their plateau (validation loss fell by 2% or more over the last 20% of " \
            "updates): kd seed 1 (5.0%)." in text
 
 
 def test_last_drop_needs_a_validation_early_enough(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("step,epoch,lr,train_loss,valid_loss,valid_nll,tokens_per_sec,elapsed_sec,"
-                    "skipped_updates\n90,1,0.1,3,3,2.5,1,1,0\n100,1,0.1,3,3,2.0,1,1,0\n")
+                    "skipped_updates\n90,1,0.1,3,2.5,3,1,1,0\n100,1,0.1,3,2.0,3,1,1,0\n")
     assert math.isnan(last_drop(path))  # 90 > 80: no validation in the last fifth's start
     train_log(path, 3.0, 1.5)
     assert last_drop(path) == 0.5
@@ -176,6 +176,6 @@ def test_last_drop_fits_a_line_through_the_last_fifth(tmp_path):
     # (symmetric about the middle: the slope stays, the line moves up by 0.1 / 5 points).
     rows = [(400, 9.0), (800, 2.0), (850, 1.975 + 0.05), (900, 1.95), (950, 1.925 + 0.05),
             (1000, 1.9)]
-    path.write_text(head + "".join(f"{s},1,0.1,3,3,{n},1,1,0\n" for s, n in rows))
+    path.write_text(head + "".join(f"{s},1,0.1,3,{n},3,1,1,0\n" for s, n in rows))
     assert last_drop(path) == pytest.approx(0.1 / 2.02, rel=1e-9)
     assert last_drop(path, fraction=0.04) == pytest.approx(0.075 / 1.975, rel=1e-9)  # 950, 1000

@@ -150,7 +150,7 @@ def verdict(table: pd.DataFrame, student: str) -> str:
     if len(loose):
         listed = ", ".join(f"{m} seed {sd} ({d:.1%})" for m, sd, d in zip(
             loose.method, loose.seed, loose.valid_loss_last_drop))
-        out.append(f"Not at their plateau (validation NLL fell by {PLATEAU_DROP:.0%} or more over "
+        out.append(f"Not at their plateau (validation loss fell by {PLATEAU_DROP:.0%} or more over "
                    f"the last 20% of updates): {listed}.")
     return " ".join(out)
 
@@ -199,8 +199,8 @@ def markdown(table: pd.DataFrame) -> str:
             "the BLEU difference to the KD and the cut-off student of the same shape and seed (* "
             f"below 0.05); both from paired bootstrap resampling, {significance.SAMPLES} resamples "
             "of the test sentences, sacreBLEU's fixed seed. `valid_loss_last_drop`: relative fall "
-            "of the validation NLL over the last 20% of the run's updates (under 2%: the run is at "
-            "its plateau; WD: Phase 2).", "",
+            "of the validation loss over the last 20% of the run's updates (under 2%: the run is "
+            "at its plateau; WD: Phase 2).", "",
             "BLEU signature: `" + str(first.bleu_signature) + "`",
             "", "chrF signature: `" + str(first.chrf_signature) + "`"]
     for column in variants:

@@ -46,14 +46,15 @@ class TrainLog:
 
 
 def last_drop(path: Path, fraction: float = 0.2) -> float:
-    """Relative fall of the validation NLL over the last ``fraction`` of a run's updates. A line
+    """Relative fall of the validation loss (the training objective, label-smoothed, as plotted
+    in the training curves) over the last ``fraction`` of a run's updates. A line
     fitted by least squares to the validations from the last one at or before
     ``(1 - fraction) * final step`` to the final one gives the fall over that span, relative to
     the line's value at its start: one noisy validation does not decide it. Under 2% reads as a
     run at its plateau; NaN when no validation is that early (too few validations)."""
-    rows = [(int(row["step"]), float(row["valid_nll"]))
+    rows = [(int(row["step"]), float(row["valid_loss"]))
             for row in csv.DictReader(io.StringIO("\n".join(read_lines(path))))
-            if row["valid_nll"] not in ("", "nan")]
+            if row["valid_loss"] not in ("", "nan")]
     if not rows:
         raise ValueError(f"{path}: no validation rows")
     final_step = rows[-1][0]
@@ -61,9 +62,9 @@ def last_drop(path: Path, fraction: float = 0.2) -> float:
     if not early:
         return math.nan
     span = rows[early[-1]:]
-    steps, nlls = [float(s) for s, _ in span], [n for _, n in span]
-    mean_step, mean_nll = sum(steps) / len(steps), sum(nlls) / len(nlls)
-    slope = (sum((s - mean_step) * (n - mean_nll) for s, n in zip(steps, nlls))
+    steps, losses = [float(s) for s, _ in span], [v for _, v in span]
+    mean_step, mean_loss = sum(steps) / len(steps), sum(losses) / len(losses)
+    slope = (sum((s - mean_step) * (v - mean_loss) for s, v in zip(steps, losses))
              / sum((s - mean_step) ** 2 for s in steps))
-    start = mean_nll + slope * (steps[0] - mean_step)
+    start = mean_loss + slope * (steps[0] - mean_step)
     return -slope * (steps[-1] - steps[0]) / start
