@@ -4,7 +4,14 @@ import sys
 from pathlib import Path
 
 from wd import methods
-from wd.config import ConfigError, rename_methods, shape, train_job_params, validate
+from wd.config import (
+    ConfigError,
+    rename_methods,
+    shape,
+    student_methods,
+    train_job_params,
+    validate,
+)
 from wd.data.prepare import raw_outputs, test_reference_count
 
 for warning in rename_methods(config):
@@ -16,7 +23,7 @@ except ConfigError as err:
 
 EXP = Path(config["results_dir"]) / config["experiment"]
 STUDENTS = [s["name"] for s in config["students"]]
-TRAINED_METHODS = [m for m in config["methods"] if methods.get(m).trains]
+METHODS = {student: student_methods(config, student) for student in STUDENTS}
 SIDES = {"src": config["data"]["src_lang"], "tgt": config["data"]["tgt_lang"]}
 
 
@@ -112,10 +119,10 @@ def training_curves(seed):
     curves = {}
     for student in STUDENTS:
         runs = {"teacher": (exp("models/teacher/train_log.csv"), 0)}
-        for method in TRAINED_METHODS:
+        for method in [m for m in METHODS[student] if methods.get(m).trains]:
             offset = PHASE1_STEPS if methods.get(method).is_wd else 0
             runs[method] = (exp(f"{run_dir(student, method, seed)}/train_log.csv"), offset)
-        if any(methods.get(m).is_wd for m in config["methods"]):
+        if any(methods.get(m).is_wd for m in METHODS[student]):
             runs["wd_phase1"] = (exp(f"{phase1_dir(student, seed=seed)}/train_log.csv"), 0)
         curves[student] = runs
     return curves
@@ -123,7 +130,7 @@ def training_curves(seed):
 
 # (student, method, seed) of every evaluated system; the teacher's seed is the experiment's.
 SYSTEMS = [("teacher", "teacher", config["seed"])] + [
-    (s, m, seed) for s in STUDENTS for m in config["methods"] for seed in SEEDS
+    (s, m, seed) for s in STUDENTS for m in METHODS[s] for seed in SEEDS
 ]
 EVALS = [exp(f"eval/{s}/{m}/seed{seed}/test.json") for s, m, seed in SYSTEMS]
 HYPS = [path.removesuffix(".json") + ".hyp" for path in EVALS]  # beside each json (wd.evaluate)

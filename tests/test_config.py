@@ -7,7 +7,7 @@ import yaml
 
 from conftest import DEFAULT_CONFIG as DEFAULT
 from conftest import REPO, run_snakemake, with_change
-from wd.config import SCHEMA, ConfigError, shape, validate
+from wd.config import SCHEMA, ConfigError, rename_methods, shape, student_methods, validate
 from wd.data.clean import CleanSettings
 from wd.data.download import DownloadSettings
 from wd.settings import SearchSettings, TrainSettings
@@ -25,6 +25,8 @@ def test_default_config_is_valid():
     ("students.0.colour", 3, "students.0: Unevaluated properties are not allowed ('colour'"),
     ("student_train.lr", "fast", "student_train.lr: 'fast' is not of type 'number'"),
     ("methods", ["kd", "distil"], "methods.1: unknown method 'distil'"),
+    ("students.1.methods", ["wd", "wd_no_tea"], "students.1.methods.1: unknown method 'wd_no_tea'"),
+    ("students.1.methods", [], "students.1.methods: [] should be non-empty"),
     ("wd.phase1_steps", 10_000, "wd.phase1_steps: must be below student_train.steps"),
     ("data.source", "local", "data.local: required when data.source is local"),
     ("data.local", {"train": {"src": "nope.en", "tgt": "nope.ro"},
@@ -40,6 +42,16 @@ def test_bad_values_name_their_key(path, value, message):
         validate(config)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_student_may_have_its_own_methods():
+    config = with_change("students.1.methods", ["kd", "wd_p2wu5"])
+    assert rename_methods(config) == [
+        "config warning at students.1.methods.1: wd_p2wu5 is now called wd_warmup5"]
+    validate(config)
+    assert student_methods(config, "stu2") == ["kd", "wd_warmup5"]
+    assert student_methods(config, "stu1") == config["methods"]
+    assert "methods" not in shape(config, "stu2")
 
 
 @pytest.mark.workflow

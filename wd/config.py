@@ -56,27 +56,44 @@ def _apply_defaults(node: dict, value, root: dict) -> None:
         node = root["$defs"][node["$ref"].removeprefix("#/$defs/")]
 
 
+def _method_lists(config: dict) -> list[tuple[str, list]]:
+    """(config key, list) of every method list: ``methods`` and a student's own ``methods``."""
+    lists = [("methods", config.get("methods") or [])]
+    for index, student in enumerate(config.get("students") or []):
+        if isinstance(student, dict) and isinstance(student.get("methods"), list):
+            lists.append((f"students.{index}.methods", student["methods"]))
+    return lists
+
+
 def rename_methods(config: dict) -> list[str]:
-    """Replace old method names in ``config["methods"]`` by the current ones; one warning line
-    per name replaced."""
+    """Replace old method names in the method lists by the current ones; one warning line per
+    name replaced."""
     warnings = []
-    for index, name in enumerate(config["methods"]):
-        new = methods.new_name(name)
-        if new:
-            config["methods"][index] = new
-            warnings.append(f"config warning at methods.{index}: {name} is now called {new}")
+    for key, names in _method_lists(config):
+        for index, name in enumerate(names):
+            new = methods.new_name(name) if isinstance(name, str) else None
+            if new:
+                names[index] = new
+                warnings.append(f"config warning at {key}.{index}: {name} is now called {new}")
     return warnings
+
+
+def student_methods(config: dict, name: str) -> list[str]:
+    """The methods trained for the student shape ``name``: its own list, else ``methods``."""
+    student = next(s for s in config["students"] if s["name"] == name)
+    return student.get("methods") or config["methods"]
 
 
 def _check_semantics(config: dict) -> None:
     _check_experiment_name(config["experiment"])
-    for index, name in enumerate(config["methods"]):
-        try:
-            if name == "teacher":
-                raise ValueError("the teacher is always trained; list student methods only")
-            methods.get(name)
-        except ValueError as err:
-            raise ConfigError(f"config error at methods.{index}: {err}") from None
+    for key, names in _method_lists(config):
+        for index, name in enumerate(names):
+            try:
+                if name == "teacher":
+                    raise ValueError("the teacher is always trained; list student methods only")
+                methods.get(name)
+            except ValueError as err:
+                raise ConfigError(f"config error at {key}.{index}: {err}") from None
     if config["wd"]["phase1_steps"] >= config["student_train"]["steps"]:
         raise ConfigError("config error at wd.phase1_steps: must be below student_train.steps "
                           "(Phase 2 gets the rest of the student budget)")
@@ -141,7 +158,7 @@ def shape(config: dict, name: str) -> dict:
     keys = dict(config["teacher"]["model"])
     if name != "teacher":
         student = next(s for s in config["students"] if s["name"] == name)
-        keys.update({k: v for k, v in student.items() if k != "name"})
+        keys.update({k: v for k, v in student.items() if k not in ("name", "methods")})
     return keys
 
 

@@ -225,16 +225,24 @@ def _verbs(make: _WordMaker, count: int, transitive: bool) -> list[Verb]:
     return verbs
 
 
+# Content lemmas per part of speech: small enough that a small model learns the lexicon in a
+# few thousand updates and the default's runs get near their plateau (docs/toy_grammar.md).
+LEXICON_SIZES = {"animate": 24, "inanimate": 48, "adjectives": 24, "adverbs": 10,
+                 "transitive": 20, "intransitive": 12}
+
+
 def build_lexicon(seed: int) -> Lexicon:
-    """About 560 source lemmas, derived deterministically from ``seed``."""
+    """About 180 source lemmas (LEXICON_SIZES and the function words), derived
+    deterministically from ``seed``."""
     make = _WordMaker(random.Random(f"toy-lexicon:{seed}"))
+    n = LEXICON_SIZES
     return Lexicon(
-        animate=Pool.zipf(_nouns(make, 90, animate=True)),
-        inanimate=Pool.zipf(_nouns(make, 180, animate=False)),
-        adjectives=Pool.zipf(Word(make.source(), make.stems(r)) for r in range(100)),
-        adverbs=Pool.zipf(Word(make.source() + "ly", make.stems(r)) for r in range(40)),
-        transitive=Pool.zipf(_verbs(make, 70, transitive=True)),
-        intransitive=Pool.zipf(_verbs(make, 40, transitive=False)),
+        animate=Pool.zipf(_nouns(make, n["animate"], animate=True)),
+        inanimate=Pool.zipf(_nouns(make, n["inanimate"], animate=False)),
+        adjectives=Pool.zipf(Word(make.source(), make.stems(r)) for r in range(n["adjectives"])),
+        adverbs=Pool.zipf(Word(make.source() + "ly", make.stems(r)) for r in range(n["adverbs"])),
+        transitive=Pool.zipf(_verbs(make, n["transitive"], transitive=True)),
+        intransitive=Pool.zipf(_verbs(make, n["intransitive"], transitive=False)),
     )
 
 
@@ -343,11 +351,10 @@ def _sample_clause(lex: Lexicon, rng: random.Random) -> Clause:
 
 
 def sample_sentence(lex: Lexicon, rng: random.Random) -> Sentence:
-    """One sentence structure: a question (single clause) or 1-3 coordinated clauses."""
+    """One sentence structure: a question (single clause) or 1-2 coordinated clauses."""
     if _chance(rng, 0.1):
         return Sentence((_sample_clause(lex, rng),), (), True)
-    r = rng.random()
-    n = 1 if r < 0.45 else 2 if r < 0.85 else 3
+    n = 1 if rng.random() < 0.55 else 2
     clauses = tuple(_sample_clause(lex, rng) for _ in range(n))
     conjs = tuple("but" if _chance(rng, 0.35) else "and" for _ in range(n - 1))
     return Sentence(clauses, conjs, False)
