@@ -130,3 +130,18 @@ def test_dataclass_defaults_agree_with_the_schema(cls, where):
              if f.default is not dataclasses.MISSING}
     defaults = {key: sub["default"] for key, sub in node["properties"].items() if "default" in sub}
     assert defaults and all(given[key] == value for key, value in defaults.items()), defaults
+
+
+def test_toy_ablations_keep_the_default_shapes_and_run_on_stu1():
+    """The ablations reuse the default run: same experiment, same student shapes; stu1 gets the
+    sensitivity studies, stu2 the default methods."""
+    config = merged(DEFAULT, yaml.safe_load((REPO / "configs" / "toy_ablations.yaml").read_text()))
+    validate(config)
+    assert config["experiment"] == DEFAULT["experiment"]
+    for student in ("stu1", "stu2"):
+        assert shape(config, student) == shape(DEFAULT, student)
+    stu1 = student_methods(config, "stu1")
+    assert stu1[:len(DEFAULT["methods"])] == DEFAULT["methods"]
+    assert {f"wd_no_{part}" for part in ("encoder", "decoder", "attention", "ffn")} <= set(stu1)
+    assert {"kd_lr0.5x", "kd_lr2x", "wd_lr0.5x", "wd_lr2x"} <= set(stu1)
+    assert student_methods(config, "stu2") == DEFAULT["methods"]
