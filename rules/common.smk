@@ -82,7 +82,7 @@ def student_inputs(wildcards):
     if method.init == "checkpoint":
         phase1 = phase1_dir(wildcards.student, method.phase1_run, wildcards.seed)
         inputs["init"] = exp(f"{phase1}/final.pt")
-    elif method.init == "cutoff":
+    elif method.init in methods.FROM_TEACHER:
         inputs["init"] = TEACHER
     return inputs
 

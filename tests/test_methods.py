@@ -15,6 +15,7 @@ EXPECTED = {
     "kd_mixed": ("bitext+kd", "random", None, True, None),
     "cutoff": ("kd", "cutoff", None, True, None),
     "cutoff_mixed": ("bitext+kd", "cutoff", None, True, None),
+    "select": ("kd", "select", None, True, None),
     "wd_phase1_only": ("bitext+kd", "checkpoint", "all", False, None),
     "wd": ("bitext+kd", "checkpoint", "all", True, None),
     "wd_encoder_only": ("bitext+kd", "checkpoint", "encoder", True, None),
@@ -72,12 +73,12 @@ def test_learning_rate_sweep_points_scale_their_base_method_only():
 
 def test_report_order_is_the_papers_then_ablations_then_sweeps():
     ranked = sorted(EXPECTED, key=lambda name: methods.get(name).order)
-    assert ranked[:8] == ["teacher", "scratch", "kd", "kd_mixed", "cutoff", "cutoff_mixed",
-                          "wd_phase1_only", "wd"]
-    assert ranked[8:16] == ["wd_encoder_only", "wd_decoder_only", "wd_attention_only",
+    assert ranked[:9] == ["teacher", "scratch", "kd", "kd_mixed", "cutoff", "cutoff_mixed",
+                          "select", "wd_phase1_only", "wd"]
+    assert ranked[9:17] == ["wd_encoder_only", "wd_decoder_only", "wd_attention_only",
                             "wd_ffn_only", "wd_no_encoder", "wd_no_decoder", "wd_no_attention",
                             "wd_no_ffn"]
-    assert ranked[16:] == ["wd_warmup0", "wd_warmup250", "wd_phase1_warmup50", "kd_lr0.5x",
+    assert ranked[17:] == ["wd_warmup0", "wd_warmup250", "wd_phase1_warmup50", "kd_lr0.5x",
                            "wd_lr2x", "cutoff_mixed_lr1.5x"]
 
 
@@ -115,3 +116,8 @@ def test_the_workflow_accepts_an_old_name_and_plans_the_new_one(tmp_path):
                     "stu1/wd_phase1_all_lr2x/seed1", "stu1/wd_lr2x/seed1",
                     "stu1/wd_phase1_all_warmup5/seed1", "stu1/wd_phase1_warmup5/seed1"]:
         assert f"models/{planned}/final.pt" in run.stdout
+
+
+def test_every_initialisation_from_the_teacher_has_a_builder():
+    from wd.pipeline import TEACHER_INITS
+    assert set(TEACHER_INITS) == set(methods.FROM_TEACHER) <= set(methods.INITS)

@@ -19,7 +19,9 @@ TRAIN_DATA = {"bitext": "the original bitext",
               "bitext+kd": "both concatenated"}
 INITS = {"random": "a fresh random initialisation",
          "cutoff": "cut from the teacher (wd.model.cutoff)",
+         "select": "weight selection from the teacher (wd.model.select)",
          "checkpoint": "the converted WD Phase-1 student of the method's transfer kind"}
+FROM_TEACHER = ("cutoff", "select")  # the initialisations made from the teacher's weights
 PARTS = ("encoder", "decoder", "attention", "ffn")
 # What the Phase-1 generator makes: everything, one part only, or every part but one.
 TRANSFER_KINDS = ("all", *PARTS, *(f"no_{part}" for part in PARTS))
@@ -77,9 +79,11 @@ REGISTRY = {m.name: m for m in [
     Method("kd_mixed", "bitext+kd", "random", 3, description="KD on WD's data"),
     Method("cutoff", "kd", "cutoff", 4, description="KD from the cut-off teacher"),
     Method("cutoff_mixed", "bitext+kd", "cutoff", 5, description="cut-off on WD's data"),
-    Method("wd_phase1_only", "bitext+kd", "checkpoint", 6, transfer="all", trains=False,
+    Method("select", "kd", "select", 6,
+           description="KD from weight selection (Xu et al., ICLR 2024; not in the WD paper)"),
+    Method("wd_phase1_only", "bitext+kd", "checkpoint", 7, transfer="all", trains=False,
            description="WD Phase 1 only (ablation)"),
-    Method("wd", "bitext+kd", "checkpoint", 7, transfer="all",
+    Method("wd", "bitext+kd", "checkpoint", 8, transfer="all",
            description="weight distillation: Phase 1, then Phase 2"),
 ]}
 
@@ -96,28 +100,28 @@ RENAMED = re.compile(r"wd_p2wu(?P<warmup>[0-9]+)")  # wd_p2wu<N> before wd_warmu
 
 
 def _family(name: str) -> Method | None:
-    """The record of a family member (ablations order 8-9, sweeps 10-12), or None."""
+    """The record of a family member (ablations order 9-10, sweeps 11-13), or None."""
     wd = {"name": name, "train_data": "bitext+kd", "init": "checkpoint", "transfer": "all"}
     match = FAMILIES["wd_<part>_only"].fullmatch(name)
     if match:
-        return Method(**{**wd, "transfer": match["part"]}, order=8,
+        return Method(**{**wd, "transfer": match["part"]}, order=9,
                       description=f"WD transferring only {match['part']} tensors (ablation)")
     match = FAMILIES["wd_no_<part>"].fullmatch(name)
     if match:
-        return Method(**{**wd, "transfer": f"no_{match['part']}"}, order=9,
+        return Method(**{**wd, "transfer": f"no_{match['part']}"}, order=10,
                       description=f"WD transferring all but {match['part']} tensors (ablation)")
     match = FAMILIES["wd_warmup<N>"].fullmatch(name)
     if match:
-        return Method(**wd, order=10, warmup=int(match["warmup"]),
+        return Method(**wd, order=11, warmup=int(match["warmup"]),
                       description=f"WD with {match['warmup']} Phase-2 warm-up steps (sweep)")
     match = FAMILIES["wd_phase1_warmup<N>"].fullmatch(name)
     if match:
-        return Method(**wd, order=11, phase1_warmup=int(match["warmup"]),
+        return Method(**wd, order=12, phase1_warmup=int(match["warmup"]),
                       description=f"WD with {match['warmup']} Phase-1 warm-up steps (sweep)")
     match = FAMILIES["<method>_lr<F>x"].fullmatch(name)
     if match and float(match["scale"]) > 0:
         base = REGISTRY[match["base"]]
-        return replace(base, name=name, order=12, lr_scale=float(match["scale"]),
+        return replace(base, name=name, order=13, lr_scale=float(match["scale"]),
                        description=f"{base.description} at {match['scale']}x the learning "
                                    "rate (sweep)")
     return None

@@ -21,6 +21,7 @@ from wd.journal import Journal
 from wd.methods import INITS
 from wd.model.cutoff import cutoff_student
 from wd.model.generator import build_generator, generator_parameters
+from wd.model.select import selected_student
 from wd.model.transformer import Transformer, count_parameters
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
@@ -59,15 +60,20 @@ def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair]
     return trainer, result
 
 
+# How each initialisation made from the teacher's weights builds the student
+# (wd.methods.FROM_TEACHER).
+TEACHER_INITS = {"cutoff": cutoff_student, "select": selected_student}
+
+
 def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
                 valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
                 curve_out: Path, device: torch.device, init_from: Path | None = None,
                 job: dict | None = None) -> dict:
-    """Train a Transformer from a random, cut-off or checkpoint initialisation; save ``out``.
+    """Train a Transformer from a random, teacher-made or checkpoint initialisation; save ``out``.
 
-    ``init_from`` is the teacher (``cutoff``) or a student checkpoint (``checkpoint``, e.g. the
-    converted Phase-1 student); its recorded steps and seconds are added to this run's, and its
-    generator size is carried over.
+    ``init_from`` is the teacher (``cutoff``, ``select``) or a student checkpoint (``checkpoint``,
+    e.g. the converted Phase-1 student); its recorded steps and seconds are added to this run's,
+    and its generator size is carried over.
     """
     if init not in INITS:
         raise ValueError(f"unknown initialisation {init!r}; expected one of {[*INITS]}")
@@ -75,9 +81,9 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
     before: dict = {"train_steps": 0, "train_seconds": 0.0}
     if init == "random":
         model = Transformer(model_cfg)
-    elif init == "cutoff":
+    elif init in TEACHER_INITS:
         teacher = load(init_from)
-        model = cutoff_student(teacher["model"], ModelConfig(**teacher["config"]), model_cfg)
+        model = TEACHER_INITS[init](teacher["model"], ModelConfig(**teacher["config"]), model_cfg)
     else:
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
@@ -139,7 +145,7 @@ class TrainJob:
     model_out: str
     curve_out: str
     init: str = "random"         # wd.methods.INITS
-    init_from: str | None = None  # the teacher (cutoff, Phase 1) or a checkpoint
+    init_from: str | None = None  # the teacher (cutoff, select, Phase 1) or a checkpoint
     phase1: dict | None = None   # WD Phase 1: transfer, same_shape_layers, conversion
 
 
