@@ -11,7 +11,7 @@ pytestmark = pytest.mark.workflow
 
 MICRO = REPO / "tests" / "micro.yaml"
 METHODS = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd", "wd_phase1_only",
-           "wd_attention_only", "wd_warmup0", "kd_lr2x"]
+           "wd_attention_only", "wd_warmup0", "kd_lr2x", "select"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     students = table[(table.student == "tiny1") & (table.seed == 1)].set_index("method")
     # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.
     equal_budget = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd",
-                    "wd_attention_only", "wd_warmup0", "kd_lr2x"]
+                    "wd_attention_only", "wd_warmup0", "kd_lr2x", "select"]
     assert set(students.train_steps[equal_budget]) == {20}
     assert students.train_steps["wd_phase1_only"] == 8
     # Only attention tensors generated: fewer generator parameters... plus the free tensors.
@@ -57,7 +57,8 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     assert dict(students.train_data) == {
         "scratch": "bitext", "kd": "kd", "cutoff": "kd", "kd_mixed": "bitext+kd",
         "cutoff_mixed": "bitext+kd", "wd": "bitext+kd", "wd_phase1_only": "bitext+kd",
-        "wd_attention_only": "bitext+kd", "wd_warmup0": "bitext+kd", "kd_lr2x": "kd"}
+        "wd_attention_only": "bitext+kd", "wd_warmup0": "bitext+kd", "kd_lr2x": "kd",
+        "select": "kd"}
     # Validations at 10 and 20 of 20 updates (teacher: 15, 30 of 30); Phase 1's 8 updates have
     # no validation in their first 80%.
     plateau = table.set_index(["method", "seed"]).valid_loss_last_drop.drop("wd_phase1_only")
