@@ -75,10 +75,23 @@ def model_path(student, method, seed):
 TRAIN_FILES = {"bitext": BPE_TRAIN, "kd": KD_TRAIN, "bitext+kd": BPE_TRAIN + KD_TRAIN}
 
 
+def student_section(method):
+    """The train settings of a student run: the student budget; WD methods its Phase-2 share
+    (with their own warm-up in a sweep); a learning-rate sweep point its scaled rate."""
+    section = PHASE2_TRAIN if method.is_wd else config["student_train"]
+    section = {**section, "lr": section["lr"] * method.lr_scale}
+    if method.warmup is not None:
+        section["warmup"] = method.warmup
+    return section
+
+
 def student_inputs(wildcards):
-    """Data and initialisation of one student run (wd/methods.py)."""
+    """Data and initialisation of one student run (wd/methods.py), and the teacher when its
+    loss is word-level distillation."""
     method = methods.get(wildcards.method)
     inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID, "train": TRAIN_FILES[method.train_data]}
+    if student_section(method).get("loss", "ce") != "ce":
+        inputs["teacher"] = TEACHER
     if method.init == "checkpoint":
         phase1 = phase1_dir(wildcards.student, method.phase1_run, wildcards.seed)
         inputs["init"] = exp(f"{phase1}/final.pt")
@@ -88,13 +101,9 @@ def student_inputs(wildcards):
 
 
 def student_job(wildcards):
-    """TrainJob of one student run (wd.pipeline.TrainJob): all methods of a shape get the
-    student budget; WD methods its Phase-2 share (and their own warm-up in a sweep)."""
+    """TrainJob of one student run (wd.pipeline.TrainJob; settings: student_section)."""
     method = methods.get(wildcards.method)
-    section = PHASE2_TRAIN if method.is_wd else config["student_train"]
-    section = {**section, "lr": section["lr"] * method.lr_scale}
-    if method.warmup is not None:
-        section["warmup"] = method.warmup
+    section = student_section(method)
     work = exp(run_dir(wildcards.student, wildcards.method, wildcards.seed) + "/work")
     model = shape(config, wildcards.student)
     return train_job_params(config, model, section, work, int(wildcards.seed), method.init)

@@ -91,6 +91,7 @@ rule wd_phase1:
     input:
         bpe=exp("bpe/spm.model"),
         init=TEACHER,
+        teacher=TEACHER,  # read only when the loss is word-level distillation
         train=TRAIN_FILES[methods.get("wd").train_data],  # Phase 1: WD's data
         valid=VALID,
     output:

@@ -48,3 +48,17 @@ def smoothed_cross_entropy(logits: Tensor, target: Tensor, smoothing: float,
     against ``target`` ``(rows,)``; rows whose target is ``ignore_index`` count nothing.
     The graph may be backpropagated once (its saved tensor becomes the gradient)."""
     return _SmoothedCrossEntropy.apply(logits, target, smoothing, ignore_index)
+
+
+def word_kd_loss(logits: Tensor, teacher_logits: Tensor, target: Tensor, temperature: float,
+                 ignore_index: int) -> Tensor:
+    """Summed word-level distillation loss (Hinton et al. 2015; Kim and Rush 2016's word-level
+    KD): ``T^2 * KL(softmax(teacher / T) || softmax(student / T))`` per non-padding row of
+    ``logits`` ``(rows, vocab)``; the teacher's logits carry no gradient. ``T^2`` keeps the
+    gradient's scale independent of the temperature."""
+    keep = target != ignore_index
+    wide = torch.promote_types(logits.dtype, torch.float32)  # bf16 logits: softmax in fp32
+    student = F.log_softmax(logits[keep].to(wide) / temperature, dim=-1)
+    teacher = F.log_softmax(teacher_logits[keep].detach().to(wide) / temperature, dim=-1)
+    kl = F.kl_div(student, teacher, log_target=True, reduction="sum")
+    return kl * temperature ** 2

@@ -49,10 +49,12 @@ def model_config(bpe_model: Path, shape: dict) -> ModelConfig:
 
 def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
         settings: TrainSettings, work_dir: Path, device: torch.device,
-        curve_out: Path, job: dict | None = None) -> tuple[Trainer, dict]:
+        curve_out: Path, job: dict | None = None,
+        teacher: torch.nn.Module | None = None) -> tuple[Trainer, dict]:
     """Train; copy the run's loss log to ``curve_out`` (the report's training curves).
-    ``job`` identifies the run beyond its settings (see :class:`wd.train.Trainer`)."""
-    trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device, job)
+    ``job`` identifies the run beyond its settings (see :class:`wd.train.Trainer`); ``teacher``
+    is the model whose logits a word-level distillation loss follows."""
+    trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device, job, teacher)
     result = trainer.run()
     if trainer.is_main:
         log.info("trained %d steps in %.1f s", result["steps"], result["seconds"])
@@ -68,7 +70,7 @@ TEACHER_INITS = {"cutoff": cutoff_student, "select": selected_student}
 def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
                 valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
                 curve_out: Path, device: torch.device, init_from: Path | None = None,
-                job: dict | None = None) -> dict:
+                job: dict | None = None, teacher: torch.nn.Module | None = None) -> dict:
     """Train a Transformer from a random, teacher-made or checkpoint initialisation; save ``out``.
 
     ``init_from`` is the teacher (``cutoff``, ``select``) or a student checkpoint (``checkpoint``,
@@ -88,7 +90,7 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
-                          job)
+                          job, teacher)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
         return result
     model.load_state_dict(trainer.final_state())
@@ -106,7 +108,7 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
                  valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
                  curve_out: Path, device: torch.device, transfer: str = "all",
                  job: dict | None = None, same_shape_layers: str = "elementwise",
-                 conversion: str = "last") -> dict:
+                 conversion: str = "last", teacher: torch.nn.Module | None = None) -> dict:
     """Phase 1: train the generator on frozen teacher tensors, then write the plain student.
     ``transfer`` limits which tensor kinds come from the teacher (ablations). The student is the
     generator's output at the ``last`` checkpoint (as released), or the mean of the students
@@ -116,7 +118,7 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
     torch.manual_seed(settings.seed)
     model = build_generator(teacher_path, student_cfg, transfer, same_shape_layers)
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
-                          job)
+                          job, teacher)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
         return result
     kept = 1 if conversion == "last" else max(settings.average_last, 1)
@@ -147,6 +149,7 @@ class TrainJob:
     init: str = "random"         # wd.methods.INITS
     init_from: str | None = None  # the teacher (cutoff, select, Phase 1) or a checkpoint
     phase1: dict | None = None   # WD Phase 1: transfer, same_shape_layers, conversion
+    teacher: str | None = None   # the teacher, when the loss is word-level distillation
 
 
 def run_train_job(job: dict, *, device: torch.device) -> None:
@@ -158,15 +161,23 @@ def run_train_job(job: dict, *, device: torch.device) -> None:
     cfg, settings = model_config(job.bpe, job.model), TrainSettings(**job.settings)
     # A rerun after a change of any of these starts over instead of resuming the old run.
     inputs = [job.bpe, *job.train, *job.valid] + ([job.init_from] if job.init_from else [])
+    teacher = None
+    if settings.needs_teacher:
+        if job.teacher is None:
+            raise ValueError(f"loss {settings.loss} needs the teacher: the job names none")
+        teacher, _ = load_model(job.teacher)
+        inputs.append(job.teacher)
     identity = {"model": cfg.to_dict(), "init": job.phase1["transfer"] if job.phase1 else job.init,
                 "inputs": [file_digest(path) for path in inputs]}
     if job.phase1:
         identity["same_shape_layers"] = job.phase1["same_shape_layers"]
         train_phase1(job.init_from, cfg, train_pairs, valid_pairs, settings, job.work,
-                     job.model_out, job.curve_out, device, job=identity, **job.phase1)
+                     job.model_out, job.curve_out, device, job=identity, teacher=teacher,
+                     **job.phase1)
     else:
         train_model(cfg, job.init, train_pairs, valid_pairs, settings, job.work, job.model_out,
-                    job.curve_out, device, init_from=job.init_from, job=identity)
+                    job.curve_out, device, init_from=job.init_from, job=identity,
+                    teacher=teacher)
 
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,

@@ -55,6 +55,14 @@ class TrainSettings:
     amp: str = "none"
     compile: bool = False  # torch.compile the model (dynamic shapes: batches vary in length)
     seed: int = 1
+    loss: str = "ce"  # ce | word_kd | ce+word_kd (wd.train.training_loss)
+    kd_weight: float = 0.5
+    kd_temperature: float = 1.0
+
+    @property
+    def needs_teacher(self) -> bool:
+        """Whether training computes the teacher's logits (word-level distillation)."""
+        return self.loss != "ce"
 
 
 @dataclass(frozen=True)

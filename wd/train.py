@@ -32,7 +32,7 @@ from torch import nn
 from wd import distributed, faults, stopping
 from wd.checkpoint import average_state_dicts, load, save_atomic
 from wd.data.batching import Pair, collate, epoch_batches
-from wd.loss import smoothed_cross_entropy
+from wd.loss import smoothed_cross_entropy, word_kd_loss
 from wd.memory import keep_freed_memory
 from wd.settings import TrainSettings
 from wd.train_log import TrainLog
@@ -91,6 +91,29 @@ def loss_terms(model: nn.Module, pairs: list[Pair], device: torch.device, amp: s
     loss, nll = smoothed_cross_entropy(logits.float().view(-1, logits.size(-1)),
                                        batch.tgt_out.view(-1), smoothing, PAD_ID)
     return loss, nll, batch.target_tokens
+
+
+def training_loss(model: nn.Module, teacher: nn.Module | None, pairs: list[Pair],
+                  device: torch.device, s: TrainSettings) -> torch.Tensor:
+    """Summed training loss of one batch as ``s.loss`` says: label-smoothed cross-entropy
+    (``ce``), word-level distillation from the frozen ``teacher``'s logits on the same batch
+    (``word_kd``), or ``(1 - kd_weight) * ce + kd_weight * word_kd``."""
+    if s.loss == "ce":
+        return loss_terms(model, pairs, device, s.amp, s.label_smoothing)[0]
+    if s.loss not in ("word_kd", "ce+word_kd"):
+        raise ValueError(f"unknown loss {s.loss!r}; expected ce, word_kd or ce+word_kd")
+    batch = collate(pairs).to(device)
+    with autocast(device, s.amp):
+        logits = model(batch.src, batch.tgt_in)
+        with torch.no_grad():
+            teacher_logits = teacher(batch.src, batch.tgt_in)
+    vocab = logits.size(-1)
+    flat, target = logits.float().view(-1, vocab), batch.tgt_out.view(-1)
+    kd = word_kd_loss(flat, teacher_logits.view(-1, vocab), target, s.kd_temperature, PAD_ID)
+    if s.loss == "word_kd":
+        return kd
+    ce = smoothed_cross_entropy(flat, target, s.label_smoothing, PAD_ID)[0]
+    return (1.0 - s.kd_weight) * ce + s.kd_weight * kd
 
 
 def target_tokens(batches: list[list[Pair]]) -> int:
@@ -213,9 +236,13 @@ class Trainer:
 
     def __init__(self, model: nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
                  settings: TrainSettings, work_dir: Path, device: torch.device,
-                 job: dict | None = None):
+                 job: dict | None = None, teacher: nn.Module | None = None):
         if not train_pairs:
             raise ValueError("no training pairs left after length filtering")
+        if settings.needs_teacher and teacher is None:
+            raise ValueError(f"loss {settings.loss} needs the teacher's model")
+        # Word-level distillation's teacher: frozen, in evaluation mode (no dropout).
+        self.teacher = teacher.to(device).eval().requires_grad_(False) if teacher else None
         self.ctx = distributed.context()
         self.model, self.s, self.device = model.to(device), settings, device
         if settings.compile:  # in place: parameter names and DDP's wrapping stay as they are
@@ -312,8 +339,7 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         for i, pairs in enumerate(micro):
             with distributed.no_sync(self.net, skip=i < len(micro) - 1):
-                loss, _, _ = loss_terms(self.net, pairs, self.device, self.s.amp,
-                                        self.s.label_smoothing)
+                loss = training_loss(self.net, self.teacher, pairs, self.device, self.s)
                 (loss * (scale * weight)).backward()
             total += loss.detach() * weight
         total = float(distributed.all_sum(total))
