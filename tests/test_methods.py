@@ -24,8 +24,8 @@ EXPECTED = {
     "wd_ffn_only": ("bitext+kd", "checkpoint", "ffn", True, None),
     "wd_warmup0": ("bitext+kd", "checkpoint", "all", True, 0),
     "wd_warmup250": ("bitext+kd", "checkpoint", "all", True, 250),
-    "wd_no_encoder": ("bitext+kd", "checkpoint", "no_encoder", True, None),
-    "wd_no_decoder": ("bitext+kd", "checkpoint", "no_decoder", True, None),
+    "wd_no_encoder": ("bitext+kd", "checkpoint", "decoder", True, None),  # the complement
+    "wd_no_decoder": ("bitext+kd", "checkpoint", "encoder", True, None),
     "wd_no_attention": ("bitext+kd", "checkpoint", "no_attention", True, None),
     "wd_no_ffn": ("bitext+kd", "checkpoint", "no_ffn", True, None),
     "wd_phase1_warmup50": ("bitext+kd", "checkpoint", "all", True, None),
@@ -36,7 +36,8 @@ EXPECTED = {
 # name: (Phase-1 run, Phase-1 warm-up, learning-rate scale)
 PHASE1 = {"wd": ("all", None, 1.0), "wd_phase1_only": ("all", None, 1.0),
           "wd_warmup250": ("all", None, 1.0), "wd_ffn_only": ("ffn", None, 1.0),
-          "wd_no_ffn": ("no_ffn", None, 1.0), "wd_phase1_warmup50": ("all_warmup50", 50, 1.0),
+          "wd_no_ffn": ("no_ffn", None, 1.0), "wd_no_encoder": ("decoder", None, 1.0),
+          "wd_phase1_warmup50": ("all_warmup50", 50, 1.0),
           "wd_lr2x": ("all_lr2x", None, 2.0)}
 
 

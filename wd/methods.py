@@ -25,6 +25,7 @@ FROM_TEACHER = ("cutoff", "select")  # the initialisations made from the teacher
 PARTS = ("encoder", "decoder", "attention", "ffn")
 # What the Phase-1 generator makes: everything, one part only, or every part but one.
 TRANSFER_KINDS = ("all", *PARTS, *(f"no_{part}" for part in PARTS))
+SIDES = {"encoder": "decoder", "decoder": "encoder"}  # each side's complement
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 PHASE1_RUN = re.compile(f"(?P<transfer>{'|'.join(TRANSFER_KINDS)})"
                         rf"(?:_warmup(?P<warmup>[0-9]+))?(?:_lr(?P<lr_scale>{_NUMBER})x)?")
@@ -108,7 +109,10 @@ def _family(name: str) -> Method | None:
                       description=f"WD transferring only {match['part']} tensors (ablation)")
     match = FAMILIES["wd_no_<part>"].fullmatch(name)
     if match:
-        return Method(**{**wd, "transfer": f"no_{match['part']}"}, order=10,
+        # The two sides partition the model: all but the encoder is the decoder side, and the
+        # run is the same as wd_decoder_only's (its Phase 1 is shared, not trained twice).
+        transfer = SIDES.get(match["part"], f"no_{match['part']}")
+        return Method(**{**wd, "transfer": transfer}, order=10,
                       description=f"WD transferring all but {match['part']} tensors (ablation)")
     match = FAMILIES["wd_warmup<N>"].fullmatch(name)
     if match:
