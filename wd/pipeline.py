@@ -84,8 +84,8 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
     if init == "random":
         model = Transformer(model_cfg)
     elif init in TEACHER_INITS:
-        teacher = load(init_from)
-        model = TEACHER_INITS[init](teacher["model"], ModelConfig(**teacher["config"]), model_cfg)
+        source = load(init_from)  # the teacher's checkpoint (``teacher`` is the KD loss's model)
+        model = TEACHER_INITS[init](source["model"], ModelConfig(**source["config"]), model_cfg)
     else:
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
