@@ -52,8 +52,8 @@ def tiny_teacher(tmp_path_factory):
     model = Transformer(ModelConfig(vocab_size=sp.get_piece_size(), enc_layers=1, dec_layers=1,
                                     enc_dim=32, dec_dim=32, enc_ffn=64, dec_ffn=64, enc_heads=2,
                                     dec_heads=2, dropout=0.0, pre_norm=True))
-    settings = TrainSettings(steps=40, max_tokens=600, lr=3e-3, warmup=5, save_every=40,
-                             valid_every=40, average_last=1, seed=0)
+    settings = TrainSettings(steps=120, max_tokens=600, lr=3e-3, warmup=5, save_every=120,
+                             valid_every=120, average_last=1, seed=0)
     Trainer(model, pairs, pairs[:20], settings, work / "work", torch.device("cpu")).run()
     save_model(model, work / "model.pt", {})
     source = work / "source.src"
