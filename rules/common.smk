@@ -13,6 +13,7 @@ from wd.config import (
     validate,
 )
 from wd.data.prepare import raw_outputs, test_reference_count
+from wd.settings import TrainSettings
 
 for warning in rename_methods(config):
     print(warning, file=sys.stderr)
@@ -90,7 +91,7 @@ def student_inputs(wildcards):
     loss is word-level distillation."""
     method = methods.get(wildcards.method)
     inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID, "train": TRAIN_FILES[method.train_data]}
-    if student_section(method).get("loss", "ce") != "ce":
+    if TrainSettings(**student_section(method)).needs_teacher:
         inputs["teacher"] = TEACHER
     if method.init == "checkpoint":
         phase1 = phase1_dir(wildcards.student, method.phase1_run, wildcards.seed)
