@@ -78,11 +78,14 @@ TRAIN_FILES = {"bitext": BPE_TRAIN, "kd": KD_TRAIN, "bitext+kd": BPE_TRAIN + KD_
 
 def student_section(method):
     """The train settings of a student run: the student budget; WD methods its Phase-2 share
-    (with their own warm-up in a sweep); a learning-rate sweep point its scaled rate."""
+    (with their own warm-up in a sweep); a learning-rate sweep point its scaled rate; a method
+    with its own loss (word_kd, prune) that loss."""
     section = PHASE2_TRAIN if method.is_wd else config["student_train"]
     section = {**section, "lr": section["lr"] * method.lr_scale}
     if method.warmup is not None:
         section["warmup"] = method.warmup
+    if method.loss is not None:
+        section["loss"] = method.loss
     return section
 
 
@@ -112,14 +115,20 @@ def student_job(wildcards):
 
 def phase1_job(wildcards):
     """TrainJob of WD Phase 1 for one student shape, Phase-1 run and seed."""
-    transfer, warmup, lr_scale = methods.phase1_settings(wildcards.phase1)
+    transfer, start, warmup, lr_scale = methods.phase1_settings(wildcards.phase1)
     section = {**PHASE1_TRAIN, "lr": PHASE1_TRAIN["lr"] * lr_scale}
     if warmup is not None:
         section["warmup"] = warmup
     work = exp(phase1_dir(wildcards.student, wildcards.phase1, wildcards.seed) + "/work")
     model = shape(config, wildcards.student)
     return train_job_params(
-        config, model, section, work, int(wildcards.seed), phase1_transfer=transfer
+        config,
+        model,
+        section,
+        work,
+        int(wildcards.seed),
+        phase1_transfer=transfer,
+        phase1_start=start,
     )
 
 

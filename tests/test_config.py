@@ -44,6 +44,27 @@ def test_bad_values_name_their_key(path, value, message):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("method", "change", "message"), [
+    ("prune", {"dec_dim": 48, "dec_heads": 2}, "pruning keeps whole teacher heads: dec_dim must "
+                                               "be a multiple of the teacher's head width 32"),
+    ("prune", {"dec_heads": 4}, None),  # 2 teacher heads, read as 4 heads of 16
+    ("prune", {"dec_layers": 4}, "pruning needs a student no larger than the teacher: "
+                                 "dec_layers 4 > 3"),
+    ("select", {"dec_ffn": 1024}, "weight selection needs a student no larger than the teacher: "
+                                  "dec_ffn 1024 > 512"),
+    ("cutoff", {"dec_ffn": 1024}, None),  # cut-off pads a wider student with zeros
+])
+def test_shapes_an_initialisation_cannot_make_are_refused_at_start_up(method, change, message):
+    config = copy.deepcopy(DEFAULT)
+    config["students"][0].update(change, methods=[method])
+    if message is None:
+        validate(config)
+        return
+    with pytest.raises(ConfigError, match="^config error at students.0 \\(stu1\\): ") as err:
+        validate(config)
+    assert message in str(err.value)
+
+
 def test_a_student_may_have_its_own_methods():
     config = with_change("students.1.methods", ["kd", "wd_p2wu5"])
     assert rename_methods(config) == [

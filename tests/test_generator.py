@@ -17,6 +17,7 @@ from wd.model.generator import (
     transferred,
 )
 from wd.model.mapping import layer_groups
+from wd.model.select import selected_student
 from wd.model.transformer import Transformer
 
 SHAPES = {
@@ -248,3 +249,31 @@ def test_conversion_averages_generated_students_not_generators():
     mean_generator = {k: (states[0][k] + states[1][k]) / 2 for k in states[0]}
     other = dict(model.export_student([mean_generator]).named_parameters())
     assert (other[name] - both[name]).abs().max() > 1e-3  # the map is nonlinear
+
+
+@pytest.mark.parametrize("start, reference", [("cutoff", cutoff_student),
+                                              ("select", selected_student)])
+@pytest.mark.parametrize("name", [n for n in SHAPES if n != "deeper_student"])
+@pytest.mark.parametrize("same_shape_layers", ["elementwise", "projected"])
+def test_cutinit_starts_as_the_cut_off_student_up_to_tanh(start, reference, name,
+                                                          same_shape_layers):
+    """wd_cutinit / wd_selectinit: at step 0 every generated tensor is tanh of the cut-off (or
+    selected) student's, within 1e-6; the linear output projection is that tensor within 1e-6;
+    so the generated student is that student within |x|^3 / 3 elementwise (tanh's Taylor bound)."""
+    teacher = teacher_model(tie_output=False)
+    student_cfg = tiny(**{"tie_output": False, **SHAPES[name]})
+    model = Phase1Model(teacher.state_dict(), teacher.cfg, student_cfg,
+                        same_shape_layers=same_shape_layers, start=start)
+    generated = model.student_state()
+    made = dict(reference(teacher.state_dict(), teacher.cfg, student_cfg).named_parameters())
+    assert generated.keys() == made.keys()
+    for key, value in generated.items():
+        want = made[key] if key == "output.weight" else torch.tanh(made[key])
+        assert (value - want).abs().max() <= 1e-6, key
+        assert ((value - made[key]).abs() <= made[key].abs() ** 3 / 3 + 1e-6).all(), key
+
+
+def test_an_unknown_generator_start_is_refused():
+    teacher = teacher_model()
+    with pytest.raises(ValueError, match="unknown generator start 'pruned'"):
+        Phase1Model(teacher.state_dict(), teacher.cfg, teacher.cfg, start="pruned")

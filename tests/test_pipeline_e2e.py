@@ -11,7 +11,7 @@ pytestmark = pytest.mark.workflow
 
 MICRO = REPO / "tests" / "micro.yaml"
 METHODS = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd", "wd_phase1_only",
-           "wd_attention_only", "wd_warmup0", "kd_lr2x", "select"]
+           "wd_attention_only", "wd_warmup0", "kd_lr2x", "select", "prune", "wd_cutinit"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     students = table[(table.student == "tiny1") & (table.seed == 1)].set_index("method")
     # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.
     equal_budget = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd",
-                    "wd_attention_only", "wd_warmup0", "kd_lr2x", "select"]
+                    "wd_attention_only", "wd_warmup0", "kd_lr2x", "select", "prune",
+                    "wd_cutinit"]
     assert set(students.train_steps[equal_budget]) == {20}
     assert students.train_steps["wd_phase1_only"] == 8
     # Only attention tensors generated: fewer generator parameters... plus the free tensors.
@@ -58,7 +59,7 @@ def test_table_has_every_system_with_real_numbers(micro_run):
         "scratch": "bitext", "kd": "kd", "cutoff": "kd", "kd_mixed": "bitext+kd",
         "cutoff_mixed": "bitext+kd", "wd": "bitext+kd", "wd_phase1_only": "bitext+kd",
         "wd_attention_only": "bitext+kd", "wd_warmup0": "bitext+kd", "kd_lr2x": "kd",
-        "select": "kd"}
+        "select": "kd", "prune": "bitext", "wd_cutinit": "bitext+kd"}
     # Validations at 10 and 20 of 20 updates (teacher: 15, 30 of 30); WD's phases (8 and 12
     # updates, validated at 8, and at 10 and 12) have none in their first 80%: no value.
     plateau = table.set_index(["method", "seed"]).valid_loss_last_drop.drop("teacher", level=0)
@@ -89,8 +90,8 @@ def test_outputs_line_counts_and_provenance(micro_run):
 
 def test_sweep_shares_phase1_and_changes_only_the_warmup(micro_run):
     models = micro_run / "models" / "tiny1"
-    assert sorted(p.name for p in models.glob("wd_phase1_*")) == ["wd_phase1_all",
-                                                                   "wd_phase1_attention"]
+    assert sorted(p.name for p in models.glob("wd_phase1_*")) == [
+        "wd_phase1_all", "wd_phase1_all_cutinit", "wd_phase1_attention"]
     assert sorted(p.name for p in models.glob("wd_phase1_all/seed*")) == ["seed1", "seed2"]
     wd_log = (models / "wd" / "seed1" / "train_log.csv").read_text().splitlines()
     sweep_log = (models / "wd_warmup0" / "seed1" / "train_log.csv").read_text().splitlines()

@@ -12,6 +12,7 @@ import yaml
 from wd import methods
 from wd.data.corpora import CORPORA
 from wd.metrics import VARIANTS
+from wd.model.inherit import check_inheritable
 from wd.settings import ModelConfig, SearchSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -100,12 +101,18 @@ def _check_semantics(config: dict) -> None:
     names = [s["name"] for s in config["students"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"config error at students: names must be unique, got {names}")
-    for index, name in enumerate(["teacher", *names]):
+    vocab = config["bpe"]["vocab_size"]
+    try:
+        teacher = ModelConfig(vocab_size=vocab, **shape(config, "teacher"))
+    except ValueError as err:
+        raise ConfigError(f"config error at teacher.model: {err}") from None
+    for index, name in enumerate(names):
         try:
-            ModelConfig(vocab_size=config["bpe"]["vocab_size"], **shape(config, name))
+            student = ModelConfig(vocab_size=vocab, **shape(config, name))
+            for method in student_methods(config, name):
+                check_inheritable(methods.get(method).init, teacher, student)
         except ValueError as err:
-            key = "teacher.model" if name == "teacher" else f"students.{index - 1} ({name})"
-            raise ConfigError(f"config error at {key}: {err}") from None
+            raise ConfigError(f"config error at students.{index} ({name}): {err}") from None
     tgt_lang = config["data"]["tgt_lang"]
     for index, name in enumerate(config["evaluation"]["bleu_variants"]):
         if VARIANTS[name].lang != tgt_lang:
@@ -163,17 +170,24 @@ def shape(config: dict, name: str) -> dict:
 
 
 def train_job_params(config: dict, model: dict, section: dict, work: str, seed: int,
-                     init: str = "random", phase1_transfer: str | None = None) -> dict:
+                     init: str = "random", phase1_transfer: str | None = None,
+                     phase1_start: str = "random") -> dict:
     """What a rule passes as ``params.job``: a :class:`wd.pipeline.TrainJob` but its files.
     ``section`` is a ``*_train`` section (with a WD phase's values); ``seed`` the experiment's
-    for the teacher, a student's from ``seeds``."""
+    for the teacher, a student's from ``seeds``. Keys that only some runs have are left out of
+    the others, so that adding them did not change (and rerun) existing jobs."""
     phase1 = None if phase1_transfer is None else {
         "transfer": phase1_transfer, "same_shape_layers": config["wd"]["same_shape_layers"],
         "conversion": config["wd"]["phase1_conversion"]}
-    return {"model": model, "max_len": config["data"].get("max_len"), "work": work,
-            "settings": {**section, "amp": config["amp"], "compile": config["compile"],
-                         "seed": seed},
-            "init": init, "phase1": phase1}
+    if phase1 and phase1_start != "random":
+        phase1["start"] = phase1_start
+    job = {"model": model, "max_len": config["data"].get("max_len"), "work": work,
+           "settings": {**section, "amp": config["amp"], "compile": config["compile"],
+                        "seed": seed},
+           "init": init, "phase1": phase1}
+    if init == "prune":
+        job["calibration"] = config["prune"]["calibration_sentences"]
+    return job
 
 
 def search_settings(section: dict) -> SearchSettings:

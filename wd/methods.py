@@ -20,14 +20,19 @@ TRAIN_DATA = {"bitext": "the original bitext",
 INITS = {"random": "a fresh random initialisation",
          "cutoff": "cut from the teacher (wd.model.cutoff)",
          "select": "weight selection from the teacher (wd.model.select)",
+         "prune": "the teacher's most important units on a calibration sample (wd.model.prune)",
          "checkpoint": "the converted WD Phase-1 student of the method's transfer kind"}
-FROM_TEACHER = ("cutoff", "select")  # the initialisations made from the teacher's weights
+FROM_TEACHER = ("cutoff", "select", "prune")  # the initialisations made from the teacher
+LOSSES = ("ce", "word_kd", "ce+word_kd")  # wd.train.training_loss
+# How a WD Phase-1 generator's projections start (wd.model.generator.STARTS), as run names say it.
+PHASE1_STARTS = {"random": "", "cutoff": "_cutinit", "select": "_selectinit"}
 PARTS = ("encoder", "decoder", "attention", "ffn")
 # What the Phase-1 generator makes: everything, one part only, or every part but one.
 TRANSFER_KINDS = ("all", *PARTS, *(f"no_{part}" for part in PARTS))
 SIDES = {"encoder": "decoder", "decoder": "encoder"}  # each side's complement
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 PHASE1_RUN = re.compile(f"(?P<transfer>{'|'.join(TRANSFER_KINDS)})"
+                        f"(?P<start>{'|'.join(filter(None, PHASE1_STARTS.values()))})?"
                         rf"(?:_warmup(?P<warmup>[0-9]+))?(?:_lr(?P<lr_scale>{_NUMBER})x)?")
 
 
@@ -44,6 +49,8 @@ class Method:
     warmup: int | None = None     # WD: Phase-2 warm-up steps instead of wd.phase2's
     phase1_warmup: int | None = None  # WD: Phase-1 warm-up steps instead of wd.phase1's
     lr_scale: float = 1.0         # times the configured learning rate (WD: of both phases)
+    loss: str | None = None       # a key of LOSSES instead of student_train's loss
+    phase1_start: str = "random"  # WD: how the generator's projections start (PHASE1_STARTS)
     description: str = ""
 
     @property
@@ -59,16 +66,18 @@ class Method:
             raise ValueError(f"method {self.name!r} has no WD Phase 1")
         warmup = "" if self.phase1_warmup is None else f"_warmup{self.phase1_warmup}"
         scale = "" if self.lr_scale == 1.0 else f"_lr{self.lr_scale:g}x"
-        return f"{self.transfer}{warmup}{scale}"
+        return f"{self.transfer}{PHASE1_STARTS[self.phase1_start]}{warmup}{scale}"
 
 
-def phase1_settings(run: str) -> tuple[str, int | None, float]:
-    """(transfer kind, Phase-1 warm-up or None, learning-rate scale) of a Phase-1 run name."""
+def phase1_settings(run: str) -> tuple[str, str, int | None, float]:
+    """(transfer kind, generator start, Phase-1 warm-up or None, learning-rate scale) of a
+    Phase-1 run name."""
     match = PHASE1_RUN.fullmatch(run)
     if match is None:
         raise ValueError(f"unknown WD Phase-1 run {run!r}")
+    start = {suffix: start for start, suffix in PHASE1_STARTS.items()}[match["start"] or ""]
     warmup = None if match["warmup"] is None else int(match["warmup"])
-    return match["transfer"], warmup, float(match["lr_scale"] or 1.0)
+    return match["transfer"], start, warmup, float(match["lr_scale"] or 1.0)
 
 
 # WD trains both phases on bitext + KD, as released; kd_mixed and cutoff_mixed are KD and cut-off
@@ -77,15 +86,24 @@ REGISTRY = {m.name: m for m in [
     Method("teacher", "bitext", "random", 0, description="the teacher"),
     Method("scratch", "bitext", "random", 1, description="no teacher at all"),
     Method("kd", "kd", "random", 2, description="sequence-level KD"),
-    Method("kd_mixed", "bitext+kd", "random", 3, description="KD on WD's data"),
-    Method("cutoff", "kd", "cutoff", 4, description="KD from the cut-off teacher"),
-    Method("cutoff_mixed", "bitext+kd", "cutoff", 5, description="cut-off on WD's data"),
-    Method("select", "kd", "select", 6,
+    Method("word_kd", "bitext", "random", 3, loss="word_kd",
+           description="word-level KD: the teacher's output distributions on the bitext"),
+    Method("kd_mixed", "bitext+kd", "random", 4, description="KD on WD's data"),
+    Method("cutoff", "kd", "cutoff", 5, description="KD from the cut-off teacher"),
+    Method("cutoff_mixed", "bitext+kd", "cutoff", 6, description="cut-off on WD's data"),
+    Method("select", "kd", "select", 7,
            description="KD from weight selection (Xu et al., ICLR 2024; not in the WD paper)"),
-    Method("wd_phase1_only", "bitext+kd", "checkpoint", 7, transfer="all", trains=False,
+    Method("prune", "bitext", "prune", 8, loss="word_kd",
+           description="Minitron: importance pruning, then word-level KD (Muralidharan et al. "
+                       "2024; not in the WD paper)"),
+    Method("wd_phase1_only", "bitext+kd", "checkpoint", 9, transfer="all", trains=False,
            description="WD Phase 1 only (ablation)"),
-    Method("wd", "bitext+kd", "checkpoint", 8, transfer="all",
+    Method("wd", "bitext+kd", "checkpoint", 10, transfer="all",
            description="weight distillation: Phase 1, then Phase 2"),
+    Method("wd_cutinit", "bitext+kd", "checkpoint", 11, transfer="all", phase1_start="cutoff",
+           description="WD whose generator starts as the cut-off (our variant)"),
+    Method("wd_selectinit", "bitext+kd", "checkpoint", 12, transfer="all", phase1_start="select",
+           description="WD whose generator starts as weight selection (our variant)"),
 ]}
 
 # Families with a parameter in the name, and old names.
@@ -101,31 +119,31 @@ RENAMED = re.compile(r"wd_p2wu(?P<warmup>[0-9]+)")  # wd_p2wu<N> before wd_warmu
 
 
 def _family(name: str) -> Method | None:
-    """The record of a family member (ablations order 9-10, sweeps 11-13), or None."""
+    """The record of a family member (ablations order 13-14, sweeps 15-17), or None."""
     wd = {"name": name, "train_data": "bitext+kd", "init": "checkpoint", "transfer": "all"}
     match = FAMILIES["wd_<part>_only"].fullmatch(name)
     if match:
-        return Method(**{**wd, "transfer": match["part"]}, order=9,
+        return Method(**{**wd, "transfer": match["part"]}, order=13,
                       description=f"WD transferring only {match['part']} tensors (ablation)")
     match = FAMILIES["wd_no_<part>"].fullmatch(name)
     if match:
         # The two sides partition the model: all but the encoder is the decoder side, and the
         # run is the same as wd_decoder_only's (its Phase 1 is shared, not trained twice).
         transfer = SIDES.get(match["part"], f"no_{match['part']}")
-        return Method(**{**wd, "transfer": transfer}, order=10,
+        return Method(**{**wd, "transfer": transfer}, order=14,
                       description=f"WD transferring all but {match['part']} tensors (ablation)")
     match = FAMILIES["wd_warmup<N>"].fullmatch(name)
     if match:
-        return Method(**wd, order=11, warmup=int(match["warmup"]),
+        return Method(**wd, order=15, warmup=int(match["warmup"]),
                       description=f"WD with {match['warmup']} Phase-2 warm-up steps (sweep)")
     match = FAMILIES["wd_phase1_warmup<N>"].fullmatch(name)
     if match:
-        return Method(**wd, order=12, phase1_warmup=int(match["warmup"]),
+        return Method(**wd, order=16, phase1_warmup=int(match["warmup"]),
                       description=f"WD with {match['warmup']} Phase-1 warm-up steps (sweep)")
     match = FAMILIES["<method>_lr<F>x"].fullmatch(name)
     if match and float(match["scale"]) > 0:
         base = REGISTRY[match["base"]]
-        return replace(base, name=name, order=13, lr_scale=float(match["scale"]),
+        return replace(base, name=name, order=17, lr_scale=float(match["scale"]),
                        description=f"{base.description} at {match['scale']}x the learning "
                                    "rate (sweep)")
     return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from wd.journal import Journal
 from wd.methods import INITS
 from wd.model.cutoff import cutoff_student
 from wd.model.generator import build_generator, generator_parameters
+from wd.model.prune import pruned_student
 from wd.model.select import selected_student
 from wd.model.transformer import Transformer, count_parameters
 from wd.runtime import file_digest
@@ -67,15 +69,22 @@ def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair]
 TEACHER_INITS = {"cutoff": cutoff_student, "select": selected_student}
 
 
+def calibration_sample(pairs: list[Pair], size: int, seed: int) -> list[Pair]:
+    """``size`` training pairs drawn with ``seed`` (all of them if there are fewer)."""
+    return random.Random(seed).sample(pairs, min(size, len(pairs)))
+
+
 def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
                 valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
                 curve_out: Path, device: torch.device, init_from: Path | None = None,
-                job: dict | None = None, teacher: torch.nn.Module | None = None) -> dict:
+                job: dict | None = None, teacher: torch.nn.Module | None = None,
+                calibration: int | None = None) -> dict:
     """Train a Transformer from a random, teacher-made or checkpoint initialisation; save ``out``.
 
-    ``init_from`` is the teacher (``cutoff``, ``select``) or a student checkpoint (``checkpoint``,
-    e.g. the converted Phase-1 student); its recorded steps and seconds are added to this run's,
-    and its generator size is carried over.
+    ``init_from`` is the teacher (``cutoff``, ``select``, ``prune``: scored on ``calibration``
+    training pairs) or a student checkpoint (``checkpoint``, e.g. the converted Phase-1
+    student); its recorded steps and seconds are added to this run's, and its generator size is
+    carried over.
     """
     if init not in INITS:
         raise ValueError(f"unknown initialisation {init!r}; expected one of {[*INITS]}")
@@ -86,6 +95,11 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
     elif init in TEACHER_INITS:
         source = load(init_from)  # the teacher's checkpoint (``teacher`` is the KD loss's model)
         model = TEACHER_INITS[init](source["model"], ModelConfig(**source["config"]), model_cfg)
+    elif init == "prune":
+        if calibration is None:
+            raise ValueError("prune scores the teacher on calibration pairs: give their number")
+        sample = calibration_sample(train_pairs, calibration, settings.seed)
+        model = pruned_student(load_model(init_from)[0], model_cfg, sample)
     else:
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
@@ -108,15 +122,17 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
                  valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
                  curve_out: Path, device: torch.device, transfer: str = "all",
                  job: dict | None = None, same_shape_layers: str = "elementwise",
-                 conversion: str = "last", teacher: torch.nn.Module | None = None) -> dict:
+                 conversion: str = "last", teacher: torch.nn.Module | None = None,
+                 start: str = "random") -> dict:
     """Phase 1: train the generator on frozen teacher tensors, then write the plain student.
-    ``transfer`` limits which tensor kinds come from the teacher (ablations). The student is the
+    ``transfer`` limits which tensor kinds come from the teacher (ablations); ``start`` says how
+    the generator's projections start (wd.model.generator.STARTS). The student is the
     generator's output at the ``last`` checkpoint (as released), or the mean of the students
     generated at each of the last ``average_last`` checkpoints (``student_average``)."""
     if conversion not in CONVERSIONS:
         raise ValueError(f"unknown conversion {conversion!r}; expected one of {CONVERSIONS}")
     torch.manual_seed(settings.seed)
-    model = build_generator(teacher_path, student_cfg, transfer, same_shape_layers)
+    model = build_generator(teacher_path, student_cfg, transfer, same_shape_layers, start)
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
                           job, teacher)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
@@ -148,8 +164,9 @@ class TrainJob:
     curve_out: str
     init: str = "random"         # wd.methods.INITS
     init_from: str | None = None  # the teacher (cutoff, select, Phase 1) or a checkpoint
-    phase1: dict | None = None   # WD Phase 1: transfer, same_shape_layers, conversion
+    phase1: dict | None = None   # WD Phase 1: transfer, same_shape_layers, conversion[, start]
     teacher: str | None = None   # the teacher, when the loss is word-level distillation
+    calibration: int | None = None  # prune: the training pairs its importance is scored on
 
 
 def run_train_job(job: dict, *, device: torch.device) -> None:
@@ -169,15 +186,19 @@ def run_train_job(job: dict, *, device: torch.device) -> None:
         inputs.append(job.teacher)
     identity = {"model": cfg.to_dict(), "init": job.phase1["transfer"] if job.phase1 else job.init,
                 "inputs": [file_digest(path) for path in inputs]}
+    if job.calibration is not None:
+        identity["calibration"] = job.calibration
     if job.phase1:
         identity["same_shape_layers"] = job.phase1["same_shape_layers"]
+        if "start" in job.phase1:
+            identity["start"] = job.phase1["start"]
         train_phase1(job.init_from, cfg, train_pairs, valid_pairs, settings, job.work,
                      job.model_out, job.curve_out, device, job=identity, teacher=teacher,
                      **job.phase1)
     else:
         train_model(cfg, job.init, train_pairs, valid_pairs, settings, job.work, job.model_out,
                     job.curve_out, device, init_from=job.init_from, job=identity,
-                    teacher=teacher)
+                    teacher=teacher, calibration=job.calibration)
 
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,

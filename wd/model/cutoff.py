@@ -33,3 +33,20 @@ def cutoff_student(teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
         source = teacher_sources(name, teacher_cfg, student_cfg)[-1]
         param.copy_(cut(teacher_state[source], param.shape))
     return student
+
+
+
+def axis_sizes(cfg: ModelConfig) -> dict[str, int]:
+    """The length of every kind of axis (wd.model.select.axes) in a model of shape ``cfg``."""
+    sizes = {"vocab": cfg.vocab_size}
+    for side in ("enc", "dec"):
+        dim, ffn = getattr(cfg, f"{side}_dim"), getattr(cfg, f"{side}_ffn")
+        sizes.update({f"{side}_model": dim, f"{side}_heads": dim, f"{side}_ffn": ffn})
+    return sizes
+
+
+def cut_indices(teacher: ModelConfig, student: ModelConfig) -> dict[str, list[int]]:
+    """The teacher indices :func:`cut` keeps along each kind of axis: the first ones (the rest
+    of a wider student is zeros)."""
+    t, s = axis_sizes(teacher), axis_sizes(student)
+    return {kind: list(range(min(t[kind], s[kind]))) for kind in t}

@@ -15,6 +15,11 @@ parameters, re-evaluated at every training step:
 The layer mixing is evaluated as ``c = M w`` followed by one projection of ``sum_j c_j T_j``: the
 same function as projecting every ``T_j`` first (everything before tanh is linear), g times cheaper.
 
+The projections start random (xavier, as released) or, with ``start`` (our variants
+``wd_cutinit``/``wd_selectinit``), as 0/1 selections of the cut-off or weight-selection indices
+with the layer mixing on the group's last layer, so that the step-0 student is that student up
+to the tanh (``tanh(cutoff)``; the linear output projection exactly).
+
 For the ablation that transfers only some kinds of tensors (:data:`TRANSFER_KINDS`), the other
 student parameters are free: trained directly from the student's random initialisation.
 
@@ -37,7 +42,9 @@ from torch.func import functional_call
 
 from wd.checkpoint import load
 from wd.methods import TRANSFER_KINDS
+from wd.model.cutoff import cut_indices
 from wd.model.mapping import check_compatible, teacher_sources
+from wd.model.select import axes, selected_indices
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
 
@@ -65,6 +72,20 @@ def transferred(name: str, kind: str) -> bool:
 
 def _xavier(*shape: int) -> nn.Parameter:
     return nn.Parameter(nn.init.xavier_normal_(torch.empty(*shape)))
+
+
+def selection(kept: list[int], size: int, width: int) -> Tensor:
+    """The ``(size, width)`` projection ``P`` with ``x @ P`` = the ``kept`` entries of ``x``
+    (zeros beyond them): a start for a projection that makes the cut-off or selected tensor."""
+    out = torch.zeros(size, width)
+    out[kept, range(len(kept))] = 1.0
+    return out
+
+
+def _last_layer(mix: nn.Parameter, weights: nn.Parameter) -> None:
+    """Layer mixing that picks the group's last teacher layer, as cut-off and selection do."""
+    mix.copy_(torch.eye(len(weights)))
+    weights.copy_(torch.nn.functional.one_hot(torch.tensor(len(weights) - 1), len(weights)))
 
 
 class ElementwiseMap(nn.Module):
@@ -96,6 +117,12 @@ class MatrixMap(nn.Module):
         mixed = torch.einsum("g,goi->oi", self.mix @ self.weights, teacher)
         return self.scale * torch.tanh(self.p_out.t() @ mixed @ self.p_in) + self.shift
 
+    @torch.no_grad()
+    def start_at(self, rows: list[int], cols: list[int]) -> None:
+        _last_layer(self.mix, self.weights)
+        self.p_out.copy_(selection(rows, *self.p_out.shape))
+        self.p_in.copy_(selection(cols, *self.p_in.shape))
+
 
 class VectorMap(nn.Module):
     """Grouped generator for a bias or LayerNorm vector (no input projection)."""
@@ -111,6 +138,11 @@ class VectorMap(nn.Module):
     def forward(self, teacher: Tensor) -> Tensor:
         mixed = (self.mix @ self.weights) @ teacher
         return self.scale * torch.tanh(mixed @ self.p_out) + self.shift
+
+    @torch.no_grad()
+    def start_at(self, rows: list[int]) -> None:
+        _last_layer(self.mix, self.weights)
+        self.p_out.copy_(selection(rows, *self.p_out.shape))
 
 
 class EmbeddingMap(nn.Module):
@@ -128,6 +160,11 @@ class EmbeddingMap(nn.Module):
         table = teacher[0] if self.p_emb is None else teacher[0] @ self.p_emb
         return self.scale * torch.tanh(table) + self.shift
 
+    @torch.no_grad()
+    def start_at(self, tokens: list[int], cols: list[int]) -> None:
+        if self.p_emb is not None:
+            self.p_emb.copy_(selection(cols, *self.p_emb.shape))
+
 
 class OutputMap(nn.Module):
     """Untied output projection: ``E_out P_out_emb`` (linear), or the teacher's own at equal
@@ -140,6 +177,11 @@ class OutputMap(nn.Module):
 
     def forward(self, teacher: Tensor) -> Tensor:
         return teacher[0] if self.p_out is None else teacher[0] @ self.p_out
+
+    @torch.no_grad()
+    def start_at(self, tokens: list[int], cols: list[int]) -> None:
+        if self.p_out is not None:
+            self.p_out.copy_(selection(cols, *self.p_out.shape))
 
 
 class FreeMap(nn.Module):
@@ -154,6 +196,9 @@ class FreeMap(nn.Module):
 
 
 SAME_SHAPE_LAYERS = ("elementwise", "projected")
+# How the projections start: random (as released), or so that the step-0 student is the cut-off
+# or the weight-selection student up to tanh (wd_cutinit, wd_selectinit: our variants).
+STARTS = {"random": None, "cutoff": cut_indices, "select": selected_indices}
 
 
 def decoder_differs(teacher: ModelConfig, student: ModelConfig) -> bool:
@@ -183,12 +228,14 @@ class WeightGenerator(nn.Module):
 
     def __init__(self, teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
                  student: Transformer, transfer: str = "all",
-                 same_shape_layers: str = "elementwise"):
+                 same_shape_layers: str = "elementwise", start: str = "random"):
         super().__init__()
         check_compatible(teacher_cfg, student.cfg)
         if same_shape_layers not in SAME_SHAPE_LAYERS:
             raise ValueError(f"unknown same_shape_layers {same_shape_layers!r}; expected one of "
                              f"{SAME_SHAPE_LAYERS}")
+        if start not in STARTS:
+            raise ValueError(f"unknown generator start {start!r}; expected one of {[*STARTS]}")
         project_decoder = (same_shape_layers == "projected"
                            and decoder_differs(teacher_cfg, student.cfg))
         self.names = [name for name, _ in student.named_parameters()]
@@ -206,6 +253,17 @@ class WeightGenerator(nn.Module):
             self.register_buffer("teacher__" + _key(name), stacked, persistent=False)
             self.maps[_key(name)] = _build_map(name, len(sources), stacked.shape[1:], param.shape,
                                                project_decoder)
+        if STARTS[start] is not None:
+            self.start_at(STARTS[start](teacher_cfg, student.cfg))
+
+    def start_at(self, kept: dict[str, list[int]]) -> None:
+        """Projections that make each student tensor of the teacher's ``kept`` indices (of every
+        axis kind, wd.model.select.axes) from the group's last layer; element-wise and free
+        tensors have none."""
+        for name in self.names:
+            module = self.maps[_key(name)]
+            if hasattr(module, "start_at"):
+                module.start_at(*(kept[kind] for kind in axes(name)))
 
     def teacher_tensor(self, name: str) -> Tensor:
         return getattr(self, "teacher__" + _key(name))
@@ -221,12 +279,12 @@ class Phase1Model(nn.Module):
 
     def __init__(self, teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
                  student_cfg: ModelConfig, transfer: str = "all",
-                 same_shape_layers: str = "elementwise"):
+                 same_shape_layers: str = "elementwise", start: str = "random"):
         super().__init__()
         self.cfg = student_cfg
         self.skeleton = Transformer(student_cfg).requires_grad_(False)
         self.generator = WeightGenerator(teacher_state, teacher_cfg, self.skeleton, transfer,
-                                         same_shape_layers)
+                                         same_shape_layers, start)
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
         return functional_call(self.skeleton, self.generator(), (src, tgt_in))
@@ -259,11 +317,11 @@ class Phase1Model(nn.Module):
 
 
 def build_generator(teacher_checkpoint: Path, student_cfg: ModelConfig, transfer: str = "all",
-                    same_shape_layers: str = "elementwise") -> Phase1Model:
+                    same_shape_layers: str = "elementwise", start: str = "random") -> Phase1Model:
     """Phase-1 model for ``student_cfg`` over the frozen tensors of a teacher checkpoint."""
     teacher = load(teacher_checkpoint)
     return Phase1Model(teacher["model"], ModelConfig(**teacher["config"]), student_cfg, transfer,
-                       same_shape_layers)
+                       same_shape_layers, start)
 
 
 def generator_parameters(model: Phase1Model) -> int:

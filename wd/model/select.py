@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from wd.model.inherit import check_inheritable
 from wd.model.mapping import check_compatible, teacher_sources
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
@@ -38,14 +39,11 @@ def head_rows(keep_heads: int, keep_dim: int, heads: int, dim: int) -> list[int]
 
 def selected_indices(teacher: ModelConfig, student: ModelConfig) -> dict[str, list[int]]:
     """The kept teacher indices of every kind of axis (``enc_model``, ``dec_heads``, ...)."""
+    check_inheritable("select", teacher, student)
     out = {"vocab": list(range(teacher.vocab_size))}
     for side in ("enc", "dec"):
         t, s = ({k: getattr(cfg, f"{side}_{k}") for k in ("dim", "ffn", "heads")}
                 for cfg in (teacher, student))
-        for kind in ("dim", "ffn"):
-            if s[kind] > t[kind]:
-                raise ValueError(f"weight selection needs a student no larger than the teacher: "
-                                 f"{side}_{kind} {s[kind]} > {t[kind]}")
         out[f"{side}_model"] = spaced(s["dim"], t["dim"])
         out[f"{side}_ffn"] = spaced(s["ffn"], t["ffn"])
         out[f"{side}_heads"] = head_rows(s["heads"], s["dim"], t["heads"], t["dim"])
