@@ -24,4 +24,5 @@ rule all:
     default_target: True
     input:
         TABLES,
+        ENV_USED,
         PLOTS,

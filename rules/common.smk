@@ -157,6 +157,7 @@ TRAIN_LOGS = [str(Path(model_path(*system)).parent / "train_log.csv") for system
 CURVES = training_curves(SEEDS[0])
 CURVE_FILES = sorted({path for runs in CURVES.values() for path, _ in runs.values()})
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
+ENV_USED = exp("tables/env.used.yaml")
 PLOTS = [exp("plots/bleu_vs_speed.png"), exp("plots/training_curves.png")]
 
 

@@ -11,6 +11,7 @@ rule evaluate:
     output:
         jsons=EVALS,
         hyps=HYPS,
+        env=ENV_USED,  # versions and the machine whose speeds the table reports
     log:
         exp("logs/evaluate.log"),
     benchmark:

@@ -83,6 +83,9 @@ def test_outputs_line_counts_and_provenance(micro_run):
     summary = md[md.index("Mean and standard deviation over seeds, student `tiny1`"):]
     assert all(f"| {m} | " in summary for m in METHODS)
     assert "| wd | bitext+kd | 2 | " in summary
+    env = yaml.safe_load((micro_run / "tables" / "env.used.yaml").read_text())
+    assert env["libraries"]["torch"] and env["cpu"]["logical_cores"] >= 1
+    assert (pd.read_csv(micro_run / "tables" / "results.csv").schema_version == 1).all()
     assert not list(micro_run.rglob("*.tmp"))
     for plot in ["bleu_vs_speed.png", "training_curves.png"]:
         assert (micro_run / "plots" / plot).read_bytes()[:4] == b"\x89PNG"

@@ -25,7 +25,10 @@ COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "
            "p_vs_cutoff", "params", "sents_per_sec", "tokens_per_sec", "speedup",
            "speedup_tokens", "train_steps", "valid_loss_last_drop", "train_seconds", "device",
            "beam", "batch_size", "threads", "bleu_signature", "chrf_signature",
-           "generator_params"]
+           "generator_params", "schema_version"]
+# The layout of results.csv: raised when a column is renamed or removed or changes its meaning
+# (docs/results.md lists the changes); a new column keeps it.
+SCHEMA_VERSION = 1
 
 
 def method_rank(method: str) -> int:
@@ -64,6 +67,7 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
     table = table.sort_values(["order", "student", "seed"], kind="stable").drop(columns="order")
     table = table.reindex(columns=columns(table))
     table["generator_params"] = table["generator_params"].astype("Int64")
+    table["schema_version"] = SCHEMA_VERSION
     return table.reset_index(drop=True)
 
 

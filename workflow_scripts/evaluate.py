@@ -1,6 +1,11 @@
-"""Decode the test set with every system in this one job; time and score each."""
+"""Decode the test set with every system in this one job; time and score each; record the
+versions and the machine (wd.provenance)."""
+import yaml
+
 from wd.config import search_settings
 from wd.evaluate import evaluate_all
+from wd.io import write_lines
+from wd.provenance import environment
 from wd.workflow import step
 
 with step(snakemake) as device:
@@ -10,3 +15,4 @@ with step(snakemake) as device:
     evaluate_all(systems, bpe_model=inp.bpe, src_pieces=inp.src, references=list(inp.refs),
                  tgt_lang=p.tgt_lang, search=search_settings(p.search), device=device,
                  bleu_variants=p.bleu_variants, timed_passes=p.search["timed_passes"])
+    write_lines(snakemake.output.env, yaml.safe_dump(environment(), sort_keys=False).splitlines())
