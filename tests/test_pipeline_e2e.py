@@ -83,6 +83,9 @@ def test_outputs_line_counts_and_provenance(micro_run):
     summary = md[md.index("Mean and standard deviation over seeds, student `tiny1`"):]
     assert all(f"| {m} | " in summary for m in METHODS)
     assert "| wd | bitext+kd | 2 | " in summary
+    teacher_log = (micro_run / "logs" / "train" / "teacher.log").read_text()
+    assert all(f"update: {step} of 30 updates" in teacher_log for step in (10, 20, 30))
+    assert teacher_log.count(", ETA ") >= 3
     env = yaml.safe_load((micro_run / "tables" / "env.used.yaml").read_text())
     assert env["libraries"]["torch"] and env["cpu"]["logical_cores"] >= 1
     assert (pd.read_csv(micro_run / "tables" / "results.csv").schema_version == 1).all()

@@ -101,3 +101,14 @@ def test_keeps_last_checkpoints_and_averages_them(tmp_path):
     a, b = (torch.load(p, weights_only=True)["model"] for p in kept)
     name = "decoder.0.ffn.fc2.weight"
     torch.testing.assert_close(trainer.final_state()[name], (a[name] + b[name]) / 2)
+
+
+def test_progress_lines_every_log_interval_updates_with_an_eta(tmp_path, caplog):
+    with caplog.at_level("INFO", logger="wd.train"):
+        run(tmp_path / "a", 3)
+        run(tmp_path / "a", 6, log_interval=2)  # resumed at 3: lines at 4 and 6
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("update:")]
+    assert [line.split(",")[0] for line in lines] == ["update: 4 of 6 updates (67%)",
+                                                     "update: 6 of 6 updates (100%)"]
+    assert all(" ETA " in line and " tok/s, lr " in line and "train loss" in line
+               for line in lines)

@@ -25,6 +25,7 @@ from wd.model.generator import build_generator, generator_parameters
 from wd.model.prune import pruned_student
 from wd.model.select import selected_student
 from wd.model.transformer import Transformer, count_parameters
+from wd.progress import Progress
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
 from wd.train import Trainer, checkpoints
@@ -218,11 +219,13 @@ def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
     if done:
         log.info("resuming from %s: %d of %d sentences translated", journal.path, len(done),
                  len(sources))
+    progress = Progress(log, f"translating {src}", len(sources), "sentences", done=len(done))
     with stopping.stop_signals():
         for batch, hyps in translate_batches(model, sources, search, device, frozenset(done)):
             texts = ids_to_pieces(sp, hyps)
             journal.append(zip(batch, texts))
             done.update(zip(batch, texts))
+            progress.update(len(done))
             faults.pause_point("decode.batch", out=out, done=len(done))
             if len(done) < len(sources):
                 stopping.stop_if_requested(f"{len(done)} of {len(sources)} sentences of {src} "

@@ -50,6 +50,7 @@ class TrainSettings:
     save_every: int = 100
     average_last: int = 1
     valid_every: int = 100
+    log_interval: int = 100  # updates between progress lines (rate, loss, ETA) in the log
     update_freq: int = 1
     max_bad_steps: int = 10
     amp: str = "none"

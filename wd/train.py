@@ -34,6 +34,7 @@ from wd.checkpoint import average_state_dicts, load, save_atomic
 from wd.data.batching import Pair, collate, epoch_batches
 from wd.loss import smoothed_cross_entropy, word_kd_loss
 from wd.memory import keep_freed_memory
+from wd.progress import Progress
 from wd.settings import TrainSettings
 from wd.train_log import TrainLog
 from wd.vocab import PAD_ID
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.
-NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps"}
+NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps",
+                         "log_interval"}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -389,6 +391,7 @@ class Trainer:
         self.model.train()
         st, per_update = self.state, self.s.update_freq * self.ctx.world_size
         self.throughput = ThroughputWindow()
+        self.progress = Progress(log, "update", self.s.steps, "updates", done=st.step)
         self.valid_loss = float("nan")
         while st.step < self.s.steps:
             batches = epoch_batches(self.train_pairs, self.s.max_tokens, self.s.seed, st.epoch)
@@ -410,6 +413,8 @@ class Trainer:
         st.window = (st.window[0] + loss * tokens, st.window[1] + tokens)
         self.throughput.tokens += tokens
         last = st.step == self.s.steps
+        if st.step % self.s.log_interval == 0 and self.is_main:
+            self._log_progress()
         if st.step % self.s.valid_every == 0 or last:
             self._validate_and_log()
         saved = self.store.scheduled(st.step)
@@ -418,6 +423,14 @@ class Trainer:
         faults.pause_point("train.update", step=st.step, work=self.work_dir)
         if not last:
             self._stop_if_requested(saved)
+
+    def _log_progress(self) -> None:
+        """Updates/s and the ETA over this process's share of the run; target tokens/s and the
+        mean training loss since the last validation."""
+        st = self.state
+        self.progress.update(st.step, force=True, extra=(
+            f"{self.throughput.tokens_per_sec():.0f} tok/s, lr "
+            f"{learning_rate(st.step, self.s):.3g}, train loss {st.window[0] / st.window[1]:.3f}"))
 
     def _validate_and_log(self) -> None:
         st = self.state

@@ -1,8 +1,9 @@
 """Registry of the remote corpora the paper uses: which files to fetch, how to check them, and
 where each split's sentences are inside them.
 
-Every file is pinned by URL and checksum. The checksums are the published ones, not computed
-here: sha256 (with size) of the training archives from tensorflow_datasets
+Every file is pinned by URL and checksum. URLs are https (statmt.org redirects http there, as
+sacreBLEU's definitions use it). The checksums are the published ones, not computed here:
+sha256 (with size) of the training archives from tensorflow_datasets
 (``url_checksums/wmt16_translate.txt``, ``wmt14_translate.txt``), md5 of the test-set tarballs
 from sacrebleu's dataset definitions (``sacrebleu/dataset/__init__.py``, the ``wmt13``,
 ``wmt14/full``, ``wmt16`` and ``wmt16/dev`` entries). Member paths follow the same sources.
@@ -65,12 +66,14 @@ WMT16_EN_RO = Corpus(
     name="wmt16_en_ro", src_lang="en", tgt_lang="ro",
     files=(
         RemoteFile("europarl_v8",
-                   "http://data.statmt.org/wmt16/translation-task/training-parallel-ep-v8.tgz",
+                   "https://data.statmt.org/wmt16/translation-task/training-parallel-ep-v8.tgz",
                    "sha256:8917bd3bef3bc894c8519ca1f8a4c7c330aad08a1263655a9d99ee13d532e3c7",
                    "tgz", ".tgz", 225018324),
-        # OPUS (the TMX release of SETIMES2; the URL redirects to OPUS's object store).
+        # OPUS's object store: the TMX release of SETIMES2. TFDS still lists the older form
+        # http://opus.nlpl.eu/download.php?f=SETIMES/v2/tmx/en-ro.tmx.gz, which redirected here
+        # and is reported gone since 2024; the bytes (TFDS's checksum and size) are the same.
         RemoteFile("setimes2_en_ro",
-                   "http://opus.nlpl.eu/download.php?f=SETIMES/v2/tmx/en-ro.tmx.gz",
+                   "https://object.pouta.csc.fi/OPUS-SETIMES/v2/tmx/en-ro.tmx.gz",
                    "sha256:56bfaa2a8c8bdfccb7b50cc926067e2291347d807004e81faab8762ddbf26302",
                    "gz", ".tmx.gz", 23458958),
         RemoteFile("wmt16_dev", "https://data.statmt.org/wmt16/translation-task/dev.tgz",
@@ -94,13 +97,13 @@ WMT16_EN_RO = Corpus(
 WMT14_EN_DE = Corpus(
     name="wmt14_en_de", src_lang="en", tgt_lang="de",
     files=(
-        RemoteFile("europarl_v7", "http://www.statmt.org/wmt13/training-parallel-europarl-v7.tgz",
+        RemoteFile("europarl_v7", "https://www.statmt.org/wmt13/training-parallel-europarl-v7.tgz",
                    "sha256:0224c7c710c8a063dfd893b0cc0830202d61f4c75c17eb8e31836103d27d96e7",
                    "tgz", ".tgz", 657632379),
-        RemoteFile("commoncrawl", "http://www.statmt.org/wmt13/training-parallel-commoncrawl.tgz",
+        RemoteFile("commoncrawl", "https://www.statmt.org/wmt13/training-parallel-commoncrawl.tgz",
                    "sha256:c7a74e2ea01ac6c920123108627e35278d4ccb5701e15428ffa34de86fa3a9e5",
                    "tgz", ".tgz", 918311367),
-        RemoteFile("news_commentary_v9", "http://www.statmt.org/wmt14/training-parallel-nc-v9.tgz",
+        RemoteFile("news_commentary_v9", "https://www.statmt.org/wmt14/training-parallel-nc-v9.tgz",
                    "sha256:cb8953f292298e6877ae433c98912b927cb0766b303f4540512ddd286c748485",
                    "tgz", ".tgz", 80418416),
         RemoteFile("wmt13_test", "https://statmt.org/wmt13/test.tgz",

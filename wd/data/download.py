@@ -22,6 +22,7 @@ from pathlib import Path
 
 from wd.data.corpora import RemoteFile
 from wd.io import atomic_path
+from wd.progress import Progress
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -120,11 +121,14 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
         if offset:
             log.info("%s: resuming at byte %d", url, offset)
         expected = response.headers.get("Content-Length")
+        total = None if expected is None else (offset + int(expected)) // 1000
+        progress = Progress(log, url, total, "kB", done=offset // 1000)
         received = 0
         with open(part, "ab" if offset else "wb") as out:
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 received += len(chunk)
+                progress.update((offset + received) // 1000)
     if expected is not None and received < int(expected):
         raise ConnectionError(f"connection closed after {received} of {expected} bytes")
 
