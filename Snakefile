@@ -26,3 +26,4 @@ rule all:
         TABLES,
         ENV_USED,
         PLOTS,
+        PACKAGES,

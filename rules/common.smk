@@ -158,6 +158,12 @@ CURVES = training_curves(SEEDS[0])
 CURVE_FILES = sorted({path for runs in CURVES.values() for path, _ in runs.values()})
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
+# A model package (wd.package) per evaluated system: the teacher's, and each student method's of
+# the first seed (the others are there for the statistics).
+PACKAGE_SYSTEMS = {"teacher": SYSTEMS[0]} | {
+    f"{s}/{m}": (s, m, SEEDS[0]) for s in STUDENTS for m in METHODS[s]
+}
+PACKAGES = [exp(f"models/{name}/package") for name in PACKAGE_SYSTEMS]
 PLOTS = [exp("plots/bleu_vs_speed.png"), exp("plots/training_curves.png")]
 
 

@@ -60,3 +60,24 @@ rule plots:
         curves=CURVES,
     script:
         "../workflow_scripts/plots.py"
+
+
+rule package:
+    input:
+        model=lambda wildcards: model_path(*PACKAGE_SYSTEMS[wildcards.system]),
+        bpe=exp("bpe/spm.model"),
+        table=TABLES[0],  # the system's row goes into the model card
+        teacher=TEACHER,  # its digest goes into config.json
+    output:
+        directory(exp("models/{system}/package")),
+    log:
+        exp("logs/package/{system}.log"),
+    wildcard_constraints:
+        system="|".join(PACKAGE_SYSTEMS),
+    params:
+        system=lambda wildcards: PACKAGE_SYSTEMS[wildcards.system],
+        experiment=config["experiment"],
+        languages={"src": SIDES["src"], "tgt": SIDES["tgt"]},
+        search=config["evaluation"],
+    script:
+        "../workflow_scripts/package.py"

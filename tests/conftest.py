@@ -54,3 +54,15 @@ def with_change(path: str, value) -> dict:
         node = node[int(key) if key.isdigit() else key]
     node[last] = value
     return config
+
+
+@pytest.fixture(scope="session")
+def toy_bpe(tmp_path_factory):
+    """A 50-piece sentencepiece model of a few English sentences."""
+    from wd.data.bpe import train_bpe
+    from wd.io import write_lines
+    root = tmp_path_factory.mktemp("bpe")
+    words = ["the cat sat on the mat", "a dog ran in the park", "birds sing in the morning"]
+    write_lines(root / "text", words * 20)
+    train_bpe([root / "text"], root / "spm.model", vocab_size=50, seed=1)
+    return root / "spm.model"

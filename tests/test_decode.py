@@ -7,7 +7,6 @@ from conftest import tiny
 from wd.checkpoint import save_model
 from wd.cli import main as translate_main
 from wd.config import search_settings
-from wd.data.bpe import train_bpe
 from wd.decode import beam_search, translate
 from wd.io import write_lines
 from wd.model.incremental import IncrementalDecoder
@@ -81,15 +80,6 @@ def test_sentences_leaving_the_batch_early_keep_their_results(batch):
     alone = [beam_search(model, row[None][:, : int((row != 0).sum())], s)[0] for row in src]
     assert together == alone
     assert len({len(h) for h in together}) > 1
-
-
-@pytest.fixture(scope="module")
-def toy_bpe(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bpe")
-    words = ["the cat sat on the mat", "a dog ran in the park", "birds sing in the morning"]
-    write_lines(root / "text", words * 20)
-    train_bpe([root / "text"], root / "spm.model", vocab_size=50, seed=1)
-    return root / "spm.model"
 
 
 def test_wd_translate_reads_stdin_and_writes_a_file(toy_bpe, tmp_path, monkeypatch, capsys):

@@ -1,54 +1,84 @@
-"""``wd-translate``: translate raw text with a trained checkpoint, for users of a student.
+"""``wd-translate``: translate raw text with a model package (or a checkpoint), for users of a
+student.
 
 Same preprocessing as the pipeline (Moses normalisation and tokenisation, the joint BPE model),
-beam search from :mod:`wd.decode`, then BPE removal and Moses detokenisation.
+beam search from :mod:`wd.decode`, then BPE removal and Moses detokenisation. Input is read and
+translated one batch of lines at a time, so a stream is translated as it comes.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import sentencepiece as spm
 import torch
 
 from wd.checkpoint import load_model
 from wd.data.bpe import ids_to_text, load_bpe
 from wd.data.text import tokenize
 from wd.decode import translate
-from wd.io import read_lines, write_lines
+from wd.io import write_lines
 from wd.model.transformer import Transformer
+from wd.package import PackageError, is_package, load_package
 from wd.runtime import resolve_device
 from wd.settings import SearchSettings
+
+
+@functools.lru_cache(maxsize=4)
+def _bpe(path: Path) -> spm.SentencePieceProcessor:
+    return load_bpe(path)
 
 
 def translate_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,
                     tgt_lang: str, search: SearchSettings, device: torch.device) -> list[str]:
     """Raw source sentences in, detokenised translations out (same order)."""
-    sp = load_bpe(bpe_model)
+    sp = _bpe(Path(bpe_model))
     sources = sp.encode([tokenize(line, src_lang) for line in lines], out_type=int)
     hyps = translate(model, sources, search, device)
     return ids_to_text(sp, hyps, tgt_lang)
 
 
+def batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    """``lines`` in lists of ``size`` (the last may be shorter), read only as far as needed."""
+    lines = iter(lines)
+    while batch := list(itertools.islice(lines, size)):
+        yield batch
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wd-translate", description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, required=True, help="checkpoint, e.g. .../final.pt")
-    p.add_argument("--bpe", type=Path, required=True, help="sentencepiece model (bpe/spm.model)")
-    p.add_argument("--src-lang", required=True, help="source language code for Moses, e.g. en")
-    p.add_argument("--tgt-lang", required=True, help="target language code for Moses, e.g. ro")
+    p.add_argument("--model", type=Path, required=True,
+                   help="model package directory (results/<exp>/models/<student>/<method>/"
+                        "package), or a checkpoint file (then give --bpe, --src-lang, --tgt-lang)")
+    p.add_argument("--bpe", type=Path, help="sentencepiece model (default: the package's)")
+    p.add_argument("--src-lang", help="source language code for Moses (default: the package's)")
+    p.add_argument("--tgt-lang", help="target language code for Moses (default: the package's)")
     p.add_argument("--input", type=Path, help="file to translate (default: stdin)")
     p.add_argument("--output", type=Path, help="file to write (default: stdout)")
-    p.add_argument("--beam", type=int, default=4)
-    p.add_argument("--lenpen", type=float, default=1.0)
-    p.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
-    p.add_argument("--max-len-a", type=float, default=0.0,
-                   help="outputs end at max_len_a * source length + max_len_b tokens")
-    p.add_argument("--max-len-b", type=int, default=200, help="see --max-len-a")
+    p.add_argument("--beam", type=int, help="beam size (default: the package's evaluation, or 4)")
+    p.add_argument("--lenpen", type=float, help="length penalty (default: package's, or 1)")
+    p.add_argument("--batch-size", type=int, help="sentences per batch (default: package's, 64)")
+    p.add_argument("--max-len-a", type=float,
+                   help="outputs end at max_len_a * source length + max_len_b tokens "
+                        "(default: the package's, or 0 and 200)")
+    p.add_argument("--max-len-b", type=int, help="see --max-len-a")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     p.add_argument("--int8", action="store_true", help="int8 linear layers (CPU only)")
     return p
+
+
+def _search(args: argparse.Namespace, defaults: SearchSettings) -> SearchSettings:
+    """The package's (or the built-in) search settings, with the options given."""
+    given = {name: getattr(args, name) for name in ("beam", "lenpen", "batch_size", "max_len_a",
+                                                     "max_len_b")
+             if getattr(args, name) is not None}
+    return SearchSettings(**{**vars(defaults), **given, "int8": args.int8})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,20 +87,41 @@ def main(argv: list[str] | None = None) -> None:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser().error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.max_len_a is not None and args.max_len_a < 0:
+        parser().error(f"--max-len-a must not be negative, got {args.max_len_a}")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    model, _ = load_model(args.model, device)
-    lines = read_lines(args.input) if args.input else sys.stdin.read().splitlines()
-    if args.max_len_a < 0:
-        parser().error(f"--max-len-a must not be negative, got {args.max_len_a}")
-    search = SearchSettings(beam=args.beam, lenpen=args.lenpen, batch_size=args.batch_size,
-                            max_len_a=args.max_len_a, max_len_b=args.max_len_b, int8=args.int8)
-    out = translate_lines(model, args.bpe, lines, args.src_lang, args.tgt_lang, search, device)
-    if args.output:
-        write_lines(args.output, out)
+    if is_package(args.model):
+        try:
+            package = load_package(args.model, device)
+        except PackageError as err:
+            parser().error(str(err))
+        model, defaults = package.model, package.search
+        bpe = args.bpe or package.bpe
+        src_lang = args.src_lang or package.languages[0]
+        tgt_lang = args.tgt_lang or package.languages[1]
     else:
-        sys.stdout.write("".join(line + "\n" for line in out))
+        missing = [f"--{n.replace('_', '-')}" for n in ("bpe", "src_lang", "tgt_lang")
+                   if getattr(args, n) is None]
+        if missing:
+            parser().error(f"{args.model} is a checkpoint, not a package: give "
+                           f"{', '.join(missing)}")
+        model, _ = load_model(args.model, device)
+        defaults, bpe, src_lang, tgt_lang = SearchSettings(), args.bpe, args.src_lang, args.tgt_lang
+    search = _search(args, defaults)
+    source = open(args.input, encoding="utf-8") if args.input else sys.stdin
+    with source:
+        lines = (line.rstrip("\r\n") for line in source)
+        out = (translation for batch in batches(lines, search.batch_size)
+               for translation in translate_lines(model, bpe, batch, src_lang, tgt_lang, search,
+                                                  device))
+        if args.output:
+            write_lines(args.output, out)
+        else:
+            for translation in out:
+                sys.stdout.write(translation + "\n")
+                sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from wd.checkpoint import load_model
 from wd.data.bpe import load_bpe
 from wd.model.transformer import Transformer, sinusoidal_positions
+from wd.package import PackageError, is_package, load_package
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 MAX_POSITIONS = 1024  # longest source or target the exported model accepts
@@ -135,15 +136,24 @@ def export_model(model: Transformer, out_dir: Path, vocab: list[str],
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export a wd checkpoint to CTranslate2.")
-    parser.add_argument("checkpoint", type=Path, help="model checkpoint (e.g. final.pt)")
+    parser = argparse.ArgumentParser(description="Export a wd model to CTranslate2.")
+    parser.add_argument("checkpoint", type=Path,
+                        help="model package directory, or a model checkpoint (e.g. final.pt)")
     parser.add_argument("out_dir", type=Path, help="CTranslate2 model directory to write")
-    parser.add_argument("--bpe", type=Path, help="sentencepiece model giving the vocabulary")
+    parser.add_argument("--bpe", type=Path,
+                        help="sentencepiece model giving the vocabulary (default: the package's)")
     parser.add_argument("--quantization", choices=["int8", "int8_float32", "float16"],
                         help="store weights quantised (default: float32)")
     args = parser.parse_args(argv)
-    model, _ = load_model(args.checkpoint)
-    export_model(model, args.out_dir, vocabulary(model, args.bpe), args.quantization)
+    if is_package(args.checkpoint):
+        try:
+            package = load_package(args.checkpoint)
+        except PackageError as err:
+            parser.error(str(err))
+        model, bpe = package.model, args.bpe or package.bpe
+    else:
+        (model, _), bpe = load_model(args.checkpoint), args.bpe
+    export_model(model, args.out_dir, vocabulary(model, bpe), args.quantization)
     print(f"wrote {args.out_dir}")
 
 

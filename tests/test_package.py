@@ -1,0 +1,118 @@
+"""Model packages: what they hold, what wd-translate and the exporter do with them, and the
+errors for directories that are not one."""
+import io
+import json
+import shutil
+
+import pytest
+import sentencepiece as spm
+import torch
+
+from conftest import tiny
+from wd.checkpoint import save_model
+from wd.cli import main as translate_main
+from wd.cli import translate_lines
+from wd.export import main as export_main
+from wd.model.transformer import Transformer
+from wd.package import PackageError, load_package, write_package
+from wd.settings import SearchSettings
+
+ROW = {"bleu": 12.345, "bleu_ci95_low": 11.0, "bleu_ci95_high": 13.5, "chrf": 40.0,
+       "bleu_signature": "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0",
+       "sents_per_sec": 50.0, "device": "cpu", "threads": 2, "beam": 2, "speedup": 1.5,
+       "train_steps": 100}
+SOURCES = ["the cat", "a dog ran", "the mat", "birds sing in the park", "the dog", "a cat sat"]
+
+
+def make_package(tmp_path, toy_bpe, **over):
+    torch.manual_seed(0)
+    vocab = spm.SentencePieceProcessor(model_file=str(toy_bpe)).get_piece_size()
+    model = Transformer(tiny(vocab_size=vocab, **over)).eval()
+    save_model(model, tmp_path / "final.pt", {})
+    system = {"experiment": "toy", "student": "stu2", "method": "wd", "seed": 1}
+    write_package(tmp_path / "package", tmp_path / "final.pt", toy_bpe, system,
+                  {"src": "en", "tgt": "en"}, SearchSettings(beam=2, batch_size=4, max_len_b=12),
+                  tmp_path / "final.pt", ROW)
+    return model, tmp_path / "package"
+
+
+@pytest.mark.parametrize("over", [{}, {"share_embeddings": True}, {"tie_output": False}])
+def test_a_package_holds_the_model_its_preprocessing_and_a_card(tmp_path, toy_bpe, over):
+    model, path = make_package(tmp_path, toy_bpe, **over)
+    package = load_package(path)
+    for name, value in model.state_dict().items():
+        assert torch.equal(package.model.state_dict()[name], value), name
+    assert package.languages == ("en", "en") and package.search.beam == 2
+    assert package.bpe.read_bytes() == toy_bpe.read_bytes()
+    config = json.loads((path / "config.json").read_text())
+    assert config["system"]["method"] == "wd" and config["architecture"] == model.cfg.to_dict()
+    assert len(config["teacher_sha256"]) == 64 and config["format_version"] == 1
+    card = (path / "README.md").read_text()
+    assert "BLEU 12.35 (95% CI 11.00-13.50)" in card and ROW["bleu_signature"] in card
+    assert "Weight distillation: Phase 1" in card and "wd-translate --model" in card
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, toy_bpe,
+                                                                     monkeypatch):
+    _, path = make_package(tmp_path, toy_bpe)
+    read = []
+
+    class Source(io.StringIO):
+        def __iter__(self):
+            for line in SOURCES:
+                read.append(line)
+                yield line + "\n"
+
+    class Sink(io.StringIO):
+        first_write_after = None
+
+        def write(self, text):
+            Sink.first_write_after = Sink.first_write_after or len(read)
+            return super().write(text)
+
+    out = Sink()
+    monkeypatch.setattr("sys.stdin", Source())
+    monkeypatch.setattr("sys.stdout", out)
+    translate_main(["--model", str(path), "--batch-size", "2"])
+    assert Sink.first_write_after == 2  # the first batch is out before the rest is read
+    package = load_package(path)
+    expected = translate_lines(package.model, package.bpe, SOURCES, "en", "en", package.search,
+                               torch.device("cpu"))
+    assert out.getvalue().splitlines() == expected
+
+
+def test_a_checkpoint_needs_its_bpe_and_languages(tmp_path, toy_bpe, capsys):
+    make_package(tmp_path, toy_bpe)
+    with pytest.raises(SystemExit):
+        translate_main(["--model", str(tmp_path / "final.pt"), "--bpe", str(toy_bpe)])
+    assert "is a checkpoint, not a package: give --src-lang, --tgt-lang" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("missing", "no model package at .*: not a directory"),
+    ("no_bpe", "is not a complete model package: missing spm.model"),
+    ("foreign", "is not a wd-model-package \\(config.json format: 'marian'\\)"),
+    ("newer", "package format 99 is newer than this wd reads \\(1\\)"),
+])
+def test_what_is_not_a_package_is_refused_with_the_reason(tmp_path, toy_bpe, breakage,
+                                                           message):
+    _, path = make_package(tmp_path, toy_bpe)
+    config = json.loads((path / "config.json").read_text())
+    if breakage == "missing":
+        shutil.rmtree(path)
+    elif breakage == "no_bpe":
+        (path / "spm.model").unlink()
+    else:
+        config.update({"format": "marian"} if breakage == "foreign" else {"format_version": 99})
+        (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PackageError, match=message):
+        load_package(path)
+
+
+def test_the_ctranslate2_exporter_takes_a_package(tmp_path, toy_bpe):
+    pytest.importorskip("ctranslate2")
+    _, path = make_package(tmp_path, toy_bpe)
+    export_main([str(path), str(tmp_path / "ct2")])
+    vocabulary = (tmp_path / "ct2" / "shared_vocabulary.json").read_text()
+    assert "▁the" in vocabulary or "the" in vocabulary

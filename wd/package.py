@@ -1,0 +1,158 @@
+"""A model package: one directory that holds everything needed to translate with a trained
+system and to know what it is.
+
+* ``model.safetensors``: the weights (tied tensors stored once);
+* ``config.json``: the architecture, the languages, the preprocessing (Moses normalisation and
+  tokenisation, then the sentencepiece BPE model), the evaluation's beam settings (the defaults of
+  ``wd-translate``), which system it is (experiment, student shape, method, seed), the teacher's
+  SHA-256 and this package's version and commit;
+* ``spm.model``: the BPE model;
+* ``README.md``: the model card, with the system's row of the results table.
+
+``wd-translate --model <package>`` and the exporters read it; :func:`load_package` refuses a
+directory that is not one, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_model as load_weights
+from safetensors.torch import save_model as save_weights
+
+from wd import methods
+from wd.checkpoint import load_model
+from wd.model.transformer import Transformer, count_parameters
+from wd.provenance import git_state, version
+from wd.runtime import file_digest
+from wd.settings import ModelConfig, SearchSettings
+
+FORMAT = "wd-model-package"
+FORMAT_VERSION = 1
+FILES = ("model.safetensors", "config.json", "spm.model", "README.md")
+PREPROCESSING = {"moses": "sacremoses punctuation normalisation and tokenisation (no escaping) "
+                          "of the source; detokenisation of the output",
+                 "bpe": "spm.model (sentencepiece), applied to the tokenised text"}
+
+
+class PackageError(ValueError):
+    """A directory that is not a readable model package; the message names it."""
+
+
+@dataclass(frozen=True)
+class Package:
+    model: Transformer
+    bpe: Path
+    config: dict
+
+    @property
+    def languages(self) -> tuple[str, str]:
+        return self.config["languages"]["src"], self.config["languages"]["tgt"]
+
+    @property
+    def search(self) -> SearchSettings:
+        return SearchSettings(**self.config["search"])
+
+
+def package_config(model: Transformer, system: dict, languages: dict, search: SearchSettings,
+                   teacher: Path) -> dict:
+    """What config.json says (see the module docstring)."""
+    method = system["method"]
+    return {"format": FORMAT, "format_version": FORMAT_VERSION,
+            "architecture": model.cfg.to_dict(), "parameters": count_parameters(model),
+            "languages": languages, "preprocessing": PREPROCESSING,
+            "search": {k: v for k, v in vars(search).items() if k != "int8"},
+            "system": {**system, "description": methods.get(method).description,
+                       "train_data": methods.TRAIN_DATA[methods.get(method).train_data]},
+            "teacher_sha256": file_digest(teacher), "wd": version("wd"), **git_state()}
+
+
+def model_card(config: dict, row: dict) -> str:
+    """README.md of a package: what the model is, how it was trained, its results row, use."""
+    system, arch = config["system"], config["architecture"]
+    src, tgt = config["languages"]["src"], config["languages"]["tgt"]
+    name = "the teacher" if system["method"] == "teacher" else (
+        f"student `{system['student']}`, method `{system['method']}`, seed {system['seed']}")
+    commit = f", commit {config['git_commit']}" if "git_commit" in config else ""
+    what = system["description"]
+    speed = (f"{row['sents_per_sec']:.1f} sentences/s on {row['device']} with {row['threads']} "
+             f"threads, beam {row['beam']} ({row['speedup']:.2f}x the teacher)")
+    return "\n".join([
+        f"# {src}-{tgt} translation model: experiment `{system['experiment']}`, {name}",
+        "",
+        f"{what[0].upper()}{what[1:]}; trained on {system['train_data']}. A "
+        f"Transformer with {arch['enc_layers']} encoder and {arch['dec_layers']} decoder layers "
+        f"(width {arch['enc_dim']}/{arch['dec_dim']}, FFN {arch['enc_ffn']}/{arch['dec_ffn']}, "
+        f"{arch['enc_heads']}/{arch['dec_heads']} heads, "
+        f"{'pre' if arch['pre_norm'] else 'post'}-norm), {config['parameters']:,} parameters, "
+        f"{row['train_steps']} training updates. Made by the `wd` weight-distillation pipeline "
+        f"(version {config['wd']}{commit}); "
+        f"teacher SHA-256 `{config['teacher_sha256'][:16]}...`.",
+        "",
+        "## Results on the experiment's test set",
+        "",
+        f"- BLEU {row['bleu']:.2f} (95% CI {row['bleu_ci95_low']:.2f}-"
+        f"{row['bleu_ci95_high']:.2f}), chrF {row['chrf']:.2f}",
+        f"- sacreBLEU signature: `{row['bleu_signature']}`",
+        f"- speed: {speed}",
+        "",
+        "## Use",
+        "",
+        "```bash",
+        f"wd-translate --model {'<this directory>'} < input.{src} > output.{tgt}",
+        "wd-export-ct2 <this directory> ct2_model   # CTranslate2",
+        "```",
+        "",
+        f"Input: raw {src} text, one sentence per line; the package applies the Moses and BPE "
+        f"preprocessing itself and writes detokenised {tgt}. Beam {config['search']['beam']}, "
+        f"length penalty {config['search']['lenpen']} by default, as evaluated.",
+        ""])
+
+
+def write_package(out: Path, model_path: Path, bpe: Path, system: dict, languages: dict,
+                  search: SearchSettings, teacher: Path, row: dict) -> None:
+    """Build the package in ``<out>.tmp`` and rename it to ``out``: never a half package."""
+    out = Path(out)
+    draft = out.with_name(out.name + ".tmp")
+    shutil.rmtree(draft, ignore_errors=True)
+    draft.mkdir(parents=True)
+    model, _ = load_model(model_path)
+    config = package_config(model, system, languages, search, teacher)
+    save_weights(model, str(draft / "model.safetensors"))
+    (draft / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    shutil.copyfile(bpe, draft / "spm.model")
+    (draft / "README.md").write_text(model_card(config, row))
+    shutil.rmtree(out, ignore_errors=True)
+    draft.rename(out)
+
+
+def is_package(path: Path) -> bool:
+    """Whether ``path`` is meant as a package (a directory) rather than a checkpoint file."""
+    return Path(path).is_dir()
+
+
+def load_package(path: Path, device: str | torch.device = "cpu") -> Package:
+    """The model (eval mode), BPE model and config of the package at ``path``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise PackageError(f"no model package at {path}: not a directory")
+    missing = [name for name in FILES if not (path / name).is_file()]
+    if missing:
+        raise PackageError(f"{path} is not a complete model package: missing {', '.join(missing)}")
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except json.JSONDecodeError as err:
+        raise PackageError(f"{path / 'config.json'}: not JSON ({err})") from None
+    if config.get("format") != FORMAT:
+        raise PackageError(f"{path} is not a {FORMAT} (config.json format: "
+                           f"{config.get('format')!r})")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise PackageError(f"{path}: package format {config['format_version']} is newer than "
+                           f"this wd reads ({FORMAT_VERSION}); upgrade wd")
+    model = Transformer(ModelConfig(**config["architecture"]))
+    load_weights(model, str(path / "model.safetensors"))
+    return Package(model.to(device).eval(), path / "spm.model", config)
