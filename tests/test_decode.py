@@ -1,5 +1,7 @@
 """Incremental decoder (packed weights, caches reordered between beams), int8 decoding, forced
 lengths, and the wd-translate command."""
+import math
+
 import pytest
 import torch
 
@@ -7,7 +9,7 @@ from conftest import tiny
 from wd.checkpoint import save_model
 from wd.cli import main as translate_main
 from wd.config import search_settings
-from wd.decode import beam_search, translate
+from wd.decode import beam_search, beam_search_nbest, translate
 from wd.io import write_lines
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer
@@ -80,6 +82,20 @@ def test_sentences_leaving_the_batch_early_keep_their_results(batch):
     alone = [beam_search(model, row[None][:, : int((row != 0).sum())], s)[0] for row in src]
     assert together == alone
     assert len({len(h) for h in together}) > 1
+
+
+def test_nbest_lists_the_ended_hypotheses_best_first(batch):
+    model, (src, _) = build(), batch
+    s = SearchSettings(beam=4, max_len_a=1.0, max_len_b=3)
+    nbest = beam_search_nbest(model, src, s, 3)
+    assert [hyps[0][0] for hyps in nbest] == beam_search(model, src, s)
+    for hyps in nbest:
+        assert 1 <= len(hyps) <= 3
+        scores = [score for _, score in hyps]
+        assert scores == sorted(scores, reverse=True) and all(math.isfinite(x) for x in scores)
+    assert any(len({tuple(tokens) for tokens, _ in hyps}) > 1 for hyps in nbest)
+    with pytest.raises(ValueError, match=r"n-best needs 1 <= n <= beam \(4\), got 5"):
+        beam_search_nbest(model, src, s, 5)
 
 
 def test_wd_translate_reads_stdin_and_writes_a_file(toy_bpe, tmp_path, monkeypatch, capsys):

@@ -116,3 +116,22 @@ def test_the_ctranslate2_exporter_takes_a_package(tmp_path, toy_bpe):
     export_main([str(path), str(tmp_path / "ct2")])
     vocabulary = (tmp_path / "ct2" / "shared_vocabulary.json").read_text()
     assert "▁the" in vocabulary or "the" in vocabulary
+
+
+def test_nbest_lines_count_on_across_batches_and_start_with_the_best(tmp_path, toy_bpe, capsys,
+                                                                    monkeypatch):
+    _, path = make_package(tmp_path, toy_bpe)
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in SOURCES)))
+    translate_main(["--model", str(path), "--batch-size", "4", "--nbest", "2"])
+    lines = [line.split(" ||| ") for line in capsys.readouterr().out.splitlines()]
+    indices = [int(index) for index, _, _ in lines]
+    assert sorted(set(indices)) == list(range(len(SOURCES))) and indices == sorted(indices)
+    package = load_package(path)
+    best = translate_lines(package.model, package.bpe, SOURCES, "en", "en", package.search,
+                           torch.device("cpu"))
+    firsts = [next(text for index, text, _ in lines if int(index) == i)
+              for i in range(len(SOURCES))]
+    assert firsts == best
+    with pytest.raises(SystemExit):
+        translate_main(["--model", str(path), "--nbest", "3"])
+    assert "--nbest 3 is more than the beam (2)" in capsys.readouterr().err

@@ -134,3 +134,16 @@ def test_teacher_checkpoint_is_the_average_of_the_last_two(micro_run):
     a, b = (torch.load(p, weights_only=True)["model"] for p in kept)
     name = "encoder.0.ffn.fc1.weight"
     torch.testing.assert_close(final["model"][name], (a[name] + b[name]) / 2)
+
+
+def test_a_package_reproduces_its_systems_test_hypotheses(micro_run, tmp_path):
+    from wd.cli import main as translate_main
+    from wd.package import load_package
+    package = micro_run / "models" / "tiny1" / "wd" / "package"
+    assert load_package(package).config["system"] == {
+        **load_package(package).config["system"], "student": "tiny1", "method": "wd", "seed": 1}
+    assert (micro_run / "models" / "teacher" / "package" / "README.md").is_file()
+    translate_main(["--model", str(package), "--input", str(micro_run / "data/raw/test.src"),
+                    "--output", str(tmp_path / "hyp")])
+    evaluated = micro_run / "eval" / "tiny1" / "wd" / "seed1" / "test.hyp"
+    assert (tmp_path / "hyp").read_text() == evaluated.read_text()

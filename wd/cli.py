@@ -43,6 +43,20 @@ def translate_lines(model: Transformer, bpe_model: Path, lines: list[str], src_l
     return ids_to_text(sp, hyps, tgt_lang)
 
 
+def nbest_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,
+                tgt_lang: str, search: SearchSettings, device: torch.device, n: int,
+                first: int = 0) -> list[str]:
+    """Moses n-best lines ``index ||| translation ||| score`` (index from ``first``, the best
+    first; the score is the length-normalised log-probability that beam search ranks by)."""
+    sp = _bpe(Path(bpe_model))
+    sources = sp.encode([tokenize(line, src_lang) for line in lines], out_type=int)
+    out = []
+    for index, hyps in enumerate(translate(model, sources, search, device, nbest=n), first):
+        texts = ids_to_text(sp, [tokens for tokens, _ in hyps], tgt_lang)
+        out += [f"{index} ||| {text} ||| {score:.4f}" for text, (_, score) in zip(texts, hyps)]
+    return out
+
+
 def batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
     """``lines`` in lists of ``size`` (the last may be shorter), read only as far as needed."""
     lines = iter(lines)
@@ -70,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     p.add_argument("--int8", action="store_true", help="int8 linear layers (CPU only)")
+    p.add_argument("--nbest", type=int,
+                   help="write the N best translations of each line with their scores, as "
+                        "Moses n-best lines 'index ||| translation ||| score' (N <= beam)")
     return p
 
 
@@ -83,7 +100,7 @@ def _search(args: argparse.Namespace, defaults: SearchSettings) -> SearchSetting
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    for name in ("beam", "batch_size", "threads", "max_len_b"):
+    for name in ("beam", "batch_size", "threads", "max_len_b", "nbest"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser().error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -110,12 +127,20 @@ def main(argv: list[str] | None = None) -> None:
         model, _ = load_model(args.model, device)
         defaults, bpe, src_lang, tgt_lang = SearchSettings(), args.bpe, args.src_lang, args.tgt_lang
     search = _search(args, defaults)
+    if args.nbest and args.nbest > search.beam:
+        parser().error(f"--nbest {args.nbest} is more than the beam ({search.beam})")
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin
     with source:
         lines = (line.rstrip("\r\n") for line in source)
-        out = (translation for batch in batches(lines, search.batch_size)
-               for translation in translate_lines(model, bpe, batch, src_lang, tgt_lang, search,
-                                                  device))
+        chunks = enumerate(batches(lines, search.batch_size))
+        if args.nbest:
+            out = (line for i, batch in chunks
+                   for line in nbest_lines(model, bpe, batch, src_lang, tgt_lang, search, device,
+                                           args.nbest, first=i * search.batch_size))
+        else:
+            out = (translation for _, batch in chunks
+                   for translation in translate_lines(model, bpe, batch, src_lang, tgt_lang,
+                                                      search, device))
         if args.output:
             write_lines(args.output, out)
         else:

@@ -9,6 +9,7 @@ and the first step runs one row per sentence since all beams start equal.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -56,6 +57,18 @@ class _Finished:
         found = torch.isfinite(self.scores[rows, best]).tolist()
         return [h[:length] if ok else [] for h, length, ok in zip(hyps, lengths, found)]
 
+    def nbest(self, n: int) -> list[list[tuple[list[int], float]]]:
+        """The ``n`` best ended hypotheses of each sentence with their scores, best first (the
+        first is :meth:`best`'s; one empty hypothesis scored -inf if none ended)."""
+        order = self.scores.argsort(dim=1, descending=True, stable=True)[:, :n].tolist()
+        scores, lengths = self.scores.tolist(), self.length.tolist()
+        out = []
+        for row, picked in enumerate(order):
+            hyps = [(self.tokens[row, j, :lengths[row][j]].tolist(), scores[row][j])
+                    for j in picked if math.isfinite(scores[row][j])]
+            out.append(hyps or [([], float("-inf"))])
+        return out
+
 
 def _next_log_probs(decoder: IncrementalDecoder, tokens: Tensor, state, step: int,
                     s: SearchSettings, at_limit: Tensor, width: int) -> Tensor:
@@ -83,10 +96,26 @@ def _decoder_and_encoder(model: Transformer | IncrementalDecoder, encoder: Trans
     return IncrementalDecoder(model, int8=int8), model
 
 
-@torch.inference_mode()
 def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
                 encoder: Transformer | None = None) -> list[list[int]]:
-    """Best hypothesis (token ids, no EOS) for each row of ``src``.
+    """Best hypothesis (token ids, no EOS) for each row of ``src`` (see :func:`_search`)."""
+    return _search(model, src, s, encoder).best()
+
+
+def beam_search_nbest(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
+                      n: int, encoder: Transformer | None = None
+                      ) -> list[list[tuple[list[int], float]]]:
+    """The ``n`` (at most ``s.beam``) best hypotheses of each row of ``src`` with their
+    length-normalised scores, best first."""
+    if not 1 <= n <= s.beam:
+        raise ValueError(f"n-best needs 1 <= n <= beam ({s.beam}), got {n}")
+    return _search(model, src, s, encoder).nbest(n)
+
+
+@torch.inference_mode()
+def _search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
+            encoder: Transformer | None = None) -> _Finished:
+    """The ended hypotheses of each row of ``src``.
 
     A hypothesis ends at EOS; its score is the summed log-probability divided by
     ``length ** lenpen`` (length counts the EOS). A sentence is finished when it holds ``beam``
@@ -142,7 +171,7 @@ def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchS
             decoder.reorder(state, parent.index_select(0, keep_rows), k, keep)
         elif k > 1:  # with one beam every row continues itself: nothing to reorder
             decoder.reorder(state, parent, k)
-    return finished.best()
+    return finished
 
 
 def _length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list[int]]:
@@ -153,9 +182,10 @@ def _length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list
 
 @torch.inference_mode()
 def translate_batches(model: Transformer, sources: list[list[int]], s: SearchSettings,
-                      device: torch.device, skip: frozenset[int] = frozenset()
-                      ) -> Iterator[tuple[list[int], list[list[int]]]]:
-    """Source indices and hypotheses of each length-sorted batch in turn.
+                      device: torch.device, skip: frozenset[int] = frozenset(), nbest: int = 0
+                      ) -> Iterator[tuple[list[int], list]]:
+    """Source indices and hypotheses of each length-sorted batch in turn (with ``nbest``, each
+    sentence's n best with scores: :func:`beam_search_nbest`).
 
     Batches whose sentences are all in ``skip`` (translated before an interruption) are left out;
     the others are the same batches as in one uninterrupted pass, so they decode the same.
@@ -167,14 +197,18 @@ def translate_batches(model: Transformer, sources: list[list[int]], s: SearchSet
         if skip.issuperset(idx):
             continue
         src = source_tensor([sources[i] for i in idx]).to(device)
-        yield idx, beam_search(decoder, src, s, encoder=model)
+        if nbest:
+            yield idx, beam_search_nbest(decoder, src, s, nbest, encoder=model)
+        else:
+            yield idx, beam_search(decoder, src, s, encoder=model)
 
 
 def translate(model: Transformer, sources: list[list[int]], s: SearchSettings,
-              device: torch.device) -> list[list[int]]:
-    """Translate token-id sources in length-sorted batches; output in input order."""
-    out: list[list[int]] = [[] for _ in sources]
-    for idx, hyps in translate_batches(model, sources, s, device):
+              device: torch.device, nbest: int = 0) -> list:
+    """Translate token-id sources in length-sorted batches; output in input order: each
+    sentence's best hypothesis, or with ``nbest`` its n best with scores."""
+    out: list = [[] for _ in sources]
+    for idx, hyps in translate_batches(model, sources, s, device, nbest=nbest):
         for i, hyp in zip(idx, hyps):
             out[i] = hyp
     return out
