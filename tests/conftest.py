@@ -66,3 +66,22 @@ def toy_bpe(tmp_path_factory):
     write_lines(root / "text", words * 20)
     train_bpe([root / "text"], root / "spm.model", vocab_size=50, seed=1)
     return root / "spm.model"
+
+
+def peaked(**over):
+    """A tiny model with large random weights, so greedy outputs depend on the input."""
+    from wd.model.transformer import Transformer
+    torch.manual_seed(1)
+    model = Transformer(tiny(**over)).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" not in name:
+                p.normal_(0.0, 0.3)
+    return model
+
+
+def sources(n: int = 24) -> list[list[int]]:
+    """Random token-id sentences of 2-9 tokens (ids 4-49: no special ids)."""
+    g = torch.Generator().manual_seed(0)
+    return [torch.randint(4, 50, (int(torch.randint(2, 10, (1,), generator=g)),),
+                          generator=g).tolist() for _ in range(n)]

@@ -2,31 +2,13 @@
 import pytest
 import torch
 
-from conftest import tiny
+from conftest import peaked, sources
 from wd.checkpoint import save_model
 from wd.decode import translate
 from wd.export import export_model, main, vocabulary
-from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
 
 ctranslate2 = pytest.importorskip("ctranslate2")
-
-
-def peaked(**over) -> Transformer:
-    """A tiny model with large random weights, so greedy outputs depend on the input."""
-    torch.manual_seed(1)
-    model = Transformer(tiny(**over)).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" not in name:
-                p.normal_(0.0, 0.3)
-    return model
-
-
-def sources(n: int = 24) -> list[list[int]]:
-    g = torch.Generator().manual_seed(0)
-    return [torch.randint(4, 50, (int(torch.randint(2, 10, (1,), generator=g)),),
-                          generator=g).tolist() for _ in range(n)]
 
 
 @pytest.mark.parametrize("over", [{}, {"pre_norm": True}, {"share_embeddings": True},
