@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from wd.io import atomic_path, check_aligned, read_lines, write_json, write_lines
+from wd.io import atomic_dir, atomic_path, check_aligned, read_lines, write_json, write_lines
 
 
 def test_invalid_utf8_names_file_and_line(tmp_path):
@@ -47,3 +47,14 @@ def test_atomic_path_renames_on_success_and_removes_the_draft_on_error(tmp_path)
 def test_write_json(tmp_path):
     write_json(tmp_path / "x.json", {"a": [1, 2]})
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": [1, 2]}
+
+
+def test_a_directory_replaces_the_old_one_only_when_complete(tmp_path):
+    out = tmp_path / "model"
+    with atomic_dir(out) as draft:
+        (draft / "a").write_text("1")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as draft:
+            (draft / "a").write_text("2")
+            raise RuntimeError("crash while writing")
+    assert (out / "a").read_text() == "1" and [p.name for p in tmp_path.iterdir()] == ["model"]

@@ -12,8 +12,6 @@ an optional dependency (``pip install 'wd[bench]'``).
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from torch import Tensor, nn
 
 from wd.checkpoint import load_model
 from wd.data.bpe import load_bpe
+from wd.io import atomic_dir
 from wd.model.transformer import Transformer, sinusoidal_positions
 from wd.package import PackageError, is_package, load_package
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -124,15 +123,9 @@ def export_model(model: Transformer, out_dir: Path, vocab: list[str],
     spec = build_spec(model, vocab)
     spec.validate()
     spec.optimize(quantization=quantization)
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
-        spec.save(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        Path(tmp).rename(out_dir)
-        Path(tmp).mkdir()  # so the context manager finds something to remove
-    return out_dir
+    with atomic_dir(out_dir) as tmp:
+        spec.save(str(tmp))
+    return Path(out_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

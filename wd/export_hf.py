@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -29,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from wd.data.bpe import load_bpe
+from wd.io import atomic_dir
 from wd.model.transformer import Transformer, sinusoidal_positions
 from wd.package import PackageError, load_package
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -136,21 +136,15 @@ def export_hf(model: Transformer, bpe_model: Path, out_dir: Path,
         decoder_start_token_id=BOS_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
         pad_token_id=PAD_ID, suppress_tokens=[PAD_ID, BOS_ID], num_beams=1, do_sample=False,
         max_length=MAX_POSITIONS)
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
+    with atomic_dir(out_dir) as tmp:
         hf.save_pretrained(tmp)
-        weights = Path(tmp) / "model.safetensors"
+        weights = tmp / "model.safetensors"
         state = load_file(weights)  # save_pretrained leaves the position tables out
         state.update({k: v for k, v in hf_state_dict(model, MAX_POSITIONS).items()
                       if "embed_positions" in k})
         save_file(state, weights, metadata={"format": "pt"})
-        write_tokenizer(bpe_model, Path(tmp), languages)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        Path(tmp).rename(out_dir)
-        Path(tmp).mkdir()  # so the context manager finds something to remove
-    return out_dir
+        write_tokenizer(bpe_model, tmp, languages)
+    return Path(out_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

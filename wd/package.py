@@ -26,6 +26,7 @@ from safetensors.torch import save_model as save_weights
 
 from wd import methods
 from wd.checkpoint import load_model
+from wd.io import atomic_dir
 from wd.model.transformer import Transformer, count_parameters
 from wd.provenance import git_state, version
 from wd.runtime import file_digest
@@ -115,19 +116,14 @@ def model_card(config: dict, row: dict) -> str:
 
 def write_package(out: Path, model_path: Path, bpe: Path, system: dict, languages: dict,
                   search: SearchSettings, teacher: Path, row: dict) -> None:
-    """Build the package in ``<out>.tmp`` and rename it to ``out``: never a half package."""
-    out = Path(out)
-    draft = out.with_name(out.name + ".tmp")
-    shutil.rmtree(draft, ignore_errors=True)
-    draft.mkdir(parents=True)
+    """Build the package beside ``out`` and rename it into place: never a half package."""
     model, _ = load_model(model_path)
     config = package_config(model, system, languages, search, teacher)
-    save_weights(model, str(draft / "model.safetensors"))
-    (draft / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    shutil.copyfile(bpe, draft / "spm.model")
-    (draft / "README.md").write_text(model_card(config, row))
-    shutil.rmtree(out, ignore_errors=True)
-    draft.rename(out)
+    with atomic_dir(out) as draft:
+        save_weights(model, str(draft / "model.safetensors"))
+        (draft / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        shutil.copyfile(bpe, draft / "spm.model")
+        (draft / "README.md").write_text(model_card(config, row))
 
 
 def is_package(path: Path) -> bool:
