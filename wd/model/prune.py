@@ -26,6 +26,7 @@ width, so fewer heads or channels always change the function a little.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
 from wd.vocab import PAD_ID
 
+log = logging.getLogger(__name__)
 SIDES = {"encoder": "enc", "decoder": "dec"}
 _UNIT = re.compile(r"^(encoder|decoder)\.(\d+)\.(self_attn|cross_attn|ffn)\.")
 
@@ -186,7 +188,11 @@ def pruned_student(teacher: Transformer, student_cfg: ModelConfig,
                    pairs: list[Pair]) -> Transformer:
     """The student made of the teacher's most important units on the calibration ``pairs``."""
     check_compatible(teacher.cfg, student_cfg)
-    plan = prune_plan(importance(teacher, pairs), teacher.cfg, student_cfg)
+    scores = importance(teacher, pairs)
+    plan = prune_plan(scores, teacher.cfg, student_cfg)
+    for stack, kept in plan.layers.items():
+        log.info("%s layers kept: %s of block importance %s (%d calibration pairs)", stack, kept,
+                 [round(float(x), 4) for x in scores.layers[stack]], len(pairs))
     state = teacher.state_dict()
     student = Transformer(student_cfg)
     for name, param in student.named_parameters():
