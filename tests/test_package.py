@@ -87,6 +87,9 @@ def test_a_checkpoint_needs_its_bpe_and_languages(tmp_path, toy_bpe, capsys):
     with pytest.raises(SystemExit):
         translate_main(["--model", str(tmp_path / "final.pt"), "--bpe", str(toy_bpe)])
     assert "is a checkpoint, not a package: give --src-lang, --tgt-lang" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        translate_main(["--model", str(tmp_path / "nothing")])
+    assert "nothing: no such model package or checkpoint" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("breakage, message", [

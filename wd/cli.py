@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if not args.model.exists():
+        parser().error(f"{args.model}: no such model package or checkpoint")
     if is_package(args.model):
         try:
             package = load_package(args.model, device)
