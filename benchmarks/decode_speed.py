@@ -4,9 +4,10 @@ Same shapes, same random weights, same inputs for every engine: 256 sentences of
 tokens (24 random + EOS), exactly 25 output tokens forced (EOS suppressed before 25, nothing
 allowed after), batch 32, beam 1 and 4, 2 CPU threads. Engines: ours-fp32, ours-int8 (int8
 decoder, wd.quantize), hf (transformers MarianMT ``generate`` with our weights loaded),
-ct2-float32 and ct2-int8 (CTranslate2 on our exported weights, wd.export). Engines and models
-are interleaved within each repeat and the best repeat is kept, so a busy machine hurts all
-engines alike. Ours counts a hypothesis's EOS in its score (fairseq), so it runs 26 decoder
+ct2-float32 and ct2-int8 (CTranslate2 on our exported weights, wd.ct2_decode, as the
+evaluation times it); ``--device cuda`` runs every engine but ours-int8 on the GPU. Engines and
+models are interleaved within each repeat and the best repeat is kept, so a busy machine hurts
+all engines alike. Ours counts a hypothesis's EOS in its score (fairseq), so it runs 26 decoder
 steps where CTranslate2 and transformers stop after 25.
 
     python benchmarks/decode_speed.py --out decode_speed.csv
@@ -26,9 +27,9 @@ from pathlib import Path
 
 import torch
 
+from wd.ct2_decode import Ct2Translator
 from wd.data.batching import source_tensor
 from wd.decode import beam_search
-from wd.export import export_model, vocabulary
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, SearchSettings
@@ -51,39 +52,37 @@ def build_model(shape: dict, seed: int) -> Transformer:
     return Transformer(ModelConfig(vocab_size=VOCAB, dropout=0.0, **shape)).eval()
 
 
-def ours(model: Transformer, int8: bool) -> Runner:
+def forced_length(beam: int, batch: int) -> SearchSettings:
+    """Exactly OUT_LEN output tokens: EOS forbidden before, the limit right after (our limit
+    counts the EOS step, wd.ct2_decode maps it to CTranslate2's)."""
+    return SearchSettings(beam=beam, lenpen=1.0, max_len_a=0.0, max_len_b=OUT_LEN + 1,
+                          min_len=OUT_LEN, batch_size=batch)
+
+
+def ours(model: Transformer, int8: bool, device: torch.device) -> Runner:
     decoder = IncrementalDecoder(model, int8=int8)  # packing is load time, not decode time
 
     def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
-        s = SearchSettings(beam=beam, lenpen=1.0, max_len_a=0.0, max_len_b=OUT_LEN + 1,
-                           min_len=OUT_LEN)
+        s = forced_length(beam, batch)
         out = []
         for i in range(0, len(sources), batch):
-            out += beam_search(decoder, source_tensor(sources[i:i + batch]), s, encoder=model)
+            src = source_tensor(sources[i:i + batch]).to(device)
+            out += beam_search(decoder, src, s, encoder=model)
         return out
     return run
 
 
-def ct2(model: Transformer, compute_type: str, workdir: Path, threads: int) -> Runner:
+def ct2(model: Transformer, compute_type: str, workdir: Path, threads: int,
+        device: torch.device) -> Runner:
     """CTranslate2 on our exported weights (exported once per model, quantised at load)."""
-    import ctranslate2
-    vocab = vocabulary(model, None)
-    path = workdir / f"ct2-{id(model)}"
-    if not path.exists():
-        export_model(model, path, vocab)
-    translator = ctranslate2.Translator(str(path), device="cpu", compute_type=compute_type,
-                                        intra_threads=threads, inter_threads=1)
-    index = {token: i for i, token in enumerate(vocab)}
+    translator = Ct2Translator(model, workdir / f"ct2-{id(model)}", compute_type, device, threads)
 
     def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
-        results = translator.translate_batch(
-            [[vocab[t] for t in s] for s in sources], max_batch_size=batch, beam_size=beam,
-            min_decoding_length=OUT_LEN, max_decoding_length=OUT_LEN, length_penalty=1.0)
-        return [[index[t] for t in r.hypotheses[0]] for r in results]
+        return translator.translate(sources, forced_length(beam, batch))
     return run
 
 
-def hf(model: Transformer) -> Runner | None:
+def hf(model: Transformer, device: torch.device) -> Runner | None:
     """MarianMT of the same shape holding our weights (post-norm, scaled sinusoidal
     embeddings, tied output); None where Marian cannot express the shape."""
     from transformers import MarianConfig, MarianMTModel
@@ -100,12 +99,13 @@ def hf(model: Transformer) -> Runner | None:
         decoder_start_token_id=BOS_ID, share_encoder_decoder_embeddings=True,
         tie_word_embeddings=True)).eval()
     marian.load_state_dict(marian_state(model, marian.state_dict()), strict=True)
+    marian.to(device)
 
     @torch.inference_mode()
     def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
         out = []
         for i in range(0, len(sources), batch):
-            src = source_tensor(sources[i:i + batch])
+            src = source_tensor(sources[i:i + batch]).to(device)
             ids = marian.generate(input_ids=src, attention_mask=src != PAD_ID, num_beams=beam,
                                   do_sample=False, min_new_tokens=OUT_LEN,
                                   max_new_tokens=OUT_LEN, length_penalty=1.0)
@@ -188,6 +188,8 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     p.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", type=torch.device, default=torch.device("cpu"),
+                   help="cuda: every engine on the GPU (ours-int8 is CPU only)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(args.seed)
@@ -196,13 +198,18 @@ def main() -> None:
     runners: dict[tuple[str, str], Runner] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            model = build_model(SHAPES[name], args.seed)
-            makers = {"ours-fp32": lambda: ours(model, False),
-                      "ours-int8": lambda: ours(model, True),
-                      "hf": lambda: hf(model),
-                      "ct2-float32": lambda: ct2(model, "float32", Path(tmp), args.threads),
-                      "ct2-int8": lambda: ct2(model, "int8", Path(tmp), args.threads)}
+            model = build_model(SHAPES[name], args.seed).to(args.device)
+            makers = {"ours-fp32": lambda: ours(model, False, args.device),
+                      "ours-int8": lambda: ours(model, True, args.device),
+                      "hf": lambda: hf(model, args.device),
+                      "ct2-float32": lambda: ct2(model, "float32", Path(tmp), args.threads,
+                                                 args.device),
+                      "ct2-int8": lambda: ct2(model, "int8", Path(tmp), args.threads,
+                                              args.device)}
             for engine in args.engines:
+                if engine == "ours-int8" and args.device.type != "cpu":
+                    print("skipping ours-int8: CPU only (wd.quantize)")
+                    continue
                 try:
                     runner = makers[engine]()
                 except ImportError as err:

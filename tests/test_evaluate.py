@@ -2,23 +2,23 @@
 import torch
 
 from wd import evaluate
-from wd.settings import SearchSettings
 
 
-def test_timed_passes_interleave_the_systems_and_report_every_time(monkeypatch):
+def test_timed_passes_interleave_the_systems_and_report_every_time():
     calls = []
 
-    def fake_translate(model, sources, search, device):
-        calls.append((model, len(sources)))
-        return [[5]] * len(sources)
+    def runner(name):
+        def run(sources):
+            calls.append((name, len(sources)))
+            return [[5]] * len(sources)
+        return run
 
-    monkeypatch.setattr(evaluate, "translate", fake_translate)
-    models = {"teacher": "T", "kd": "K", "wd": "W"}
-    hyps, seconds = evaluate.interleaved_timings(models, [[4, 5]] * 10, SearchSettings(
-        batch_size=2), torch.device("cpu"), passes=3)
-    warm_up, timed = calls[:3], [model for model, n in calls[3:]]
-    assert warm_up == [("T", 2), ("K", 2), ("W", 2)]  # one batch each, untimed
-    assert timed == ["T", "K", "W", "K", "W", "T", "W", "T", "K"]  # each pass one system later
-    assert {name: len(times) for name, times in seconds.items()} == {"teacher": 3, "kd": 3,
-                                                                    "wd": 3}
-    assert hyps["wd"] == [[5]] * 10
+    runners = {key: runner(key) for key in ("teacher", "kd", ("wd", "ct2"))}
+    hyps, seconds = evaluate.interleaved_timings(runners, [[4, 5]] * 10, 2, torch.device("cpu"),
+                                                 passes=3)
+    warm_up, timed = calls[:3], [name for name, n in calls[3:]]
+    assert warm_up == [("teacher", 2), ("kd", 2), (("wd", "ct2"), 2)]  # one batch each, untimed
+    T, K, W = "teacher", "kd", ("wd", "ct2")
+    assert timed == [T, K, W, K, W, T, W, T, K]  # each pass starts one system later
+    assert {name: len(times) for name, times in seconds.items()} == {T: 3, K: 3, W: 3}
+    assert hyps[W] == [[5]] * 10

@@ -24,7 +24,7 @@ ROW = {"bleu": 12.345, "bleu_ci95_low": 11.0, "bleu_ci95_high": 13.5, "chrf": 40
 SOURCES = ["the cat", "a dog ran", "the mat", "birds sing in the park", "the dog", "a cat sat"]
 
 
-def make_package(tmp_path, toy_bpe, **over):
+def make_package(tmp_path, toy_bpe, row=ROW, **over):
     torch.manual_seed(0)
     vocab = spm.SentencePieceProcessor(model_file=str(toy_bpe)).get_piece_size()
     model = Transformer(tiny(vocab_size=vocab, **over)).eval()
@@ -32,7 +32,7 @@ def make_package(tmp_path, toy_bpe, **over):
     system = {"experiment": "toy", "student": "stu2", "method": "wd", "seed": 1}
     write_package(tmp_path / "package", tmp_path / "final.pt", toy_bpe, system,
                   {"src": "en", "tgt": "en"}, SearchSettings(beam=2, batch_size=4, max_len_b=12),
-                  tmp_path / "final.pt", ROW)
+                  tmp_path / "final.pt", row)
     return model, tmp_path / "package"
 
 
@@ -49,8 +49,17 @@ def test_a_package_holds_the_model_its_preprocessing_and_a_card(tmp_path, toy_bp
     assert len(config["teacher_sha256"]) == 64 and config["format_version"] == 1
     card = (path / "README.md").read_text()
     assert "BLEU 12.35 (95% CI 11.00-13.50)" in card and ROW["bleu_signature"] in card
+    assert "CTranslate2 float32" not in card  # not timed: no speeds
     assert "Weight distillation: Phase 1" in card and "wd-translate --model" in card
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_card_gives_the_ctranslate2_speeds_where_they_were_measured(tmp_path, toy_bpe):
+    speeds = {"ct2_sents_per_sec": 80.0, "ct2_int8_sents_per_sec": 160.0, "ct2_speedup": 1.25,
+              "ct2_int8_speedup": 1.5}
+    _, path = make_package(tmp_path, toy_bpe, row=ROW | speeds)
+    assert ("CTranslate2 float32 80.0 and int8 160.0 sentences/s (1.25x and 1.50x the teacher "
+            "in the same engine)") in (path / "README.md").read_text()
 
 
 def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, toy_bpe,
@@ -71,11 +80,13 @@ def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, 
             Sink.first_write_after = Sink.first_write_after or len(read)
             return super().write(text)
 
-    out = Sink()
+    out, bar = Sink(), io.StringIO()
     monkeypatch.setattr("sys.stdin", Source())
     monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("wd.cli.terminal", lambda: bar)  # as if standard error were a terminal
     translate_main(["--model", str(path), "--batch-size", "2"])
     assert Sink.first_write_after == 2  # the first batch is out before the rest is read
+    assert "translating: 6 sentences" in bar.getvalue()  # the bar's last state
     package = load_package(path)
     expected = translate_lines(package.model, package.bpe, SOURCES, "en", "en", package.search,
                                torch.device("cpu"))

@@ -97,6 +97,28 @@ def test_bleu_variant_columns_follow_chrf_with_their_signatures(tmp_path):
     assert "signature `nrefs:2|tok:none`" in text
 
 
+def test_ctranslate2_speeds_follow_ours_with_speedups_in_their_own_engine(tmp_path):
+    def ct2(float32, int8):
+        return {"ct2_sents_per_sec": float32, "ct2_int8_sents_per_sec": int8,
+                "ct2_same_output": 1.0, "ct2_int8_same_output": 0.9}
+    table = build_table("exp", [
+        ("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0, **ct2(200.0, 400.0))),
+        ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0, **ct2(500.0, 1200.0))),
+    ], references(tmp_path))
+    columns = list(table.columns)
+    at = columns.index("speedup_tokens") + 1
+    assert columns[at:at + 4] == ["ct2_sents_per_sec", "ct2_speedup", "ct2_int8_sents_per_sec",
+                                  "ct2_int8_speedup"]
+    kd = table.set_index("method").loc["kd"]
+    assert (kd.ct2_speedup, kd.ct2_int8_speedup, kd.speedup) == (2.5, 3.0, 3.2)
+    assert "ct2_same_output" not in columns
+    assert "| ct2_sents_per_sec | ct2_speedup |" in markdown(table)
+    without = build_table("exp", [("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 1.0))],
+                          references(tmp_path))
+    assert not [c for c in without.columns if c.startswith("ct2")]  # absent, not zeros
+    assert "ct2" not in markdown(without)
+
+
 def test_several_seeds_give_one_row_each_deltas_within_a_seed_and_mean_and_std(tmp_path):
     def run(method, seed, bleu):
         return ("s1", method, seed, evaluation(tmp_path, f"{method}{seed}", bleu, 300.0))

@@ -112,6 +112,12 @@ def beam_search_nbest(model: Transformer | IncrementalDecoder, src: Tensor, s: S
     return _search(model, src, s, encoder).nbest(n)
 
 
+def max_output_lengths(src_len: Tensor, s: SearchSettings) -> Tensor:
+    """Decoding steps allowed per sentence (the EOS step included) for sources of ``src_len``
+    tokens (their EOS included): ``max_len_a * src_len + max_len_b``, at least 1."""
+    return (s.max_len_a * src_len.float() + s.max_len_b).long().clamp(min=1)
+
+
 @torch.inference_mode()
 def _search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
             encoder: Transformer | None = None) -> _Finished:
@@ -125,7 +131,7 @@ def _search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSetti
     decoder, encoder = _decoder_and_encoder(model, encoder, s.int8)
     k, n, device = s.beam, src.size(0), src.device
     src_len = (src != PAD_ID).sum(1)
-    max_len = (s.max_len_a * src_len.float() + s.max_len_b).long().clamp(min=1)
+    max_len = max_output_lengths(src_len, s)
     steps = int(max_len.max())
     memory, mask = encoder.encode(src)
     state = decoder.start(memory, mask, k, steps)
@@ -174,7 +180,8 @@ def _search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSetti
     return finished
 
 
-def _length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list[int]]:
+def length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list[int]]:
+    """Indices of ``sources`` in batches of ``size``, shortest sources first."""
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     for start in range(0, len(order), size):
         yield order[start:start + size]
@@ -193,7 +200,7 @@ def translate_batches(model: Transformer, sources: list[list[int]], s: SearchSet
     model.eval()
     keep_freed_memory()
     decoder = IncrementalDecoder(model, int8=s.int8)
-    for idx in _length_sorted_batches(sources, s.batch_size):
+    for idx in length_sorted_batches(sources, s.batch_size):
         if skip.issuperset(idx):
             continue
         src = source_tensor([sources[i] for i in idx]).to(device)

@@ -4,82 +4,115 @@ Timing all systems in the same job on the same device and thread count is what m
 student/teacher speed-ups comparable. Every system is loaded first and decodes one untimed
 warm-up batch; then the test set is decoded ``timed_passes`` times per system, the systems
 interleaved (each pass starts one system later, so none is always first or always last while the
-machine warms up or is disturbed), and each system's median time is reported.
+machine warms up or is disturbed), and each system's median time is reported. Where CTranslate2
+is timed too (:mod:`wd.ct2_decode`, float32 and int8), its runs join the same interleaving.
 """
 
 from __future__ import annotations
 
 import logging
 import statistics
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 from wd.checkpoint import load_model
+from wd.ct2_decode import Ct2Translator
 from wd.data.batching import pieces_to_ids
 from wd.data.bpe import ids_to_text, load_bpe
 from wd.decode import translate
 from wd.io import read_lines, write_json, write_lines
 from wd.metrics import read_references, score
+from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 
 
-def timed_translate(model: torch.nn.Module, sources: list[list[int]], search: SearchSettings,
-                    device: torch.device) -> tuple[list[list[int]], float]:
+Runner = Callable[[list[list[int]]], list[list[int]]]  # token-id sources -> hypotheses
+
+
+def timed(run: Runner, sources: list[list[int]], device: torch.device
+          ) -> tuple[list[list[int]], float]:
     """Hypotheses and the seconds one decoding of ``sources`` took."""
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    hyps = translate(model, sources, search, device)
+    hyps = run(sources)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return hyps, time.perf_counter() - start
 
 
-def interleaved_timings(models: dict[str, torch.nn.Module], sources: list[list[int]],
-                        search: SearchSettings, device: torch.device,
-                        passes: int) -> tuple[dict[str, list[list[int]]], dict[str, list[float]]]:
-    """Each system's hypotheses and its ``passes`` decoding times, pass ``p`` starting with the
-    ``p``-th system (after one untimed warm-up batch each)."""
-    names = list(models)
+def interleaved_timings(runners: dict[K, Runner], sources: list[list[int]], warm_up: int,
+                        device: torch.device, passes: int
+                        ) -> tuple[dict[K, list[list[int]]], dict[K, list[float]]]:
+    """Each runner's hypotheses and its ``passes`` decoding times, pass ``p`` starting with the
+    ``p``-th runner (after each decoded the first ``warm_up`` sources untimed)."""
+    names = list(runners)
     for name in names:
-        translate(models[name], sources[: search.batch_size], search, device)
-    hyps: dict[str, list[list[int]]] = {}
-    seconds: dict[str, list[float]] = {name: [] for name in names}
+        runners[name](sources[:warm_up])
+    hyps: dict[K, list[list[int]]] = {}
+    seconds: dict[K, list[float]] = {name: [] for name in names}
     for p in range(passes):
         for name in names[p % len(names):] + names[: p % len(names)]:
-            hyps[name], elapsed = timed_translate(models[name], sources, search, device)
+            hyps[name], elapsed = timed(runners[name], sources, device)
             seconds[name].append(elapsed)
     return hyps, seconds
+
+
+def ct2_runners(models: dict[str, Transformer], search: SearchSettings, device: torch.device,
+                types: Sequence[str], workdir: Path) -> dict[tuple[str, str], Runner]:
+    """``(system, engine) -> runner`` for each model in CTranslate2 with each compute type
+    (engine ``ct2`` for float32, ``ct2_<type>`` for the others), exported once under
+    ``workdir``."""
+    runners = {}
+    for i, (name, model) in enumerate(models.items()):
+        for compute_type in types:
+            engine = "ct2" if compute_type == "float32" else f"ct2_{compute_type}"
+            translator = Ct2Translator(model, workdir / str(i), compute_type, device,
+                                       torch.get_num_threads())
+            runners[name, engine] = partial(translator.translate, s=search)
+    return runners
 
 
 def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pieces: Path,
                  references: Sequence[Path], tgt_lang: str, search: SearchSettings,
                  device: torch.device, bleu_variants: Sequence[str] = (),
-                 timed_passes: int = 3) -> dict[str, dict]:
+                 timed_passes: int = 3, ct2_types: Sequence[str] = ()) -> dict[str, dict]:
     """Decode, time and score each system ``name -> (checkpoint, result json)`` against all
     ``references`` (primary BLEU and chrF, and each of ``bleu_variants``); write each result
-    json and, beside it with the suffix ``.hyp``, the detokenised hypotheses."""
+    json and, beside it with the suffix ``.hyp``, the detokenised hypotheses. With
+    ``ct2_types``, each system is also timed in CTranslate2 with those compute types
+    (``<engine>_sents_per_sec``, and the share of its hypotheses equal to ours)."""
     sp = load_bpe(bpe_model)
     sources = pieces_to_ids(sp, read_lines(src_pieces))
     refs = read_references(references)
     loaded = {name: load_model(model_path, device) for name, (model_path, _) in systems.items()}
-    hyps, seconds = interleaved_timings({name: m for name, (m, _) in loaded.items()}, sources,
-                                        search, device, timed_passes)
+    models = {name: model for name, (model, _) in loaded.items()}
+    runners = {(name, "ours"): partial(translate, model, s=search, device=device)
+               for name, model in models.items()}
+    with tempfile.TemporaryDirectory() as workdir:
+        runners |= ct2_runners(models, search, device, ct2_types, Path(workdir))
+        hyps, seconds = interleaved_timings(runners, sources, search.batch_size, device,
+                                            timed_passes)
     results = {}
     for name, (model_path, json_out) in systems.items():
-        text = ids_to_text(sp, hyps[name], tgt_lang)
+        ours = hyps[name, "ours"]
+        text = ids_to_text(sp, ours, tgt_lang)
         write_lines(Path(json_out).with_suffix(".hyp"), text)
-        tokens = sum(len(h) for h in hyps[name])
-        median = statistics.median(seconds[name])
+        tokens = sum(len(h) for h in ours)
+        median = statistics.median(seconds[name, "ours"])
         results[name] = {**score(text, refs, bleu_variants), **loaded[name][1],
                          "sentences": len(sources), "target_tokens": tokens,
                          "decode_seconds": round(median, 3),
-                         "decode_seconds_passes": [round(t, 3) for t in seconds[name]],
+                         "decode_seconds_passes": [round(t, 3) for t in seconds[name, "ours"]],
                          "sents_per_sec": round(len(sources) / median, 2),
                          "tokens_per_sec": round(tokens / median, 1), "beam": search.beam,
                          "int8": search.int8, "batch_size": search.batch_size,
@@ -87,6 +120,14 @@ def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pie
         log.info("%s: BLEU %.2f chrF %.2f, %.1f sent/s (median of %d passes)", model_path,
                  results[name]["bleu"], results[name]["chrf"], results[name]["sents_per_sec"],
                  timed_passes)
+        for (system, engine), times in seconds.items():
+            if system != name or engine == "ours":
+                continue
+            same = sum(a == b for a, b in zip(hyps[system, engine], ours)) / len(ours)
+            speed = round(len(sources) / statistics.median(times), 2)
+            results[name] |= {f"{engine}_sents_per_sec": speed, f"{engine}_same_output": same}
+            log.info("%s in %s: %.1f sent/s, %.1f%% of hypotheses equal to ours", model_path,
+                     engine, speed, 100 * same)
         write_json(json_out, results[name])
     return results
 

@@ -29,7 +29,7 @@ MAX_POSITIONS = 1024  # longest source or target the exported model accepts
 SPECIAL = {PAD_ID: "<blank>", UNK_ID: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>"}
 
 
-def _ct2():
+def ct2_module():
     try:
         import ctranslate2
     except ImportError:
@@ -79,7 +79,7 @@ def _layer(spec, layer: nn.Module, cross: bool) -> None:
 
 def build_spec(model: Transformer, vocabulary: list[str]):
     """A ``ctranslate2.specs.TransformerSpec`` holding ``model``'s weights."""
-    specs = _ct2().specs
+    specs = ct2_module().specs
     cfg = model.cfg
     if len(vocabulary) != cfg.vocab_size:
         raise ValueError(f"vocabulary has {len(vocabulary)} entries, the model {cfg.vocab_size}")

@@ -82,6 +82,10 @@ def model_card(config: dict, row: dict) -> str:
     what = system["description"]
     speed = (f"{row['sents_per_sec']:.1f} sentences/s on {row['device']} with {row['threads']} "
              f"threads, beam {row['beam']} ({row['speedup']:.2f}x the teacher)")
+    if "ct2_sents_per_sec" in row:  # the evaluation timed CTranslate2
+        speed += (f"; CTranslate2 float32 {row['ct2_sents_per_sec']:.1f} and int8 "
+                  f"{row['ct2_int8_sents_per_sec']:.1f} sentences/s ({row['ct2_speedup']:.2f}x "
+                  f"and {row['ct2_int8_speedup']:.2f}x the teacher in the same engine)")
     return "\n".join([
         f"# {src}-{tgt} translation model: experiment `{system['experiment']}`, {name}",
         "",

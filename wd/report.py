@@ -26,6 +26,8 @@ COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "
            "speedup_tokens", "train_steps", "valid_loss_last_drop", "train_seconds", "device",
            "beam", "batch_size", "threads", "bleu_signature", "chrf_signature",
            "generator_params", "schema_version"]
+# CTranslate2 speeds (wd.ct2_decode), present when the evaluation timed it; after speedup_tokens.
+CT2_COLUMNS = ["ct2_sents_per_sec", "ct2_speedup", "ct2_int8_sents_per_sec", "ct2_int8_speedup"]
 # The layout of results.csv: raised when a column is renamed or removed or changes its meaning
 # (docs/results.md lists the changes); a new column keeps it.
 SCHEMA_VERSION = 1
@@ -56,6 +58,10 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
         raise ValueError("exactly one teacher evaluation is needed for speed-ups")
     table["speedup"] = (table.sents_per_sec / teacher.sents_per_sec.iloc[0]).round(2)
     table["speedup_tokens"] = (table.tokens_per_sec / teacher.tokens_per_sec.iloc[0]).round(2)
+    for engine in ("ct2", "ct2_int8"):
+        if f"{engine}_sents_per_sec" in table:
+            speed = table[f"{engine}_sents_per_sec"]
+            table[f"{engine}_speedup"] = (speed / teacher[speed.name].iloc[0]).round(2)
     kd_bleu = table[table.method == "kd"].set_index(["student", "seed"]).bleu
     table["delta_bleu_vs_kd"] = [
         round(b - kd_bleu[key], 2) if key in kd_bleu.index else math.nan
@@ -76,11 +82,18 @@ def variant_columns(table: pd.DataFrame) -> list[str]:
     return [f"bleu_{name}" for name in VARIANTS if f"bleu_{name}" in table.columns]
 
 
+def ct2_columns(table: pd.DataFrame) -> list[str]:
+    """CT2_COLUMNS where the evaluation timed CTranslate2, else none."""
+    return CT2_COLUMNS if "ct2_sents_per_sec" in table.columns else []
+
+
 def columns(table: pd.DataFrame) -> list[str]:
     """COLUMNS with each scored BLEU variant after ``chrf`` and its signature after
-    ``chrf_signature``."""
+    ``chrf_signature``, and the CTranslate2 speeds after ``speedup_tokens``."""
     variants = variant_columns(table)
     out = list(COLUMNS)
+    at = out.index("speedup_tokens") + 1
+    out[at:at] = ct2_columns(table)
     at = out.index("chrf") + 1
     out[at:at] = variants
     at = out.index("chrf_signature") + 1
@@ -172,14 +185,17 @@ def markdown(table: pd.DataFrame) -> str:
     seeds = several_seeds(table)
     shown = ["method", *(["seed"] if seeds else []), "train_data", "bleu", "bleu_ci95",
              "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf", *variants, "params",
-             "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", "train_steps",
-             "valid_loss_last_drop", "train_seconds"]
+             "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", *ct2_columns(table),
+             "train_steps", "valid_loss_last_drop", "train_seconds"]
     first = table.iloc[0]
     out = [f"# Results: {first.experiment}", "",
            f"Test set `{first.testset}`; decoding with beam {first.beam}, batch {first.batch_size} "
            f"sentences, {first.threads} threads on {first.device}; `speedup` = sentences/s over "
            "the teacher's, `speedup_tokens` = target tokens/s over the teacher's, both from the "
-           "median of interleaved timed passes in the same job.", "", "## Verdict", ""]
+           "median of interleaved timed passes in the same job."
+           + (" `ct2_*`: the same decoding in CTranslate2 (float32, int8), speed-ups over the "
+              "teacher's in the same engine and precision." if ct2_columns(table) else ""),
+           "", "## Verdict", ""]
     students = [s for s in table.student.unique() if s != "teacher"]
     out += [line for student in students for line in (verdict(table, student), "")]
     teacher_drop = table[table.method == "teacher"].valid_loss_last_drop.iloc[0]

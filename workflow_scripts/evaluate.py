@@ -3,6 +3,7 @@ versions and the machine (wd.provenance)."""
 import yaml
 
 from wd.config import search_settings
+from wd.ct2_decode import compute_types
 from wd.evaluate import evaluate_all
 from wd.io import write_lines
 from wd.provenance import environment
@@ -14,5 +15,6 @@ with step(snakemake) as device:
                for name, model, out in zip(p.names, inp.models, snakemake.output.jsons)}
     evaluate_all(systems, bpe_model=inp.bpe, src_pieces=inp.src, references=list(inp.refs),
                  tgt_lang=p.tgt_lang, search=search_settings(p.search), device=device,
-                 bleu_variants=p.bleu_variants, timed_passes=p.search["timed_passes"])
+                 bleu_variants=p.bleu_variants, timed_passes=p.search["timed_passes"],
+                 ct2_types=compute_types(p.search["ctranslate2"], device))
     write_lines(snakemake.output.env, yaml.safe_dump(environment(), sort_keys=False).splitlines())

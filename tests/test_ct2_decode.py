@@ -1,0 +1,63 @@
+"""CTranslate2 as the evaluation's second engine: the same work as ours, and its config switch."""
+import pytest
+import torch
+
+from conftest import peaked, sources
+from wd import ct2_decode
+from wd.decode import length_sorted_batches, max_output_lengths, translate
+from wd.settings import SearchSettings
+
+pytest.importorskip("ctranslate2")
+
+
+@pytest.mark.parametrize("over", [{}, {"pre_norm": True}, {"dec_dim": 16, "dec_ffn": 24,
+                                                            "dec_heads": 2}])
+def test_float32_greedy_equals_ours_in_input_order(over, tmp_path):
+    model, src = peaked(**over), sources()
+    search = SearchSettings(beam=1, max_len_a=0.0, max_len_b=12, batch_size=5)
+    ours = translate(model, src, search, torch.device("cpu"))
+    theirs = ct2_decode.Ct2Translator(model, tmp_path / "m", "float32", torch.device("cpu"),
+                                      1).translate(src, search)
+    assert len({tuple(h) for h in ours}) > 3  # not constant outputs
+    assert theirs == ours
+
+
+def test_int8_translator_reuses_the_export_and_decodes(tmp_path):
+    model, src = peaked(), sources()
+    search = SearchSettings(beam=2, max_len_a=1.2, max_len_b=3, batch_size=4)
+    ct2_decode.Ct2Translator(model, tmp_path / "m", "float32", torch.device("cpu"), 1)
+    written = (tmp_path / "m" / "model.bin").stat().st_mtime_ns
+    int8 = ct2_decode.Ct2Translator(model, tmp_path / "m", "int8", torch.device("cpu"), 1)
+    assert (tmp_path / "m" / "model.bin").stat().st_mtime_ns == written
+    hyps = int8.translate(src, search)
+    assert len(hyps) == len(src) and any(hyps)
+    limits = []
+    for idx in length_sorted_batches(src, search.batch_size):  # the batches ours decodes
+        limit = ct2_decode.output_limit([src[i] for i in idx], search)
+        limits.append(limit)
+        assert all(len(hyps[i]) <= limit for i in idx)
+    assert len(set(limits)) > 1  # batches of different source lengths
+
+
+@pytest.mark.parametrize("a,b", [(0.0, 12), (1.2, 10), (1.2, 0), (0.0, 0)])
+def test_output_limit_is_ours_for_the_longest_source_less_the_eos_step(a, b):
+    search = SearchSettings(max_len_a=a, max_len_b=b)
+    batch = [[4] * 3, [4] * 9, [4] * 5]
+    ours = int(max_output_lengths(torch.tensor([10]), search))  # 9 tokens + EOS
+    assert ct2_decode.output_limit(batch, search) == ours - 1
+
+
+def test_the_config_switch(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert ct2_decode.compute_types("auto", cpu) == ("float32", "int8")
+    assert ct2_decode.compute_types(True, cpu) == ("float32", "int8")
+    assert ct2_decode.compute_types(False, cpu) == ()
+    monkeypatch.setattr(ct2_decode.ct2_module(), "get_cuda_device_count", lambda: 0)
+    assert ct2_decode.compute_types("auto", cuda) == ()  # a build without CUDA: not timed
+    with pytest.raises(ImportError, match="evaluation.ctranslate2 is true but CTranslate2 cannot "
+                                          "run on cuda"):
+        ct2_decode.compute_types(True, cuda)
+    monkeypatch.setattr(ct2_decode, "available", lambda: False)
+    assert ct2_decode.compute_types("auto", cpu) == ()
+    with pytest.raises(ImportError, match="cannot run on cpu: pip install"):
+        ct2_decode.compute_types(True, cpu)

@@ -1,0 +1,91 @@
+"""Decoding with CTranslate2 on our exported weights (:mod:`wd.export`): the deployment engine
+whose speed the evaluation reports beside ours.
+
+Both engines do the same work: the same length-sorted batches, beam, length penalty and minimum
+length as :mod:`wd.decode`, and the ids our search never emits (BOS, padding) suppressed. One
+difference: CTranslate2 takes one length limit per batch, so every sentence of a batch gets the
+limit of its longest source (ours: each its own), which only matters for outputs that run to
+the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from wd.decode import length_sorted_batches, max_output_lengths
+from wd.export import SPECIAL, ct2_module, export_model, vocabulary
+from wd.model.transformer import Transformer
+from wd.settings import SearchSettings
+from wd.vocab import BOS_ID, PAD_ID
+
+# The precisions the evaluation times: CTranslate2's float32, and int8 weights quantised at load
+# (int8 matrix products on CPU and GPU).
+COMPUTE_TYPES = ("float32", "int8")
+SUPPRESSED = [[SPECIAL[BOS_ID]], [SPECIAL[PAD_ID]]]
+
+
+def available() -> bool:
+    """Whether the optional ``ctranslate2`` package can be imported."""
+    try:
+        ct2_module()
+    except ImportError:
+        return False
+    return True
+
+
+def usable(device: torch.device) -> bool:
+    """Whether CTranslate2 is installed and can run on ``device`` (a CPU-only build cannot use a
+    GPU)."""
+    return available() and (device.type != "cuda" or ct2_module().get_cuda_device_count() > 0)
+
+
+def compute_types(setting: str | bool, device: torch.device) -> Sequence[str]:
+    """The precisions to time for the config value ``evaluation.ctranslate2``: ``auto`` times
+    CTranslate2 where it is installed and can use ``device``, ``true`` requires it, ``false``
+    never times it."""
+    if setting is False or (setting == "auto" and not usable(device)):
+        return ()
+    if setting is True and not usable(device):
+        raise ImportError(f"config key evaluation.ctranslate2 is true but CTranslate2 cannot run "
+                          f"on {device.type}: pip install 'wd[bench]' (a build with CUDA for a "
+                          "GPU), or set it to auto or false")
+    return COMPUTE_TYPES
+
+
+class Ct2Translator:
+    """One model exported to ``model_dir`` (token ids as its vocabulary) and loaded in
+    CTranslate2 with one compute type, on ``device`` with ``threads`` threads."""
+
+    def __init__(self, model: Transformer, model_dir: Path, compute_type: str,
+                 device: torch.device, threads: int):
+        self.vocab = vocabulary(model, None)
+        self.ids = {token: i for i, token in enumerate(self.vocab)}
+        if not (model_dir / "model.bin").is_file():
+            export_model(model, model_dir, self.vocab)
+        self.translator = ct2_module().Translator(
+            str(model_dir), device=device.type, device_index=device.index or 0,
+            compute_type=compute_type, intra_threads=threads, inter_threads=1)
+
+    def translate(self, sources: list[list[int]], s: SearchSettings) -> list[list[int]]:
+        """Each source's best hypothesis (token ids without EOS), in input order."""
+        out: list[list[int]] = [[] for _ in sources]
+        for idx in length_sorted_batches(sources, s.batch_size):
+            batch = [sources[i] for i in idx]
+            results = self.translator.translate_batch(
+                [[self.vocab[t] for t in src] for src in batch], beam_size=s.beam,
+                length_penalty=s.lenpen, max_decoding_length=output_limit(batch, s),
+                min_decoding_length=s.min_len, suppress_sequences=SUPPRESSED,
+                max_batch_size=len(batch))
+            for i, result in zip(idx, results):
+                out[i] = [self.ids[t] for t in result.hypotheses[0]]
+        return out
+
+
+def output_limit(batch: list[list[int]], s: SearchSettings) -> int:
+    """CTranslate2's maximum output length for ``batch``: our limit for its longest source (with
+    its EOS) less the EOS step, which our limit counts and CTranslate2's does not."""
+    longest = torch.tensor([max(len(src) for src in batch) + 1])
+    return int(max_output_lengths(longest, s)) - 1
