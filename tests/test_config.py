@@ -118,6 +118,27 @@ def test_paper_configs_plan(name, tmp_path):
     assert "wd_phase1" in run.stdout and not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("key", "package"), [("logging.tensorboard", "tensorboard"),
+                                             ("evaluation.ctranslate2", "ctranslate2")])
+def test_a_feature_whose_package_is_missing_is_refused_at_start_up(key, package, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == package else real(name, *a))
+    section, name = key.split(".")
+
+    def config(value):
+        changed = copy.deepcopy(DEFAULT)
+        changed.setdefault(section, {})[name] = value
+        return changed
+    validate(config(False))
+    if package == "ctranslate2":
+        validate(config("auto"))  # auto: timed where installed
+    with pytest.raises(ConfigError, match=f"^config error at {key}: true needs the {package} "
+                                          "package: pip install"):
+        validate(config(True))
+
+
 def test_schema_defaults_are_filled_in_once_at_validation():
     config = copy.deepcopy(DEFAULT)
     del config["seeds"], config["kd"]["shards"], config["evaluation"]["timed_passes"]

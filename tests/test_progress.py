@@ -1,4 +1,5 @@
 """Progress lines: rate and ETA from a clock the test moves, at most one per interval."""
+import io
 import logging
 
 from wd.progress import Progress, duration
@@ -42,3 +43,15 @@ def test_unknown_total_and_no_progress_yet(caplog):
 def test_durations_read_as_people_write_them():
     assert [duration(s) for s in (0, 42, 185, 3720, 90061)] == ["0s", "42s", "3m05s", "1h02m",
                                                                  "25h01m"]
+
+
+def test_a_bar_follows_every_update_and_lines_keep_their_interval(caplog):
+    clock, bar = Clock(), io.StringIO()
+    progress = Progress(logging.getLogger("wd.test"), "kd", 10, "sentences", done=2,
+                        clock=clock, bar=bar)
+    with caplog.at_level(logging.INFO, logger="wd.test"):
+        progress.update(5)
+        assert progress.bar.n == 5 and not caplog.records  # the bar moved, no line yet
+        progress.update(10)
+        progress.close()
+    assert "10/10" in bar.getvalue() and "kd" in bar.getvalue()

@@ -112,3 +112,33 @@ def test_progress_lines_every_log_interval_updates_with_an_eta(tmp_path, caplog)
                                                      "update: 6 of 6 updates (100%)"]
     assert all(" ETA " in line and " tok/s, lr " in line and "train loss" in line
                for line in lines)
+
+
+def board_scalars(path, tag) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(path))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)]
+
+
+def test_tensorboard_events_hold_the_csv_rows_across_a_resume(tmp_path):
+    pytest.importorskip("tensorboard")
+    work = tmp_path / "run" / "work"
+    run(work, 6, tensorboard=True, valid_every=1)
+    for later in checkpoints(work)[1:]:  # a crash after step 5's row, before its checkpoint
+        later.unlink()
+    run(work, 6, tensorboard=True, valid_every=1)  # resumes at 3, writes rows 4-6 again
+    rows = [line.split(",") for line in (work / "train_log.csv").read_text().splitlines()[1:]]
+    expected = [(int(row[0]), pytest.approx(float(row[4]), abs=1e-4)) for row in rows]
+    assert [row[0] for row in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert board_scalars(tmp_path / "run" / "tensorboard", "loss/valid") == expected
+    assert [step for step, _ in board_scalars(tmp_path / "run" / "tensorboard", "lr")] == [
+        1, 2, 3, 4, 5, 6]
+    run(work, 6, {"inputs": ["other data"]}, tensorboard=True)  # another run: starts over
+    assert [step for step, _ in board_scalars(tmp_path / "run" / "tensorboard", "loss/valid")
+            ] == [3, 6]
+
+
+def test_no_event_files_unless_asked(tmp_path):
+    run(tmp_path / "run" / "work", 3)
+    assert not (tmp_path / "run" / "tensorboard").exists()

@@ -3,7 +3,8 @@ student.
 
 Same preprocessing as the pipeline (Moses normalisation and tokenisation, the joint BPE model),
 beam search from :mod:`wd.decode`, then BPE removal and Moses detokenisation. Input is read and
-translated one batch of lines at a time, so a stream is translated as it comes.
+translated one batch of lines at a time, so a stream is translated as it comes; on a terminal, a
+progress bar on standard error counts the sentences.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,8 +27,11 @@ from wd.decode import translate
 from wd.io import write_lines
 from wd.model.transformer import Transformer
 from wd.package import PackageError, is_package, load_package
+from wd.progress import Progress, terminal
 from wd.runtime import resolve_device
 from wd.settings import SearchSettings
+
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4)
@@ -132,23 +137,29 @@ def main(argv: list[str] | None = None) -> None:
     if args.nbest and args.nbest > search.beam:
         parser().error(f"--nbest {args.nbest} is more than the beam ({search.beam})")
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin
+    progress = Progress(log, "translating", None, "sentences", bar=terminal())
     with source:
         lines = (line.rstrip("\r\n") for line in source)
-        chunks = enumerate(batches(lines, search.batch_size))
-        if args.nbest:
-            out = (line for i, batch in chunks
-                   for line in nbest_lines(model, bpe, batch, src_lang, tgt_lang, search, device,
-                                           args.nbest, first=i * search.batch_size))
-        else:
-            out = (translation for _, batch in chunks
-                   for translation in translate_lines(model, bpe, batch, src_lang, tgt_lang,
-                                                      search, device))
+
+        def translated() -> Iterator[str]:
+            done = 0
+            for batch in batches(lines, search.batch_size):
+                if args.nbest:
+                    yield from nbest_lines(model, bpe, batch, src_lang, tgt_lang, search, device,
+                                           args.nbest, first=done)
+                else:
+                    yield from translate_lines(model, bpe, batch, src_lang, tgt_lang, search,
+                                               device)
+                done += len(batch)
+                progress.update(done)
+
         if args.output:
-            write_lines(args.output, out)
+            write_lines(args.output, translated())
         else:
-            for translation in out:
+            for translation in translated():
                 sys.stdout.write(translation + "\n")
                 sys.stdout.flush()
+    progress.close()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 from dataclasses import fields
 from pathlib import Path
 
@@ -119,6 +120,21 @@ def _check_semantics(config: dict) -> None:
             raise ConfigError(f"config error at evaluation.bleu_variants.{index}: {name} scores "
                               f"{VARIANTS[name].lang} text but data.tgt_lang is {tgt_lang}")
     _check_data(config["data"])
+    _check_optional_packages(config)
+
+
+# Config keys that switch on a feature of an optional package: (key path, package, extra).
+OPTIONAL_PACKAGES = [(("logging", "tensorboard"), "tensorboard", "tensorboard"),
+                     (("evaluation", "ctranslate2"), "ctranslate2", "bench")]
+
+
+def _check_optional_packages(config: dict) -> None:
+    """A feature switched on (true) whose package is not installed is refused at start-up, not
+    hours later in the job that needs it."""
+    for (section, key), package, extra in OPTIONAL_PACKAGES:
+        if config[section][key] is True and importlib.util.find_spec(package) is None:
+            raise ConfigError(f"config error at {section}.{key}: true needs the {package} "
+                              f"package: pip install 'wd[{extra}]'")
 
 
 def _check_data(data: dict) -> None:

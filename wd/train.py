@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.
 NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps",
-                         "log_interval"}
+                         "log_interval", "tensorboard"}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -262,7 +262,10 @@ class Trainer:
         self.state = TrainState()
         self.store = CheckpointStore(self.work_dir, settings)
         self.log_path = self.work_dir / "train_log.csv"
-        self.train_log = TrainLog(self.log_path, writes=self.is_main)
+        # Event files beside the work directory: ``tensorboard --logdir results/<exp>/models``
+        # names each run by its path (teacher/tensorboard, stu1/wd/seed1/tensorboard, ...).
+        board = self.work_dir.parent / "tensorboard" if settings.tensorboard else None
+        self.train_log = TrainLog(self.log_path, writes=self.is_main, board=board)
         if self.is_main:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             self.store.remove_drafts()
@@ -383,7 +386,10 @@ class Trainer:
         rerun resumes exactly there.
         """
         with stopping.stop_signals():
-            return self._train()
+            try:
+                return self._train()
+            finally:
+                self.train_log.close()
 
     def _train(self) -> dict:
         if not self.resume():

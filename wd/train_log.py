@@ -1,12 +1,14 @@
 """A training run's CSV log (``train_log.csv``): one row per validation, written by rank 0,
 cut back to a checkpoint's step when a run resumes so that the resumed run writes the same rows
-as an uninterrupted one."""
+as an uninterrupted one. Optionally the same rows as TensorBoard event files, for watching runs
+live (``logging.tensorboard``)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+import shutil
 from pathlib import Path
 
 from wd.io import read_lines, write_lines
@@ -15,9 +17,20 @@ FIELDS = ["step", "epoch", "lr", "train_loss", "valid_loss", "valid_nll", "token
           "elapsed_sec", "skipped_updates"]
 
 
+# TensorBoard tag of each logged column (the x axis is the row's step).
+BOARD_TAGS = {"train_loss": "loss/train", "valid_loss": "loss/valid", "valid_nll": "nll/valid",
+              "lr": "lr", "tokens_per_sec": "tokens_per_sec", "epoch": "epoch",
+              "skipped_updates": "skipped_updates"}
+
+
 class TrainLog:
-    def __init__(self, path: Path, writes: bool):
-        self.path, self.writes = Path(path), writes
+    """``train_log.csv`` at ``path`` (only where ``writes``: rank 0), and with ``board`` a
+    directory of TensorBoard event files holding the same rows."""
+
+    def __init__(self, path: Path, writes: bool, board: Path | None = None):
+        self.path, self.writes, self.board = Path(path), writes, board
+        self._writer = None
+        self._purge_step: int | None = None
 
     def append(self, row: dict) -> None:
         if not self.writes:
@@ -28,9 +41,22 @@ class TrainLog:
             if new:
                 writer.writeheader()
             writer.writerow(row)
+        if self.board is not None:
+            board = self._board()
+            for column, tag in BOARD_TAGS.items():
+                board.add_scalar(tag, float(row[column]), int(row["step"]))
+            board.flush()  # a run watched live, or killed, shows every row written
+
+    def _board(self):
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+            self._writer = SummaryWriter(str(self.board), purge_step=self._purge_step)
+        return self._writer
 
     def truncate(self, step: int) -> None:
-        """Drop the rows written after ``step`` (the resumed run writes them again)."""
+        """Drop the rows written after ``step`` (the resumed run writes them again; TensorBoard
+        hides the old events after ``step`` once the resumed run writes its first)."""
+        self._purge_step = step + 1
         if not self.writes or not self.path.exists():
             return
         rows = list(csv.DictReader(io.StringIO("\n".join(read_lines(self.path)))))
@@ -41,8 +67,17 @@ class TrainLog:
         write_lines(self.path, out.getvalue().splitlines())
 
     def remove(self) -> None:
+        """Delete the log (and event files) of a run that starts over."""
         if self.writes:
+            self.close()
             self.path.unlink(missing_ok=True)
+            if self.board is not None:
+                shutil.rmtree(self.board, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def last_drop(path: Path, fraction: float = 0.2) -> float:
