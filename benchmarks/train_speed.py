@@ -43,7 +43,7 @@ from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 SMOOTHING = 0.1
 FIELDS = ["engine", "model", "precision", "tokens_per_sec", "seconds_per_step", "ratio_vs_hf",
           "collate_ms", "steps", "target_tokens_per_step", "target_padding", "params", "vocab",
-          "max_tokens", "threads", "device"]
+          "max_tokens", "threads", "device", "tflops_per_sec", "peak_tflops", "peak_fraction"]
 
 
 def model_configs(vocab: int) -> dict[str, ModelConfig]:
@@ -135,6 +135,34 @@ def timed(step, pairs: list[Pair], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def counted_flops(step, batches: list[list[Pair]]) -> int:
+    """FLOPs of the steps on ``batches`` (matrix products and attention, forward and backward,
+    as torch's FlopCounterMode counts them), in an extra untimed pass."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        for pairs in batches:
+            step(pairs)
+    return counter.get_total_flops()
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype) -> float:
+    """FLOP/s of the fastest of ten square matrix products, the achievable peak a training step
+    is compared with (8192 wide on a GPU, 2048 on a CPU)."""
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    best = float("inf")
+    for i in range(13):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= 3:  # after the warm-up
+            best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best
+
+
 def measure(name: str, cfg: ModelConfig, amp: str, batches: list[list[Pair]], args) -> list[dict]:
     """Alternate ours/MarianMT step by step (order flipped every step); time the steps after
     the warm-up."""
@@ -152,12 +180,15 @@ def measure(name: str, cfg: ModelConfig, amp: str, batches: list[list[Pair]], ar
                 t = timed(engines[engine][1], pairs, args.device)
                 if i >= args.warmup:
                     seconds[engine].append(t)
-    timed_batches = batches[args.warmup:]
+        timed_batches = batches[args.warmup:]
+        flops = {e: counted_flops(engines[e][1], timed_batches) if args.peak else None
+                 for e in engines}
     collate_ms = 1000 * statistics.mean(timed(collate, pairs, torch.device("cpu"))
                                         for pairs in timed_batches)
     tokens = sum(len(t) + 1 for b in timed_batches for _, t in b)
     padded = sum(len(b) * (max(len(t) for _, t in b) + 1) for b in timed_batches)
     speed = {e: tokens / sum(s) for e, s in seconds.items()}
+    achieved = {e: flops[e] / sum(s) / 1e12 if flops[e] else None for e, s in seconds.items()}
     return [{"engine": engine, "model": name, "precision": "bf16" if amp == "bf16" else "fp32",
              "tokens_per_sec": round(speed[engine], 1),
              "seconds_per_step": round(statistics.mean(seconds[engine]), 3),
@@ -168,7 +199,14 @@ def measure(name: str, cfg: ModelConfig, amp: str, batches: list[list[Pair]], ar
              "target_padding": round(1 - tokens / padded, 3),
              "params": trainable_parameters(engines[engine][0]), "vocab": cfg.vocab_size,
              "max_tokens": args.max_tokens, "threads": torch.get_num_threads(),
-             "device": args.device.type} for engine in ("ours", "hf")]
+             "device": args.device.type,
+             **(peak_columns(achieved[engine], args.peak[amp]) if args.peak else {})}
+            for engine in ("ours", "hf")]
+
+
+def peak_columns(tflops: float, peak: float) -> dict:
+    return {"tflops_per_sec": round(tflops, 2), "peak_tflops": round(peak / 1e12, 2),
+            "peak_fraction": round(tflops * 1e12 / peak, 3)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,9 +223,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", type=torch.device, default=torch.device("cpu"))
     parser.add_argument("--compile", action="store_true", help="ours with torch.compile")
+    parser.add_argument("--peak", action="store_true",
+                        help="also count each step's FLOPs and report FLOP/s as a fraction of "
+                             "a measured matmul peak in the same precision")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.peak:  # amp setting -> the precision its matrix products run in
+        args.peak = {amp: matmul_peak(args.device, dtype) for amp, dtype, precision in
+                     (("none", torch.float32, "fp32"), ("bf16", torch.bfloat16, "bf16"))
+                     if precision in args.precisions}
 
     corpus = synthetic_corpus(20_000, args.vocab, seed=1)
     index_batches = epoch_batches(corpus, args.max_tokens, seed=1, epoch=0)
@@ -205,10 +250,11 @@ def main(argv: list[str] | None = None) -> None:
         writer.writeheader()
         writer.writerows(rows)
     print(f"\n{'model':8} {'precision':9} {'engine':6} {'tok/s':>8} {'s/step':>7} {'x hf':>6} "
-          f"{'params':>12}")
+          f"{'params':>12}" + (f" {'TFLOP/s':>8} {'of peak':>7}" if args.peak else ""))
     for r in rows:
         print(f"{r['model']:8} {r['precision']:9} {r['engine']:6} {r['tokens_per_sec']:8.0f} "
-              f"{r['seconds_per_step']:7.2f} {r['ratio_vs_hf']:6.2f} {r['params']:12,}")
+              f"{r['seconds_per_step']:7.2f} {r['ratio_vs_hf']:6.2f} {r['params']:12,}"
+              + (f" {r['tflops_per_sec']:8.2f} {r['peak_fraction']:7.1%}" if args.peak else ""))
 
 
 if __name__ == "__main__":
