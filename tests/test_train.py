@@ -8,6 +8,7 @@ from wd.data.batching import collate, token_buckets
 from wd.model.transformer import Transformer
 from wd.settings import TrainSettings
 from wd.train import Trainer, checkpoints, learning_rate
+from wd.train_log import BOARD_ENV
 
 
 def toy_pairs(n: int, seed: int = 0) -> list:
@@ -121,24 +122,39 @@ def board_scalars(path, tag) -> list[tuple[int, float]]:
     return [(e.step, e.value) for e in events.Scalars(tag)]
 
 
-def test_tensorboard_events_hold_the_csv_rows_across_a_resume(tmp_path):
+def test_tensorboard_events_hold_the_csv_rows_across_a_resume(tmp_path, monkeypatch):
     pytest.importorskip("tensorboard")
+    monkeypatch.setenv(BOARD_ENV, "1")  # what wd.workflow.step sets for logging.tensorboard
     work = tmp_path / "run" / "work"
-    run(work, 6, tensorboard=True, valid_every=1)
+    run(work, 6, valid_every=1)
     for later in checkpoints(work)[1:]:  # a crash after step 5's row, before its checkpoint
         later.unlink()
-    run(work, 6, tensorboard=True, valid_every=1)  # resumes at 3, writes rows 4-6 again
+    run(work, 6, valid_every=1)  # resumes at 3, writes rows 4-6 again
     rows = [line.split(",") for line in (work / "train_log.csv").read_text().splitlines()[1:]]
     expected = [(int(row[0]), pytest.approx(float(row[4]), abs=1e-4)) for row in rows]
     assert [row[0] for row in rows] == ["1", "2", "3", "4", "5", "6"]
     assert board_scalars(tmp_path / "run" / "tensorboard", "loss/valid") == expected
     assert [step for step, _ in board_scalars(tmp_path / "run" / "tensorboard", "lr")] == [
         1, 2, 3, 4, 5, 6]
-    run(work, 6, {"inputs": ["other data"]}, tensorboard=True)  # another run: starts over
+    run(work, 6, {"inputs": ["other data"]})  # another run: starts over
     assert [step for step, _ in board_scalars(tmp_path / "run" / "tensorboard", "loss/valid")
             ] == [3, 6]
 
 
-def test_no_event_files_unless_asked(tmp_path):
+def test_no_event_files_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv(BOARD_ENV, "0")
     run(tmp_path / "run" / "work", 3)
     assert not (tmp_path / "run" / "tensorboard").exists()
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_the_workflow_step_passes_logging_tensorboard_to_training(on, monkeypatch):
+    from types import SimpleNamespace
+
+    from wd.train_log import board_requested
+    from wd.workflow import step
+    monkeypatch.setenv(BOARD_ENV, "")  # restored after the test
+    smk = SimpleNamespace(log=[], threads=1, rule="train", config={
+        "device": "cpu", "logging": {"tensorboard": on}})
+    with step(smk):
+        assert board_requested() is on

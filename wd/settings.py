@@ -51,7 +51,6 @@ class TrainSettings:
     average_last: int = 1
     valid_every: int = 100
     log_interval: int = 100  # updates between progress lines (rate, loss, ETA) in the log
-    tensorboard: bool = False  # the train_log.csv rows also as TensorBoard events
     update_freq: int = 1
     max_bad_steps: int = 10
     amp: str = "none"

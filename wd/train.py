@@ -36,7 +36,7 @@ from wd.loss import smoothed_cross_entropy, word_kd_loss
 from wd.memory import keep_freed_memory
 from wd.progress import Progress
 from wd.settings import TrainSettings
-from wd.train_log import TrainLog
+from wd.train_log import TrainLog, board_requested
 from wd.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.
 NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps",
-                         "log_interval", "tensorboard"}
+                         "log_interval"}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -264,7 +264,7 @@ class Trainer:
         self.log_path = self.work_dir / "train_log.csv"
         # Event files beside the work directory: ``tensorboard --logdir results/<exp>/models``
         # names each run by its path (teacher/tensorboard, stu1/wd/seed1/tensorboard, ...).
-        board = self.work_dir.parent / "tensorboard" if settings.tensorboard else None
+        board = self.work_dir.parent / "tensorboard" if board_requested() else None
         self.train_log = TrainLog(self.log_path, writes=self.is_main, board=board)
         if self.is_main:
             self.work_dir.mkdir(parents=True, exist_ok=True)

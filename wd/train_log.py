@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,17 @@ from wd.io import read_lines, write_lines
 
 FIELDS = ["step", "epoch", "lr", "train_loss", "valid_loss", "valid_nll", "tokens_per_sec",
           "elapsed_sec", "skipped_updates"]
+
+
+# Set to 1 by wd.workflow.step for logging.tensorboard: the environment, not a rule parameter or
+# the training script, so that switching event files on or off reruns no job (Snakemake reruns a
+# job whose parameters or script change), and torchrun workers inherit it.
+BOARD_ENV = "WD_TENSORBOARD"
+
+
+def board_requested() -> bool:
+    """Whether training runs write TensorBoard event files (``logging.tensorboard``)."""
+    return os.environ.get(BOARD_ENV) == "1"
 
 
 # TensorBoard tag of each logged column (the x axis is the row's step).

@@ -1,16 +1,19 @@
 """What every workflow script needs around its one call into ``wd``: logging to the rule's log
-file (exceptions included), the rule's thread count, and the device."""
+file (exceptions included), the rule's thread count, the device, and whether training writes
+TensorBoard events."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 
 import torch
 
 from wd.runtime import resolve_device
+from wd.train_log import BOARD_ENV
 
 
 @contextlib.contextmanager
@@ -22,6 +25,7 @@ def step(smk) -> Iterator[torch.device]:
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     torch.set_num_threads(max(int(smk.threads), 1))
+    os.environ[BOARD_ENV] = "1" if smk.config["logging"]["tensorboard"] else "0"
     try:
         device = resolve_device(smk.config["device"])
         logging.getLogger("wd").info("rule %s on %s with %d threads", smk.rule, device,

@@ -8,12 +8,10 @@ from wd.pipeline import TrainJob
 from wd.workflow import step
 
 with step(snakemake) as device:
-    inp, out, params = snakemake.input, snakemake.output, dict(snakemake.params.job)
-    # Read here, not a rule parameter: switching event files on or off reruns nothing.
-    params["settings"] = {**params["settings"],
-                          "tensorboard": snakemake.config["logging"]["tensorboard"]}
+    inp, out = snakemake.input, snakemake.output
     job = TrainJob(bpe=inp.bpe, train=list(inp.train), valid=list(inp.valid),
                    init_from=inp.get("init"), teacher=inp.get("teacher"), model_out=out.model,
-                   curve_out=out.curve, **params)
+                   curve_out=out.curve,
+                   **snakemake.params.job)
     launch("wd.pipeline:run_train_job", {"job": asdict(job)}, device,
            processes_for(device, snakemake.resources.gpu), Path(job.work) / "launch.json")
