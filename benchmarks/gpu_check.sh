@@ -51,8 +51,8 @@ rows.append(("micro pipeline", f"{len(table)} systems evaluated on {table.device
              f"{'yes' if 'ct2_sents_per_sec' in table else 'no'}"))
 for r in pd.read_csv(out / "train_speed.csv").to_dict("records"):
     rows.append((f"train {r['model']} {r['precision']} {r['engine']}",
-                 f"{r['tokens_per_sec']:,.0f} target tok/s, {r['tflops_per_sec']:.1f} TFLOP/s = "
-                 f"{r['peak_fraction']:.1%} of the measured {r['peak_tflops']:.0f} TFLOP/s peak"))
+                 f"{r['tokens_per_sec']:,.0f} target tok/s, {r['tflops_per_sec']:.3g} TFLOP/s = "
+                 f"{r['peak_fraction']:.1%} of the measured {r['peak_tflops']:.3g} TFLOP/s peak"))
 for r in pd.read_csv(out / "decode_speed.csv").to_dict("records"):
     rows.append((f"decode {r['model']} beam {r['beam']} {r['engine']}",
                  f"{r['tokens_per_sec']:,.0f} tok/s, {r['sents_per_sec']:,.1f} sent/s"))

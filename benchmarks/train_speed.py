@@ -205,7 +205,7 @@ def measure(name: str, cfg: ModelConfig, amp: str, batches: list[list[Pair]], ar
 
 
 def peak_columns(tflops: float, peak: float) -> dict:
-    return {"tflops_per_sec": round(tflops, 2), "peak_tflops": round(peak / 1e12, 2),
+    return {"tflops_per_sec": round(tflops, 4), "peak_tflops": round(peak / 1e12, 4),
             "peak_fraction": round(tflops * 1e12 / peak, 3)}
 
 
