@@ -56,10 +56,10 @@ def test_a_package_holds_the_model_its_preprocessing_and_a_card(tmp_path, toy_bp
 
 def test_the_card_gives_the_ctranslate2_speeds_where_they_were_measured(tmp_path, toy_bpe):
     speeds = {"ct2_sents_per_sec": 80.0, "ct2_int8_sents_per_sec": 160.0, "ct2_speedup": 1.25,
-              "ct2_int8_speedup": 1.5}
+              "ct2_int8_speedup": 1.5, "ct2_bleu": 12.345, "ct2_int8_bleu": 11.5}
     _, path = make_package(tmp_path, toy_bpe, row=ROW | speeds)
     assert ("CTranslate2 float32 80.0 and int8 160.0 sentences/s (1.25x and 1.50x the teacher "
-            "in the same engine)") in (path / "README.md").read_text()
+            "in the same engine; BLEU 12.35 and 11.50)") in (path / "README.md").read_text()
 
 
 def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, toy_bpe,

@@ -99,16 +99,16 @@ def test_bleu_variant_columns_follow_chrf_with_their_signatures(tmp_path):
 
 def test_ctranslate2_speeds_follow_ours_with_speedups_in_their_own_engine(tmp_path):
     def ct2(float32, int8):
-        return {"ct2_sents_per_sec": float32, "ct2_int8_sents_per_sec": int8,
-                "ct2_same_output": 1.0, "ct2_int8_same_output": 0.9}
+        return {"ct2_sents_per_sec": float32, "ct2_int8_sents_per_sec": int8, "ct2_bleu": 30.0,
+                "ct2_int8_bleu": 29.0, "ct2_same_output": 1.0, "ct2_int8_same_output": 0.9}
     table = build_table("exp", [
         ("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0, **ct2(200.0, 400.0))),
         ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0, **ct2(500.0, 1200.0))),
     ], references(tmp_path))
     columns = list(table.columns)
     at = columns.index("speedup_tokens") + 1
-    assert columns[at:at + 4] == ["ct2_sents_per_sec", "ct2_speedup", "ct2_int8_sents_per_sec",
-                                  "ct2_int8_speedup"]
+    assert columns[at:at + 6] == ["ct2_sents_per_sec", "ct2_speedup", "ct2_bleu",
+                                  "ct2_int8_sents_per_sec", "ct2_int8_speedup", "ct2_int8_bleu"]
     kd = table.set_index("method").loc["kd"]
     assert (kd.ct2_speedup, kd.ct2_int8_speedup, kd.speedup) == (2.5, 3.0, 3.2)
     assert "ct2_same_output" not in columns

@@ -90,7 +90,8 @@ def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pie
     ``references`` (primary BLEU and chrF, and each of ``bleu_variants``); write each result
     json and, beside it with the suffix ``.hyp``, the detokenised hypotheses. With
     ``ct2_types``, each system is also timed in CTranslate2 with those compute types
-    (``<engine>_sents_per_sec``, and the share of its hypotheses equal to ours)."""
+    (``<engine>_sents_per_sec``, ``<engine>_bleu``, and the share of its hypotheses equal to
+    ours)."""
     sp = load_bpe(bpe_model)
     sources = pieces_to_ids(sp, read_lines(src_pieces))
     refs = read_references(references)
@@ -125,9 +126,11 @@ def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pie
                 continue
             same = sum(a == b for a, b in zip(hyps[system, engine], ours)) / len(ours)
             speed = round(len(sources) / statistics.median(times), 2)
-            results[name] |= {f"{engine}_sents_per_sec": speed, f"{engine}_same_output": same}
-            log.info("%s in %s: %.1f sent/s, %.1f%% of hypotheses equal to ours", model_path,
-                     engine, speed, 100 * same)
+            bleu = score(ids_to_text(sp, hyps[system, engine], tgt_lang), refs)["bleu"]
+            results[name] |= {f"{engine}_sents_per_sec": speed, f"{engine}_bleu": bleu,
+                              f"{engine}_same_output": same}
+            log.info("%s in %s: %.1f sent/s, BLEU %.2f, %.1f%% of hypotheses equal to ours",
+                     model_path, engine, speed, bleu, 100 * same)
         write_json(json_out, results[name])
     return results
 

@@ -85,7 +85,8 @@ def model_card(config: dict, row: dict) -> str:
     if "ct2_sents_per_sec" in row:  # the evaluation timed CTranslate2
         speed += (f"; CTranslate2 float32 {row['ct2_sents_per_sec']:.1f} and int8 "
                   f"{row['ct2_int8_sents_per_sec']:.1f} sentences/s ({row['ct2_speedup']:.2f}x "
-                  f"and {row['ct2_int8_speedup']:.2f}x the teacher in the same engine)")
+                  f"and {row['ct2_int8_speedup']:.2f}x the teacher in the same engine; BLEU "
+                  f"{row['ct2_bleu']:.2f} and {row['ct2_int8_bleu']:.2f})")
     return "\n".join([
         f"# {src}-{tgt} translation model: experiment `{system['experiment']}`, {name}",
         "",

@@ -26,8 +26,10 @@ COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "
            "speedup_tokens", "train_steps", "valid_loss_last_drop", "train_seconds", "device",
            "beam", "batch_size", "threads", "bleu_signature", "chrf_signature",
            "generator_params", "schema_version"]
-# CTranslate2 speeds (wd.ct2_decode), present when the evaluation timed it; after speedup_tokens.
-CT2_COLUMNS = ["ct2_sents_per_sec", "ct2_speedup", "ct2_int8_sents_per_sec", "ct2_int8_speedup"]
+# CTranslate2 speeds and BLEU (wd.ct2_decode), present when the evaluation timed it; after
+# speedup_tokens.
+CT2_COLUMNS = ["ct2_sents_per_sec", "ct2_speedup", "ct2_bleu", "ct2_int8_sents_per_sec",
+               "ct2_int8_speedup", "ct2_int8_bleu"]
 # The layout of results.csv: raised when a column is renamed or removed or changes its meaning
 # (docs/results.md lists the changes); a new column keeps it.
 SCHEMA_VERSION = 1
@@ -194,7 +196,8 @@ def markdown(table: pd.DataFrame) -> str:
            "the teacher's, `speedup_tokens` = target tokens/s over the teacher's, both from the "
            "median of interleaved timed passes in the same job."
            + (" `ct2_*`: the same decoding in CTranslate2 (float32, int8), speed-ups over the "
-              "teacher's in the same engine and precision." if ct2_columns(table) else ""),
+              "teacher's in the same engine and precision, and the BLEU of its output."
+              if ct2_columns(table) else ""),
            "", "## Verdict", ""]
     students = [s for s in table.student.unique() if s != "teacher"]
     out += [line for student in students for line in (verdict(table, student), "")]
