@@ -121,12 +121,10 @@ def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pie
         log.info("%s: BLEU %.2f chrF %.2f, %.1f sent/s (median of %d passes)", model_path,
                  results[name]["bleu"], results[name]["chrf"], results[name]["sents_per_sec"],
                  timed_passes)
-        for (system, engine), times in seconds.items():
-            if system != name or engine == "ours":
-                continue
-            same = sum(a == b for a, b in zip(hyps[system, engine], ours)) / len(ours)
-            speed = round(len(sources) / statistics.median(times), 2)
-            bleu = score(ids_to_text(sp, hyps[system, engine], tgt_lang), refs)["bleu"]
+        for engine in [e for system, e in runners if system == name and e != "ours"]:
+            same = sum(a == b for a, b in zip(hyps[name, engine], ours)) / len(ours)
+            speed = round(len(sources) / statistics.median(seconds[name, engine]), 2)
+            bleu = score(ids_to_text(sp, hyps[name, engine], tgt_lang), refs)["bleu"]
             results[name] |= {f"{engine}_sents_per_sec": speed, f"{engine}_bleu": bleu,
                               f"{engine}_same_output": same}
             log.info("%s in %s: %.1f sent/s, BLEU %.2f, %.1f%% of hypotheses equal to ours",
