@@ -40,6 +40,7 @@ TEST_REFS = [str(p) for p in raw_outputs(EXP / "data" / "raw", "test", N_REFS)[1
 BPE_TRAIN = [exp("bpe/train.src"), exp("bpe/train.tgt")]
 KD_TRAIN = [exp("bpe/train.src"), exp("kd/train.tgt")]
 VALID = [exp("bpe/valid.src"), exp("bpe/valid.tgt")]
+VALID_REFS = exp("data/raw/valid.tgt")  # what validation BLEU is scored against
 TEACHER = exp("models/teacher/final.pt")
 PHASE1_STEPS = config["wd"]["phase1_steps"]
 PHASE1_TRAIN = {**config["student_train"], **config["wd"]["phase1"], "steps": PHASE1_STEPS}
@@ -93,7 +94,12 @@ def student_inputs(wildcards):
     """Data and initialisation of one student run (wd/methods.py), and the teacher when its
     loss is word-level distillation."""
     method = methods.get(wildcards.method)
-    inputs = {"bpe": exp("bpe/spm.model"), "valid": VALID, "train": TRAIN_FILES[method.train_data]}
+    inputs = {
+        "bpe": exp("bpe/spm.model"),
+        "valid": VALID,
+        "valid_refs": VALID_REFS,
+        "train": TRAIN_FILES[method.train_data],
+    }
     if TrainSettings(**student_section(method)).needs_teacher:
         inputs["teacher"] = TEACHER
     if method.init == "checkpoint":

@@ -5,6 +5,7 @@ rule train_teacher:
         bpe=exp("bpe/spm.model"),
         train=BPE_TRAIN,
         valid=VALID,
+        valid_refs=VALID_REFS,
     output:
         model=TEACHER,
         curve=exp("models/teacher/train_log.csv"),
@@ -94,6 +95,7 @@ rule wd_phase1:
         teacher=TEACHER,  # read only when the loss is word-level distillation
         train=TRAIN_FILES[methods.get("wd").train_data],  # Phase 1: WD's data
         valid=VALID,
+        valid_refs=VALID_REFS,
     output:
         model=exp(phase1_dir("{student}", "{phase1}") + "/final.pt"),
         curve=exp(phase1_dir("{student}", "{phase1}") + "/train_log.csv"),

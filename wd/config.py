@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
-from dataclasses import fields
 from pathlib import Path
 
 import jsonschema
@@ -14,7 +14,7 @@ from wd import methods
 from wd.data.corpora import CORPORA
 from wd.metrics import VARIANTS
 from wd.model.inherit import check_inheritable
-from wd.settings import ModelConfig, SearchSettings
+from wd.settings import ModelConfig, SearchSettings, TrainSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -96,6 +96,11 @@ def _check_semantics(config: dict) -> None:
                 methods.get(name)
             except ValueError as err:
                 raise ConfigError(f"config error at {key}.{index}: {err}") from None
+    for key, section in train_sections(config).items():
+        try:
+            TrainSettings(**section)
+        except ValueError as err:
+            raise ConfigError(f"config error at {key}: {err}") from None
     if config["wd"]["phase1_steps"] >= config["student_train"]["steps"]:
         raise ConfigError("config error at wd.phase1_steps: must be below student_train.steps "
                           "(Phase 2 gets the rest of the student budget)")
@@ -126,6 +131,14 @@ def _check_semantics(config: dict) -> None:
 # Config keys that switch on a feature of an optional package: (key path, package, extra).
 OPTIONAL_PACKAGES = [(("logging", "tensorboard"), "tensorboard", "tensorboard"),
                      (("evaluation", "ctranslate2"), "ctranslate2", "bench")]
+
+
+def train_sections(config: dict) -> dict[str, dict]:
+    """Config key -> train settings of the teacher, the students and each WD phase (a phase's
+    keys over the student budget's)."""
+    students = config["student_train"]
+    return {"teacher.train": config["teacher"]["train"], "student_train": students,
+            **{f"wd.{phase}": {**students, **config["wd"][phase]} for phase in ("phase1", "phase2")}}
 
 
 def _check_optional_packages(config: dict) -> None:
@@ -203,10 +216,14 @@ def train_job_params(config: dict, model: dict, section: dict, work: str, seed: 
            "init": init, "phase1": phase1}
     if init == "prune":
         job["calibration"] = config["prune"]["calibration_sentences"]
+    if TrainSettings(**section).translates:
+        search = dataclasses.asdict(search_settings(config["evaluation"]))
+        job["valid_search"] = {k: v for k, v in search.items() if k != "beam"} | {"int8": False}
+        job["tgt_lang"] = config["data"]["tgt_lang"]
     return job
 
 
 def search_settings(section: dict) -> SearchSettings:
     """The beam-search keys of a ``kd`` or ``evaluation`` section (which also holds other keys)."""
-    return SearchSettings(**{f.name: section[f.name] for f in fields(SearchSettings)
+    return SearchSettings(**{f.name: section[f.name] for f in dataclasses.fields(SearchSettings)
                              if f.name in section})

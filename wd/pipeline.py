@@ -28,7 +28,8 @@ from wd.model.transformer import Transformer, count_parameters
 from wd.progress import Progress
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
-from wd.train import Trainer, checkpoints
+from wd.train import Trainer
+from wd.validation import ValidationSet
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,14 @@ def model_config(bpe_model: Path, shape: dict) -> ModelConfig:
 
 def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
         settings: TrainSettings, work_dir: Path, device: torch.device,
-        curve_out: Path, job: dict | None = None,
-        teacher: torch.nn.Module | None = None) -> tuple[Trainer, dict]:
+        curve_out: Path, job: dict | None = None, teacher: torch.nn.Module | None = None,
+        validation: ValidationSet | None = None) -> tuple[Trainer, dict]:
     """Train; copy the run's loss log to ``curve_out`` (the report's training curves).
     ``job`` identifies the run beyond its settings (see :class:`wd.train.Trainer`); ``teacher``
-    is the model whose logits a word-level distillation loss follows."""
-    trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device, job, teacher)
+    is the model whose logits a word-level distillation loss follows; ``validation`` the set
+    translated at each validation (valid_bleu)."""
+    trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device, job, teacher,
+                      validation)
     result = trainer.run()
     if trainer.is_main:
         log.info("trained %d steps in %.1f s", result["steps"], result["seconds"])
@@ -79,7 +82,7 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
                 valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
                 curve_out: Path, device: torch.device, init_from: Path | None = None,
                 job: dict | None = None, teacher: torch.nn.Module | None = None,
-                calibration: int | None = None) -> dict:
+                calibration: int | None = None, validation: ValidationSet | None = None) -> dict:
     """Train a Transformer from a random, teacher-made or checkpoint initialisation; save ``out``.
 
     ``init_from`` is the teacher (``cutoff``, ``select``, ``prune``: scored on ``calibration``
@@ -105,14 +108,25 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
-                          job, teacher)
+                          job, teacher, validation)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
         return result
     model.load_state_dict(trainer.final_state())
     meta = {**before, "train_steps": before["train_steps"] + result["steps"],
             "train_seconds": round(before["train_seconds"] + result["seconds"], 2),
-            "params": count_parameters(model), "init": init}
+            "params": count_parameters(model), "init": init,
+            **stopping_meta(result, before["train_steps"])}
     save_model(model.cpu(), out, meta)
+    return meta
+
+
+def stopping_meta(result: dict, steps_before: int) -> dict:
+    """The checkpoint meta that says where a run stopped and which step it kept: ``best_step``
+    counts the updates of the runs before it (WD Phase 1 for Phase 2); ``valid_bleu`` (at the
+    best step) only where the run translated its validation set."""
+    meta = {"best_step": steps_before + result["best_step"], "stopped_by": result["stopped_by"]}
+    if result["valid_bleu"] is not None:
+        meta["valid_bleu"] = result["valid_bleu"]
     return meta
 
 
@@ -124,26 +138,27 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
                  curve_out: Path, device: torch.device, transfer: str = "all",
                  job: dict | None = None, same_shape_layers: str = "elementwise",
                  conversion: str = "last", teacher: torch.nn.Module | None = None,
-                 start: str = "random") -> dict:
+                 start: str = "random", validation: ValidationSet | None = None) -> dict:
     """Phase 1: train the generator on frozen teacher tensors, then write the plain student.
     ``transfer`` limits which tensor kinds come from the teacher (ablations); ``start`` says how
     the generator's projections start (wd.model.generator.STARTS). The student is the
-    generator's output at the ``last`` checkpoint (as released), or the mean of the students
-    generated at each of the last ``average_last`` checkpoints (``student_average``)."""
+    generator's output at the ``last`` checkpoint (as released; with patience, the best), or the
+    mean of the students generated at each of the ``average_last`` checkpoints ending there
+    (``student_average``)."""
     if conversion not in CONVERSIONS:
         raise ValueError(f"unknown conversion {conversion!r}; expected one of {CONVERSIONS}")
     torch.manual_seed(settings.seed)
     model = build_generator(teacher_path, student_cfg, transfer, same_shape_layers, start)
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
-                          job, teacher)
+                          job, teacher, validation)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
         return result
-    kept = 1 if conversion == "last" else max(settings.average_last, 1)
-    states = [load(path)["model"] for path in checkpoints(trainer.work_dir)[-kept:]]
+    window = trainer.store.window(trainer.final_step)
+    states = [load(path)["model"] for path in (window[-1:] if conversion == "last" else window)]
     student = model.cpu().export_student(states)
     meta = {"train_steps": result["steps"], "train_seconds": result["seconds"],
             "params": count_parameters(student), "generator_params": generator_parameters(model),
-            "init": f"wd_phase1_{transfer}"}
+            "init": f"wd_phase1_{transfer}", **stopping_meta(result, 0)}
     save_model(student, out, meta)
     return meta
 
@@ -168,6 +183,11 @@ class TrainJob:
     phase1: dict | None = None   # WD Phase 1: transfer, same_shape_layers, conversion[, start]
     teacher: str | None = None   # the teacher, when the loss is word-level distillation
     calibration: int | None = None  # prune: the training pairs its importance is scored on
+    # Validation by translation (settings valid_bleu or best_metric bleu/chrf): the raw
+    # references of ``valid``, their language, and the search's keys but the beam (valid_beam).
+    valid_refs: str | None = None
+    tgt_lang: str | None = None
+    valid_search: dict | None = None
 
 
 def run_train_job(job: dict, *, device: torch.device) -> None:
@@ -185,8 +205,16 @@ def run_train_job(job: dict, *, device: torch.device) -> None:
             raise ValueError(f"loss {settings.loss} needs the teacher: the job names none")
         teacher, _ = load_model(job.teacher)
         inputs.append(job.teacher)
+    validation = None
+    if settings.translates:
+        search = SearchSettings(**{**job.valid_search, "beam": settings.valid_beam})
+        validation = ValidationSet.load([src for src, _ in valid_pairs], job.valid_refs, job.bpe,
+                                        job.tgt_lang, search, settings.valid_sentences)
+        inputs.append(job.valid_refs)
     identity = {"model": cfg.to_dict(), "init": job.phase1["transfer"] if job.phase1 else job.init,
                 "inputs": [file_digest(path) for path in inputs]}
+    if validation is not None:
+        identity["valid_search"] = dataclasses.asdict(validation.search)
     if job.calibration is not None:
         identity["calibration"] = job.calibration
     if job.phase1:
@@ -195,11 +223,11 @@ def run_train_job(job: dict, *, device: torch.device) -> None:
             identity["start"] = job.phase1["start"]
         train_phase1(job.init_from, cfg, train_pairs, valid_pairs, settings, job.work,
                      job.model_out, job.curve_out, device, job=identity, teacher=teacher,
-                     **job.phase1)
+                     validation=validation, **job.phase1)
     else:
         train_model(cfg, job.init, train_pairs, valid_pairs, settings, job.work, job.model_out,
                     job.curve_out, device, init_from=job.init_from, job=identity,
-                    teacher=teacher, calibration=job.calibration)
+                    teacher=teacher, calibration=job.calibration, validation=validation)
 
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,

@@ -59,11 +59,37 @@ class TrainSettings:
     loss: str = "ce"  # ce | word_kd | ce+word_kd (wd.train.training_loss)
     kd_weight: float = 0.5
     kd_temperature: float = 1.0
+    # Early stopping and checkpoint selection (wd.train.Trainer): with
+    # ``patience`` > 0, training stops after that many validations without a new best
+    # ``best_metric``, ``steps`` is the upper bound, and the final model is made from the best
+    # checkpoint; 0 trains for ``steps`` updates and keeps the last (the paper's equal budget).
+    patience: int = 0
+    best_metric: str = "loss"  # loss | bleu | chrf (bleu, chrf: valid_bleu implied)
+    valid_bleu: bool = False   # translate the validation set at every validation
+    valid_beam: int = 1
+    valid_sentences: int = 0   # a fixed subset of this many validation sentences; 0: all
+
+    def __post_init__(self) -> None:
+        if self.best_metric not in BEST_METRICS:
+            raise ValueError(f"best_metric must be one of {', '.join(BEST_METRICS)}, got "
+                             f"{self.best_metric!r}")
+        if self.patience and self.valid_every % self.save_every:
+            raise ValueError(f"patience needs a checkpoint at every validation: valid_every "
+                             f"({self.valid_every}) must be a multiple of save_every "
+                             f"({self.save_every})")
 
     @property
     def needs_teacher(self) -> bool:
         """Whether training computes the teacher's logits (word-level distillation)."""
         return self.loss != "ce"
+
+    @property
+    def translates(self) -> bool:
+        """Whether each validation translates the validation set and scores BLEU and chrF."""
+        return self.valid_bleu or self.best_metric != "loss"
+
+
+BEST_METRICS = ("loss", "bleu", "chrf")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ optimiser, step, RNG states of every process, data position, elapsed time, skipp
 counts; the learning-rate schedule is a pure function of the step and the settings, which the
 checkpoint records with the job's identity, so that a rerun whose settings, model,
 initialisation or data changed starts over instead of continuing another run's checkpoints), a
-CSV log of training and validation loss, and averaging of the last checkpoints.
+CSV log of training and validation loss (and, with ``valid_bleu``, the validation set's BLEU and
+chrF: wd.validation), early stopping after ``patience`` validations without a new best, and a
+final model averaged over the checkpoints ending at the best one (patience off: the last).
 
 One update consumes ``update_freq x world_size`` consecutive token-bucket batches (fairseq's
 effective batch): process ``r`` takes batches ``r*update_freq .. (r+1)*update_freq - 1`` of it,
@@ -37,6 +39,7 @@ from wd.memory import keep_freed_memory
 from wd.progress import Progress
 from wd.settings import TrainSettings
 from wd.train_log import TrainLog, board_requested
+from wd.validation import ValidationSet
 from wd.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,7 @@ log = logging.getLogger(__name__)
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.
 NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps",
-                         "log_interval"}
+                         "log_interval", "patience"}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -177,26 +180,48 @@ class TrainState:
     # Training loss summed since the last log row, and its tokens: a resumed run logs the same
     # averages as an uninterrupted one.
     window: tuple[float, int] = (0.0, 0)
+    best_step: int = 0           # the validation with the best value of best_metric so far
+    best_score: float | None = None  # that value, higher is better (a loss is negated)
+    best_bleu: float | None = None   # validation BLEU at best_step, when it was translated
+    bad_validations: int = 0     # validations since best_step (the patience counter)
+    translate_seconds: float = 0.0  # spent translating the validation set
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> TrainState:
         return cls(**{f.name: ckpt[f.name] for f in dataclasses.fields(cls)})
 
+    def record_validation(self, score: float, bleu: float | None) -> None:
+        """Account a validation at ``step`` whose ``score`` is higher for a better model: a new
+        best (strictly higher) resets the patience counter, anything else counts one more."""
+        if self.best_score is None or score > self.best_score:
+            self.best_step, self.best_score, self.best_bleu = self.step, score, bleu
+            self.bad_validations = 0
+        else:
+            self.bad_validations += 1
+
+    def out_of_patience(self, patience: int) -> bool:
+        """Whether ``patience`` validations in a row brought no new best (0: never)."""
+        return bool(patience) and self.bad_validations >= patience
+
 
 def run_changes(ckpt: dict, settings: TrainSettings, job: dict) -> list[str]:
     """Settings (other than length and logging ones) and job keys that differ from the
-    checkpoint's: a rerun after a config or input change must not continue the old run."""
+    checkpoint's, and a step cap below the checkpoint's step: a rerun after a config or input
+    change must not continue the old run."""
     now, saved = dataclasses.asdict(settings), ckpt["settings"]
     changed = [k for k in now if k not in NOT_AFFECTING_UPDATES and saved.get(k) != now[k]]
+    if ckpt["step"] > settings.steps:  # a final model from beyond the cap would break it
+        changed.append(f"steps (now {settings.steps}, below the checkpoint's {ckpt['step']})")
     saved_job = ckpt.get("job", {})
     return changed + sorted(k for k in {*job, *saved_job} if job.get(k) != saved_job.get(k))
 
 
 class CheckpointStore:
     """The checkpoints of one run in its work directory. It keeps the last ``average_last``
-    checkpoints of the schedule (every ``save_every`` updates and the last update) and the newest:
-    a stop's extra checkpoint is a resume point only, never averaged, so that a stopped and
-    resumed run ends with an uninterrupted run's model."""
+    checkpoints of the schedule (every ``save_every`` updates and the last update), the same
+    number ending at the best step, and the newest: a stop's extra checkpoint is a resume point
+    only, never averaged, so that a stopped and resumed run ends with an uninterrupted run's
+    model."""
 
     def __init__(self, work_dir: Path, s: TrainSettings):
         self.work_dir, self.s = Path(work_dir), s
@@ -207,11 +232,18 @@ class CheckpointStore:
     def scheduled(self, step: int) -> bool:
         return step % self.s.save_every == 0 or step == self.s.steps
 
-    def save(self, payload: dict, step: int) -> None:
+    def window(self, end: int) -> list[Path]:
+        """The last ``average_last`` scheduled checkpoints at or before step ``end``."""
+        kept = [p for p in self.paths()
+                if self.scheduled(checkpoint_step(p)) and checkpoint_step(p) <= end]
+        return kept[-max(self.s.average_last, 1):]
+
+    def save(self, payload: dict, step: int, final_step: int) -> None:
+        """Write the checkpoint of ``step``; keep those the final model may still come from
+        (the window ending at ``final_step`` and at ``step``) and the newest."""
         save_atomic(payload, self.work_dir / f"checkpoint_{step:08d}.pt")
         found = self.paths()
-        kept = [p for p in found if self.scheduled(checkpoint_step(p))]
-        keep = {*kept[-max(self.s.average_last, 1):], found[-1]}
+        keep = {*self.window(step), *self.window(final_step), found[-1]}
         for old in found:
             if old not in keep:
                 old.unlink()
@@ -225,24 +257,32 @@ class CheckpointStore:
         for stale in self.work_dir.glob("*.tmp"):
             stale.unlink()
 
-    def average(self) -> dict:
-        """Average of the last ``average_last`` checkpoints (the last one alone if 1)."""
-        return average_state_dicts(self.paths()[-max(self.s.average_last, 1):])
+    def average(self, end: int) -> dict:
+        """Average of the ``average_last`` checkpoints ending at step ``end``."""
+        return average_state_dicts(self.window(end))
 
 
 class Trainer:
-    """Runs ``settings.steps`` updates of ``model`` in ``work_dir``, resuming if checkpoints exist.
+    """Runs up to ``settings.steps`` updates of ``model`` in ``work_dir`` (fewer when patience
+    stops it), resuming if checkpoints exist. ``validation`` is the set translated at each
+    validation when the settings ask for BLEU.
 
-    Under torchrun every process builds the same Trainer; only rank 0 writes files.
+    Under torchrun every process builds the same Trainer (and takes the same stopping
+    decisions, each validating on its own); only rank 0 writes files.
     """
 
     def __init__(self, model: nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair],
                  settings: TrainSettings, work_dir: Path, device: torch.device,
-                 job: dict | None = None, teacher: nn.Module | None = None):
+                 job: dict | None = None, teacher: nn.Module | None = None,
+                 validation: ValidationSet | None = None):
         if not train_pairs:
             raise ValueError("no training pairs left after length filtering")
         if settings.needs_teacher and teacher is None:
             raise ValueError(f"loss {settings.loss} needs the teacher's model")
+        if settings.translates and validation is None:
+            raise ValueError(f"best_metric {settings.best_metric} / valid_bleu needs the "
+                             "validation references")
+        self.validation = validation
         # Word-level distillation's teacher: frozen, in evaluation mode (no dropout).
         self.teacher = teacher.to(device).eval().requires_grad_(False) if teacher else None
         self.ctx = distributed.context()
@@ -321,7 +361,7 @@ class Trainer:
         self.store.save({"model": model, "optimizer": self.optimizer.state_dict(), "rng": rng,
                          **dataclasses.asdict(self.state),
                          "settings": dataclasses.asdict(self.s), "job": self.job},
-                        self.state.step)
+                        self.state.step, self.final_step)
 
     def update(self, batches: list[list[Pair]]) -> tuple[float, int] | None:
         """One optimizer update on the global batch ``batches`` (this process takes its share).
@@ -379,7 +419,8 @@ class Trainer:
                 f"{last}. Lower the learning rate, set clip_norm or check the data.")
 
     def run(self) -> dict:
-        """Train to ``settings.steps``; return ``{"steps", "seconds", "valid_loss"}``.
+        """Train until ``settings.steps`` or patience stops it; return ``{"steps", "seconds",
+        "best_step", "stopped_by", "valid_bleu"}``.
 
         SIGTERM or SIGUSR1 (a cluster's time limit) stops training after the current update with
         a checkpoint written: :class:`wd.stopping.Stopped` (exit status 75) is raised, and a
@@ -398,10 +439,9 @@ class Trainer:
         st, per_update = self.state, self.s.update_freq * self.ctx.world_size
         self.throughput = ThroughputWindow()
         self.progress = Progress(log, "update", self.s.steps, "updates", done=st.step)
-        self.valid_loss = float("nan")
-        while st.step < self.s.steps:
+        while self.running:
             batches = epoch_batches(self.train_pairs, self.s.max_tokens, self.s.seed, st.epoch)
-            while st.position < len(batches) and st.step < self.s.steps:
+            while st.position < len(batches) and self.running:
                 t0 = time.perf_counter()
                 chunk = batches[st.position: st.position + per_update]
                 result = self.update([[self.train_pairs[i] for i in b] for b in chunk])
@@ -411,23 +451,38 @@ class Trainer:
                     self._after_update(*result)
             if st.position >= len(batches):
                 st.epoch, st.position = st.epoch + 1, 0
-        return {"steps": st.step, "seconds": round(st.elapsed, 2), "valid_loss": self.valid_loss}
+        return {"steps": st.step, "seconds": round(st.elapsed, 2),
+                "best_step": self.final_step,
+                "stopped_by": "patience" if st.out_of_patience(self.s.patience) else "steps",
+                "valid_bleu": st.best_bleu}
+
+    @property
+    def running(self) -> bool:
+        """Whether updates remain: under ``steps``, and patience not spent."""
+        return self.state.step < self.s.steps and not self.state.out_of_patience(self.s.patience)
+
+    @property
+    def final_step(self) -> int:
+        """The step whose checkpoints make the final model: the best with patience, else the
+        last."""
+        return self.state.best_step if self.s.patience else self.state.step
 
     def _after_update(self, loss: float, tokens: int) -> None:
         """Account the update; validate and log, checkpoint, and stop when they are due."""
         st = self.state
         st.window = (st.window[0] + loss * tokens, st.window[1] + tokens)
         self.throughput.tokens += tokens
-        last = st.step == self.s.steps
         if st.step % self.s.log_interval == 0 and self.is_main:
             self._log_progress()
-        if st.step % self.s.valid_every == 0 or last:
+        if st.step % self.s.valid_every == 0 or st.step == self.s.steps:
             self._validate_and_log()
+        # Patience runs out at a validation, which is a scheduled checkpoint (TrainSettings):
+        # a resumed run finds it spent.
         saved = self.store.scheduled(st.step)
         if saved:
             self.save()
         faults.pause_point("train.update", step=st.step, work=self.work_dir)
-        if not last:
+        if self.running:
             self._stop_if_requested(saved)
 
     def _log_progress(self) -> None:
@@ -438,19 +493,37 @@ class Trainer:
             f"{self.throughput.tokens_per_sec():.0f} tok/s, lr "
             f"{learning_rate(st.step, self.s):.3g}, train loss {st.window[0] / st.window[1]:.3f}"))
 
+    def _translation_scores(self) -> dict[str, float]:
+        """BLEU and chrF of the validation translations, when the settings ask for them."""
+        if not self.s.translates:
+            return {}
+        start = time.perf_counter()
+        scores = self.validation.scores(self.model, self.device)
+        self.state.translate_seconds += time.perf_counter() - start
+        return scores
+
     def _validate_and_log(self) -> None:
         st = self.state
-        self.valid_loss, valid_nll = validate(self.model, self.valid_pairs, self.s, self.device)
+        valid_loss, valid_nll = validate(self.model, self.valid_pairs, self.s, self.device)
+        scores = {"loss": -valid_loss, **self._translation_scores()}
+        st.record_validation(scores[self.s.best_metric], scores.get("bleu"))
         speed = self.throughput.tokens_per_sec()
         train_loss = st.window[0] / st.window[1]
         self.train_log.append({"step": st.step, "epoch": st.epoch,
                                "lr": f"{learning_rate(st.step, self.s):.3g}",
                                "train_loss": f"{train_loss:.4f}",
-                               "valid_loss": f"{self.valid_loss:.4f}",
+                               "valid_loss": f"{valid_loss:.4f}",
                                "valid_nll": f"{valid_nll:.4f}", "tokens_per_sec": f"{speed:.0f}",
-                               "elapsed_sec": f"{st.elapsed:.1f}", "skipped_updates": st.skipped})
-        log.info("step %d train %.3f valid %.3f (nll %.3f) %.0f tok/s, %d skipped", st.step,
-                 train_loss, self.valid_loss, valid_nll, speed, st.skipped)
+                               "elapsed_sec": f"{st.elapsed:.1f}", "skipped_updates": st.skipped,
+                               "valid_bleu": scores.get("bleu", ""),
+                               "valid_chrf": scores.get("chrf", ""),
+                               "translate_sec": f"{st.translate_seconds:.1f}"})
+        bleu = f" BLEU {scores['bleu']:.2f} chrF {scores['chrf']:.2f}" if "bleu" in scores else ""
+        log.info("step %d train %.3f valid %.3f (nll %.3f)%s %.0f tok/s, %d skipped; best %s at "
+                 "step %d%s", st.step, train_loss, valid_loss, valid_nll, bleu, speed,
+                 st.skipped, self.s.best_metric, st.best_step,
+                 f", stopped by patience ({self.s.patience} validations without a new best)"
+                 if st.out_of_patience(self.s.patience) else "")
         st.window = (0.0, 0)
         self.throughput = ThroughputWindow()
 
@@ -466,8 +539,8 @@ class Trainer:
                                f"{self.s.steps}, checkpoint_{self.state.step:08d}.pt written")
 
     def final_state(self) -> dict:
-        """Average of the last ``average_last`` checkpoints (the last one alone if 1)."""
-        return self.store.average()
+        """Average of the ``average_last`` checkpoints ending at :attr:`final_step`."""
+        return self.store.average(self.final_step)
 
 
 @dataclasses.dataclass

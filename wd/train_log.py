@@ -15,7 +15,7 @@ from pathlib import Path
 from wd.io import read_lines, write_lines
 
 FIELDS = ["step", "epoch", "lr", "train_loss", "valid_loss", "valid_nll", "tokens_per_sec",
-          "elapsed_sec", "skipped_updates"]
+          "elapsed_sec", "skipped_updates", "valid_bleu", "valid_chrf", "translate_sec"]
 
 
 # Set to 1 by wd.workflow.step for logging.tensorboard: the environment, not a rule parameter or
@@ -32,7 +32,8 @@ def board_requested() -> bool:
 # TensorBoard tag of each logged column (the x axis is the row's step).
 BOARD_TAGS = {"train_loss": "loss/train", "valid_loss": "loss/valid", "valid_nll": "nll/valid",
               "lr": "lr", "tokens_per_sec": "tokens_per_sec", "epoch": "epoch",
-              "skipped_updates": "skipped_updates"}
+              "skipped_updates": "skipped_updates", "valid_bleu": "bleu/valid",
+              "valid_chrf": "chrf/valid"}
 
 
 class TrainLog:
@@ -56,7 +57,8 @@ class TrainLog:
         if self.board is not None:
             board = self._board()
             for column, tag in BOARD_TAGS.items():
-                board.add_scalar(tag, float(row[column]), int(row["step"]))
+                if row[column] != "":  # BLEU and chrF only where the run translates
+                    board.add_scalar(tag, float(row[column]), int(row["step"]))
             board.flush()  # a run watched live, or killed, shows every row written
 
     def _board(self):

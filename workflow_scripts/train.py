@@ -10,7 +10,8 @@ from wd.workflow import step
 with step(snakemake) as device:
     inp, out = snakemake.input, snakemake.output
     job = TrainJob(bpe=inp.bpe, train=list(inp.train), valid=list(inp.valid),
-                   init_from=inp.get("init"), teacher=inp.get("teacher"), model_out=out.model,
+                   init_from=inp.get("init"), teacher=inp.get("teacher"),
+                   valid_refs=inp.get("valid_refs"), model_out=out.model,
                    curve_out=out.curve,
                    **snakemake.params.job)
     launch("wd.pipeline:run_train_job", {"job": asdict(job)}, device,
