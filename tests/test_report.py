@@ -1,7 +1,10 @@
+import csv
+import io
 import json
 import math
 import random
 
+import pandas as pd
 import pytest
 
 from wd import report
@@ -148,8 +151,19 @@ def test_valid_loss_last_drop_is_the_relative_fall_over_the_last_fifth(tmp_path)
     assert list(table.valid_loss_last_drop) == [0.005, 0.05]  # from update 400 to 500
     text = markdown(table)
     assert " | 0.5% | " in text and " | 5.0% | " in text
-    assert "Not at their plateau (validation loss fell by 2% or more over the last 20% of " \
-           "updates): kd seed 1 (5.0%)." in text
+    assert "Not at their plateau (ran to the step cap with the validation loss falling by 2% " \
+           "or more over the last 20% of updates): kd seed 1 (5.0%)." in text
+
+
+def test_a_run_stopped_by_patience_is_at_its_plateau(tmp_path):
+    evals = [("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0,
+                                                  stopped_by="patience")),
+             ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0, stopped_by="patience")),
+             ("s1", "wd", 1, evaluation(tmp_path, "wd", 31.5, 320.0, stopped_by="steps"))]
+    logs = [train_log(tmp_path / f"{name}.csv", 2.0, 1.9) for name in ("t", "kd", "wd")]
+    text = markdown(build_table("exp", evals, references(tmp_path), logs))
+    assert "updates): wd seed 1 (5.0%)." in text  # the step cap: the loss was still falling
+    assert "kd seed 1" not in text and "The teacher is not at its plateau" not in text
 
 
 def test_last_drop_needs_a_validation_early_enough(tmp_path):
@@ -172,9 +186,11 @@ def test_the_verdict_states_the_ordering_and_each_comparison_with_its_significan
     rows = table.set_index("method")
     text = verdict(table, "s1")
     assert text.startswith("**s1** (BLEU): cutoff 100.00 > wd 64.00 > kd 60.00 > scratch 20.00.")
-    assert f"kd beats scratch by 40.00 (p = {rows.p_vs_kd['scratch']:.3f}, significant)." in text
-    assert f"wd beats kd by 4.00 (p = {rows.p_vs_kd['wd']:.3f}, not significant)." in text
-    assert (f"wd loses to cutoff by 36.00 (p = {rows.p_vs_cutoff['wd']:.3f}, significant)."
+    assert f"kd beats scratch: +40.00 BLEU (p = {rows.p_vs_kd['scratch']:.3f}, significant)." \
+        in text
+    # not significant: a tie, whatever the sign
+    assert f"wd ties with kd: +4.00 BLEU (p = {rows.p_vs_kd['wd']:.3f}, not significant)." in text
+    assert (f"wd loses to cutoff: -36.00 BLEU (p = {rows.p_vs_cutoff['wd']:.3f}, significant)."
             in text)
     assert "plateau" not in text
     assert markdown(table).index("## Verdict") < markdown(table).index("## Student `s1`")
@@ -186,9 +202,84 @@ def test_the_verdict_counts_significant_seeds(tmp_path):
     table = build_table("exp", [("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0)),
                                 run("kd", 1, 20.0), run("wd", 1, 100.0), run("kd", 2, 20.0),
                                 run("wd", 2, 24.0)], references(tmp_path))
+    # differences 80 and 4 (sample std 53.74); only the first is significant
     assert verdict(table, "s1") == ("**s1** (mean BLEU over 2 seeds): wd 62.00 > kd 20.00. "
-                                    "wd beats kd by 42.00 (significant (p < 0.05) in 1 of 2 "
-                                    "seeds).")
+                                    "wd ties with kd: +42.00 +- 53.74 BLEU over 2 seeds "
+                                    "(significant in that direction in 1 of 2 seeds).")
+
+
+def seeds_table(**methods):
+    """A results table for student ``s1`` from ``method=[(bleu, p-value), ...]`` (one pair per
+    seed; the p-value goes into ``p_vs_kd``, where wd.significance puts it for scratch and wd)."""
+    return pd.DataFrame([
+        {"student": "s1", "method": method, "seed": seed, "bleu": bleu, "p_vs_kd": p,
+         "p_vs_cutoff": math.nan, "valid_loss_last_drop": 0.0, "stopped_by": "steps"}
+        for method, runs in methods.items() for seed, (bleu, p) in enumerate(runs, 1)])
+
+
+KD = [(30.0, math.nan)] * 3
+
+
+@pytest.mark.parametrize("wd, said", [
+    ([(31.0, 0.01), (32.0, 0.01), (33.0, 0.01)],
+     "wd beats kd: +2.00 +- 1.00 BLEU over 3 seeds (significant in that direction in 3 of 3 "
+     "seeds)."),
+    ([(29.0, 0.01), (28.0, 0.01), (27.0, 0.01)],
+     "wd loses to kd: -2.00 +- 1.00 BLEU over 3 seeds (significant in that direction in 3 of 3 "
+     "seeds)."),
+    ([(31.0, 0.01), (32.0, 0.20), (33.0, 0.01)],  # one seed not significant
+     "wd ties with kd: +2.00 +- 1.00 BLEU over 3 seeds (significant in that direction in 2 of 3 "
+     "seeds)."),
+    ([(32.0, 0.01), (33.0, 0.01), (29.0, 0.01)],  # all significant, one the other way
+     "wd ties with kd: +1.33 +- 2.08 BLEU over 3 seeds (significant in that direction in 2 of 3 "
+     "seeds)."),
+])
+def test_a_difference_over_seeds_is_real_only_when_significant_in_every_seed_one_way(wd, said):
+    assert said in verdict(seeds_table(kd=KD, wd=wd), "s1")
+
+
+def test_kd_against_scratch_takes_its_p_values_from_the_scratch_rows():
+    text = verdict(seeds_table(scratch=[(20.0, 0.01), (21.0, 0.01), (22.0, 0.01)], kd=KD), "s1")
+    assert "kd beats scratch: +9.00 +- 1.00 BLEU over 3 seeds (significant in that direction " \
+           "in 3 of 3 seeds)." in text
+
+
+def test_best_step_stopped_by_and_valid_bleu_follow_train_steps_empty_where_missing(tmp_path):
+    early = {"best_step": 1500, "stopped_by": "patience", "valid_bleu": 27.25}
+    table = build_table("exp", [
+        ("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0)),  # an old json
+        ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0, **early)),
+        ("s1", "wd", 1, evaluation(tmp_path, "wd", 31.5, 320.0, best_step=2000,
+                                   stopped_by="steps")),  # did not translate its valid set
+    ], references(tmp_path))
+    columns = list(table.columns)
+    at = columns.index("train_steps") + 1
+    assert columns[at:at + 3] == ["best_step", "stopped_by", "valid_bleu"]
+    assert str(table.best_step.dtype) == "Int64"
+    assert table.best_step.isna().tolist() == [True, False, False]
+    assert table.stopped_by.isna().tolist() == [True, False, False]
+    assert table.valid_bleu.isna().tolist() == [True, False, True]
+    csv_rows = list(csv.DictReader(io.StringIO(table.to_csv(index=False))))
+    assert [(r["best_step"], r["stopped_by"], r["valid_bleu"]) for r in csv_rows] == [
+        ("", "", ""), ("1500", "patience", "27.25"), ("2000", "steps", "")]  # 1500, not 1500.0
+    text = markdown(table)
+    assert "| train_steps | best_step | stopped_by | valid_bleu | valid_loss_last_drop |" in text
+    assert "| 10 | 1,500 | patience | 27.25 | 0.5% |" in text
+    assert "| 10 | 2,000 | steps |  | 0.5% |" in text
+    assert "| 10 |  |  |  | 0.5% |" in text and "None" not in text
+
+
+def test_the_seed_summary_gives_the_mean_training_length(tmp_path):
+    def run(method, seed, bleu, best_step):
+        return ("s1", method, seed, evaluation(tmp_path, f"{method}{seed}", bleu, 300.0,
+                                               best_step=best_step))
+    table = build_table("exp", [("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0)),
+                                run("kd", 1, 20.0, 400), run("kd", 2, 24.0, 500)],
+                        references(tmp_path))
+    summary = report.seed_summary(table).set_index("method")
+    assert list(summary.columns[-2:]) == ["train_steps_mean", "best_step_mean"]
+    assert summary.best_step_mean["kd"] == 450 and summary.train_steps_mean["kd"] == 10
+    assert pd.isna(summary.best_step_mean["teacher"])
 
 
 def test_last_drop_fits_a_line_through_the_last_fifth(tmp_path):

@@ -21,42 +21,68 @@ def _save(fig, out: Path) -> None:
 
 
 def bleu_vs_speed(table: pd.DataFrame, out: Path) -> None:
-    """Every system a point (speed-up over the teacher, BLEU; means over seeds); one line per
-    method across student shapes, ordered by speed-up."""
+    """Every system a point (speed-up over the teacher, BLEU; means over seeds, with error bars of
+    their standard deviations where a system has several seeds); one line per method across
+    student shapes, ordered by speed-up."""
     title = f"{table.experiment.iloc[0]}: BLEU against speed"
     testset = table.testset.iloc[0]
-    table = table.groupby(["student", "method"], as_index=False)[["speedup", "bleu"]].mean()
+    table = table.groupby(["student", "method"], as_index=False).agg(
+        speedup=("speedup", "mean"), bleu=("bleu", "mean"), speedup_std=("speedup", "std"),
+        bleu_std=("bleu", "std"), runs=("bleu", "size"))
+    spread = table.runs.max() > 1  # std is NaN for one run: no bar drawn for it
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for method in sorted(set(table.method), key=method_rank):
         rows = table[table.method == method].sort_values("speedup")
         marker = "*" if method == "teacher" else "o"
-        ax.plot(rows.speedup, rows.bleu, marker=marker, markersize=10 if marker == "*" else 6,
-                label=method)
+        ax.errorbar(rows.speedup, rows.bleu, xerr=rows.speedup_std if spread else None,
+                    yerr=rows.bleu_std if spread else None, capsize=3, marker=marker,
+                    markersize=10 if marker == "*" else 6, label=method)
         for row in rows.itertuples():
             if row.student != "teacher":
                 ax.annotate(row.student, (row.speedup, row.bleu), fontsize=7,
                             textcoords="offset points", xytext=(4, 2))
     ax.set_xlabel("decoding speed-up over the teacher (sentences/s ratio)")
-    ax.set_ylabel(f"BLEU ({testset})")
+    ax.set_ylabel(f"BLEU ({testset})" + (" (mean and std over seeds)" if spread else ""))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, out)
 
 
+# Rows of the training-curve figure: (train_log.csv column, axis label).
+LOSS_PANEL = ("valid_loss", "validation loss (label-smoothed, per token)")
+BLEU_PANEL = ("valid_bleu", "validation BLEU")
+
+
+def _has(log: pd.DataFrame, column: str) -> bool:
+    """Whether a log has values in ``column``: empty where the run did not translate its
+    validation set, absent in logs written before validation BLEU existed."""
+    return column in log and bool(log[column].notna().any())
+
+
 def training_curves(curves: dict[str, dict[str, tuple[Path, int]]], out: Path) -> None:
-    """Validation loss against updates, one panel per student shape. ``curves`` maps a shape to
-    its runs, each a ``train_log.csv`` and the updates before it (WD Phase 2 follows Phase 1)."""
-    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5), squeeze=False,
-                             sharey=True)
-    for ax, (student, runs) in zip(axes[0], curves.items()):
-        for name, (path, offset) in runs.items():
-            log = pd.read_csv(path)
-            ax.plot(log.step + offset, log.valid_loss, label=name,
-                    linestyle="--" if name in ("teacher", "wd_phase1") else "-")
+    """Validation loss against updates, one panel per student shape, and under it validation BLEU
+    when some run scored it. ``curves`` maps a shape to its runs, each a ``train_log.csv`` and the
+    updates before it (WD Phase 2 follows Phase 1). A run keeps its colour in every panel."""
+    logs = {student: {name: (pd.read_csv(path), offset) for name, (path, offset) in runs.items()}
+            for student, runs in curves.items()}
+    scored = any(_has(log, BLEU_PANEL[0]) for runs in logs.values() for log, _ in runs.values())
+    panels = [LOSS_PANEL, BLEU_PANEL] if scored else [LOSS_PANEL]
+    fig, axes = plt.subplots(len(panels), len(logs), figsize=(6 * len(logs), 4.5 * len(panels)),
+                             squeeze=False, sharex="col", sharey="row")
+    for row, (column, label) in zip(axes, panels):
+        for ax, runs in zip(row, logs.values()):
+            for colour, (name, (log, offset)) in enumerate(runs.items()):
+                if _has(log, column):
+                    points = log[["step", column]].dropna()
+                    ax.plot(points.step + offset, points[column], color=f"C{colour}", label=name,
+                            linestyle="--" if name in ("teacher", "wd_phase1") else "-")
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7)
+        row[0].set_ylabel(label)
+    for ax, student in zip(axes[0], logs):
         ax.set_title(f"student {student}")
+    for ax in axes[-1]:
         ax.set_xlabel("updates")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("validation loss (label-smoothed, per token)")
     _save(fig, out)

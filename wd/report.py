@@ -23,9 +23,12 @@ from wd.train_log import last_drop
 COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "bleu",
            "bleu_ci95_low", "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd",
            "p_vs_cutoff", "params", "sents_per_sec", "tokens_per_sec", "speedup",
-           "speedup_tokens", "train_steps", "valid_loss_last_drop", "train_seconds", "device",
-           "beam", "batch_size", "threads", "bleu_signature", "chrf_signature",
-           "generator_params", "schema_version"]
+           "speedup_tokens", "train_steps", "best_step", "stopped_by", "valid_bleu",
+           "valid_loss_last_drop", "train_seconds", "device", "beam", "batch_size", "threads",
+           "bleu_signature", "chrf_signature", "generator_params", "schema_version"]
+# Integer columns some rows lack (WD's generator; best_step, from the checkpoint's meta, before
+# early stopping existed): Int64, empty there.
+INT_COLUMNS = ["best_step", "generator_params"]
 # CTranslate2 speeds and BLEU (wd.ct2_decode), present when the evaluation timed it; after
 # speedup_tokens.
 CT2_COLUMNS = ["ct2_sents_per_sec", "ct2_speedup", "ct2_bleu", "ct2_int8_sents_per_sec",
@@ -74,7 +77,7 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
     table["order"] = table.method.map(method_rank)
     table = table.sort_values(["order", "student", "seed"], kind="stable").drop(columns="order")
     table = table.reindex(columns=columns(table))
-    table["generator_params"] = table["generator_params"].astype("Int64")
+    table[INT_COLUMNS] = table[INT_COLUMNS].astype("Int64")
     table["schema_version"] = SCHEMA_VERSION
     return table.reset_index(drop=True)
 
@@ -104,11 +107,13 @@ def columns(table: pd.DataFrame) -> list[str]:
 
 
 def _cell(value) -> str:
+    if value is None or value is pd.NA:  # a missing Int64 value reads back as None
+        return ""
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return "" if value is pd.NA else str(value)
+    return str(value)
 
 
 def _p_value(value: float) -> str:
@@ -128,11 +133,15 @@ def several_seeds(table: pd.DataFrame) -> bool:
 
 def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per (student, method): runs, and mean and sample standard deviation over seeds of BLEU,
-    chrF and the BLEU difference to the KD student of the same seed (std NaN for one run)."""
+    chrF and the BLEU difference to the KD student of the same seed (std NaN for one run), and the
+    mean training length (``best_step`` where the evaluations recorded it): early stopping makes
+    it differ between seeds."""
     grouped = table.groupby(["student", "method", "train_data"], sort=False)
+    steps = [c for c in ("train_steps", "best_step") if c in table and table[c].notna().any()]
     summary = grouped.agg(runs=("seed", "size"),
                           **{f"{c}_{f}": (c, f) for c in ("bleu", "chrf", "delta_bleu_vs_kd")
-                             for f in ("mean", "std")})
+                             for f in ("mean", "std")},
+                          **{f"{c}_mean": (c, "mean") for c in steps})
     return summary.round(2).reset_index()
 
 
@@ -143,10 +152,42 @@ COMPARISONS = [("kd", "scratch", "scratch", "p_vs_kd"), ("wd", "kd", "wd", "p_vs
 PLATEAU_DROP = 0.02  # valid_loss_last_drop below this: the run is at its plateau
 
 
+def seed_differences(rows: pd.DataFrame, first: str, second: str, carrier: str,
+                     column: str) -> pd.DataFrame:
+    """Per seed where both methods ran: BLEU of ``first`` minus ``second`` (``diff``) and the
+    paired-bootstrap p-value of that seed (``p``, on the ``carrier`` row)."""
+    by_seed = rows.set_index(["method", "seed"])
+    return pd.DataFrame({"diff": by_seed.bleu[first] - by_seed.bleu[second],
+                         "p": by_seed[column][carrier]}).dropna()
+
+
+def comparison(first: str, second: str, seeds: pd.DataFrame) -> str:
+    """One comparison of the verdict. With several seeds it is real ("beats", "loses to") only
+    when every seed's difference is significant and has the mean's sign (docs/results.md,
+    Verdicts over seeds); with one seed, when that seed's is significant."""
+    mean = seeds["diff"].mean()
+    agree = int(((seeds.p < 0.05) & (seeds["diff"] * mean > 0)).sum())
+    real = agree == len(seeds)
+    word = ("beats" if mean > 0 else "loses to") if real else "ties with"
+    if len(seeds) == 1:
+        p = seeds.p.iloc[0]
+        note = f"p = {p:.3f}, " + ("significant" if real else "not significant")
+        return f"{first} {word} {second}: {mean:+.2f} BLEU ({note})."
+    return (f"{first} {word} {second}: {mean:+.2f} +- {seeds['diff'].std():.2f} BLEU over "
+            f"{len(seeds)} seeds (significant in that direction in {agree} of {len(seeds)} "
+            "seeds).")
+
+
+def short_of_plateau(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose run ran to its step cap (or predates ``stopped_by``) while the validation
+    loss was still falling; a run stopped by patience is at its plateau by construction."""
+    return rows[(rows.valid_loss_last_drop >= PLATEAU_DROP) & (rows.stopped_by != "patience")]
+
+
 def verdict(table: pd.DataFrame, student: str) -> str:
     """One paragraph for a student shape, generated from the table: the BLEU ordering, each of
     the paper's comparisons with its difference and significance, and the runs not at their
-    plateau. With several seeds: means over seeds, significance counted per seed."""
+    plateau. With several seeds: means over seeds, significance required in every seed."""
     rows = table[table.student == student]
     bleu = rows.groupby("method", sort=False).bleu.mean()
     seeds = rows.seed.nunique()
@@ -154,23 +195,16 @@ def verdict(table: pd.DataFrame, student: str) -> str:
     order = " > ".join(f"{m} {b:.2f}" for m, b in bleu.sort_values(ascending=False).items())
     out = [f"**{student}** ({mean}): {order}."]
     for first, second, carrier, column in COMPARISONS:
-        if first not in bleu or second not in bleu:
-            continue
-        diff = bleu[first] - bleu[second]
-        p = rows[rows.method == carrier][column].dropna()
-        wins = "beats" if diff > 0 else "loses to" if diff < 0 else "ties with"
-        significant = int((p < 0.05).sum())
-        if seeds > 1:
-            note = f"significant (p < 0.05) in {significant} of {len(p)} seeds"
-        else:
-            note = f"p = {p.iloc[0]:.3f}, " + ("significant" if significant else "not significant")
-        out.append(f"{first} {wins} {second} by {abs(diff):.2f} ({note}).")
-    loose = rows[rows.valid_loss_last_drop >= PLATEAU_DROP]
+        if first in bleu and second in bleu:
+            paired = seed_differences(rows, first, second, carrier, column)
+            if len(paired):
+                out.append(comparison(first, second, paired))
+    loose = short_of_plateau(rows)
     if len(loose):
         listed = ", ".join(f"{m} seed {sd} ({d:.1%})" for m, sd, d in zip(
             loose.method, loose.seed, loose.valid_loss_last_drop))
-        out.append(f"Not at their plateau (validation loss fell by {PLATEAU_DROP:.0%} or more over "
-                   f"the last 20% of updates): {listed}.")
+        out.append(f"Not at their plateau (ran to the step cap with the validation loss falling "
+                   f"by {PLATEAU_DROP:.0%} or more over the last 20% of updates): {listed}.")
     return " ".join(out)
 
 
@@ -188,7 +222,8 @@ def markdown(table: pd.DataFrame) -> str:
     shown = ["method", *(["seed"] if seeds else []), "train_data", "bleu", "bleu_ci95",
              "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf", *variants, "params",
              "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", *ct2_columns(table),
-             "train_steps", "valid_loss_last_drop", "train_seconds"]
+             "train_steps", "best_step", "stopped_by", "valid_bleu", "valid_loss_last_drop",
+             "train_seconds"]
     first = table.iloc[0]
     out = [f"# Results: {first.experiment}", "",
            f"Test set `{first.testset}`; decoding with beam {first.beam}, batch {first.batch_size} "
@@ -201,9 +236,10 @@ def markdown(table: pd.DataFrame) -> str:
            "", "## Verdict", ""]
     students = [s for s in table.student.unique() if s != "teacher"]
     out += [line for student in students for line in (verdict(table, student), "")]
-    teacher_drop = table[table.method == "teacher"].valid_loss_last_drop.iloc[0]
-    if teacher_drop >= PLATEAU_DROP:
-        out += [f"The teacher is not at its plateau ({teacher_drop:.1%}).", ""]
+    loose = short_of_plateau(table[table.method == "teacher"])
+    if len(loose):
+        out += [f"The teacher is not at its plateau ({loose.valid_loss_last_drop.iloc[0]:.1%}).",
+                ""]
     summary = seed_summary(table) if seeds else None
     table = table.assign(
         bleu_ci95=[f"{low:.2f}-{high:.2f}" for low, high in zip(table.bleu_ci95_low,
@@ -221,7 +257,10 @@ def markdown(table: pd.DataFrame) -> str:
     out += [f"`bleu_ci95`: 95% confidence interval of BLEU; `p_vs_kd`, `p_vs_cutoff`: p-value of "
             "the BLEU difference to the KD and the cut-off student of the same shape and seed (* "
             f"below 0.05); both from paired bootstrap resampling, {significance.SAMPLES} resamples "
-            "of the test sentences, sacreBLEU's fixed seed. `valid_loss_last_drop`: relative fall "
+            "of the test sentences, sacreBLEU's fixed seed. `best_step`: the update whose "
+            "checkpoint is the model (WD: counted from the start of Phase 1); `stopped_by`: "
+            "`patience` (early stopping: at its plateau) or `steps` (the step cap); "
+            "`valid_bleu`: validation BLEU at `best_step`. `valid_loss_last_drop`: relative fall "
             "of the validation loss over the last 20% of the run's updates (under 2%: the run is "
             "at its plateau; WD: Phase 2).", "",
             "BLEU signature: `" + str(first.bleu_signature) + "`",
