@@ -139,16 +139,21 @@ def phase1_job(wildcards):
 
 
 def training_curves(seed):
-    """Per student shape: run name -> (train_log.csv, updates before it) for the curve plot,
-    the students' runs with one seed."""
+    """Per student shape: run name -> (train_log.csv, the log of the run it continues or None)
+    for the curve plot, the students' runs with one seed: WD Phase 2 is drawn after the updates
+    its Phase 1 made, which early stopping decides."""
     curves = {}
     for student in STUDENTS:
-        runs = {"teacher": (exp("models/teacher/train_log.csv"), 0)}
+        runs = {"teacher": (exp("models/teacher/train_log.csv"), None)}
         for method in [m for m in METHODS[student] if methods.get(m).trains]:
-            offset = PHASE1_STEPS if methods.get(method).is_wd else 0
-            runs[method] = (exp(f"{run_dir(student, method, seed)}/train_log.csv"), offset)
+            spec = methods.get(method)
+            phase1 = phase1_dir(student, spec.phase1_run, seed) if spec.is_wd else None
+            runs[method] = (
+                exp(f"{run_dir(student, method, seed)}/train_log.csv"),
+                exp(f"{phase1}/train_log.csv") if phase1 else None,
+            )
         if any(methods.get(m).is_wd for m in METHODS[student]):
-            runs["wd_phase1"] = (exp(f"{phase1_dir(student, seed=seed)}/train_log.csv"), 0)
+            runs["wd_phase1"] = (exp(f"{phase1_dir(student, seed=seed)}/train_log.csv"), None)
         curves[student] = runs
     return curves
 
@@ -161,7 +166,7 @@ EVALS = [exp(f"eval/{s}/{m}/seed{seed}/test.json") for s, m, seed in SYSTEMS]
 HYPS = [path.removesuffix(".json") + ".hyp" for path in EVALS]  # beside each json (wd.evaluate)
 TRAIN_LOGS = [str(Path(model_path(*system)).parent / "train_log.csv") for system in SYSTEMS]
 CURVES = training_curves(SEEDS[0])
-CURVE_FILES = sorted({path for runs in CURVES.values() for path, _ in runs.values()})
+CURVE_FILES = sorted({path for runs in CURVES.values() for run in runs.values() for path in run if path})
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
 # A model package (wd.package) per evaluated system: the teacher's, and each student method's of

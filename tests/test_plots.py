@@ -27,8 +27,9 @@ def train_log(path, bleu=None):
 
 @pytest.mark.parametrize("bleu, rows", [(None, 1), ("", 1), ("21.5", 2)])
 def test_training_curves_add_validation_bleu_where_a_run_scored_it(tmp_path, figures, bleu, rows):
-    curves = {shape: {"teacher": (train_log(tmp_path / "t.csv"), 0),  # an old log
-                      "wd": (train_log(tmp_path / f"{shape}.csv", bleu), 100)}
+    phase1 = train_log(tmp_path / "phase1.csv")  # its last update: 300
+    curves = {shape: {"teacher": (train_log(tmp_path / "t.csv"), None),  # an old log
+                      "wd": (train_log(tmp_path / f"{shape}.csv", bleu), phase1)}
               for shape in ("s1", "s2")}
     out = tmp_path / "curves.png"
     plots.training_curves(curves, out)
@@ -38,7 +39,7 @@ def test_training_curves_add_validation_bleu_where_a_run_scored_it(tmp_path, fig
     if rows == 2:
         (line,) = axes[2].lines  # only the run that scored BLEU; same colour and offset
         assert line.get_color() == axes[0].lines[1].get_color()
-        assert list(line.get_xdata()) == [200, 300, 400]
+        assert list(line.get_xdata()) == [400, 500, 600]  # after Phase 1's updates
 
 
 def results(bleus):

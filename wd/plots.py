@@ -60,11 +60,18 @@ def _has(log: pd.DataFrame, column: str) -> bool:
     return column in log and bool(log[column].notna().any())
 
 
-def training_curves(curves: dict[str, dict[str, tuple[Path, int]]], out: Path) -> None:
+def _last_step(path: Path | None) -> int:
+    """The updates a run made (its last log row's step); 0 for no run."""
+    return 0 if path is None else int(pd.read_csv(path).step.iloc[-1])
+
+
+def training_curves(curves: dict[str, dict[str, tuple[Path, Path | None]]], out: Path) -> None:
     """Validation loss against updates, one panel per student shape, and under it validation BLEU
     when some run scored it. ``curves`` maps a shape to its runs, each a ``train_log.csv`` and the
-    updates before it (WD Phase 2 follows Phase 1). A run keeps its colour in every panel."""
-    logs = {student: {name: (pd.read_csv(path), offset) for name, (path, offset) in runs.items()}
+    log of the run it continues, after whose updates it is drawn (WD Phase 2 after its Phase 1),
+    or None. A run keeps its colour in every panel."""
+    logs = {student: {name: (pd.read_csv(path), _last_step(after))
+                      for name, (path, after) in runs.items()}
             for student, runs in curves.items()}
     scored = any(_has(log, BLEU_PANEL[0]) for runs in logs.values() for log, _ in runs.values())
     panels = [LOSS_PANEL, BLEU_PANEL] if scored else [LOSS_PANEL]
