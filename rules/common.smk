@@ -166,7 +166,9 @@ EVALS = [exp(f"eval/{s}/{m}/seed{seed}/test.json") for s, m, seed in SYSTEMS]
 HYPS = [path.removesuffix(".json") + ".hyp" for path in EVALS]  # beside each json (wd.evaluate)
 TRAIN_LOGS = [str(Path(model_path(*system)).parent / "train_log.csv") for system in SYSTEMS]
 CURVES = training_curves(SEEDS[0])
-CURVE_FILES = sorted({path for runs in CURVES.values() for run in runs.values() for path in run if path})
+CURVE_FILES = sorted(
+    {path for runs in CURVES.values() for run in runs.values() for path in run if path}
+)
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
 # A model package (wd.package) per evaluated system: the teacher's, and each student method's of

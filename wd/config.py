@@ -137,8 +137,8 @@ def train_sections(config: dict) -> dict[str, dict]:
     """Config key -> train settings of the teacher, the students and each WD phase (a phase's
     keys over the student budget's)."""
     students = config["student_train"]
-    return {"teacher.train": config["teacher"]["train"], "student_train": students,
-            **{f"wd.{phase}": {**students, **config["wd"][phase]} for phase in ("phase1", "phase2")}}
+    phases = {f"wd.{phase}": {**students, **config["wd"][phase]} for phase in ("phase1", "phase2")}
+    return {"teacher.train": config["teacher"]["train"], "student_train": students, **phases}
 
 
 def _check_optional_packages(config: dict) -> None:
