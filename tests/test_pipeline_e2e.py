@@ -129,15 +129,18 @@ def test_rerun_has_nothing_to_do(micro_run):
     assert "Nothing to be done" in run.stdout + run.stderr
 
 
-def test_teacher_checkpoint_is_the_average_of_the_last_two(micro_run):
+def test_teacher_checkpoint_is_the_average_of_the_two_ending_at_its_best_step(micro_run):
     import torch
     work = micro_run / "models" / "teacher" / "work"
-    kept = sorted(work.glob("checkpoint_*.pt"))
-    assert [p.name for p in kept] == ["checkpoint_00000020.pt", "checkpoint_00000030.pt"]
     final = torch.load(micro_run / "models" / "teacher" / "final.pt", weights_only=True)
-    a, b = (torch.load(p, weights_only=True)["model"] for p in kept)
+    best = final["meta"]["best_step"]
+    window = [step for step in (10, 20, 30) if step <= best][-2:]  # checkpoints every 10
+    kept = {int(p.stem.split("_")[1]): p for p in work.glob("checkpoint_*.pt")}
+    assert set(kept) == {*window, 20, 30}  # the window at the best step and at the last one
+    averaged = [torch.load(kept[step], weights_only=True)["model"] for step in window]
     name = "encoder.0.ffn.fc1.weight"
-    torch.testing.assert_close(final["model"][name], (a[name] + b[name]) / 2)
+    torch.testing.assert_close(final["model"][name],
+                               sum(m[name] for m in averaged) / len(averaged))
 
 
 def test_a_package_reproduces_its_systems_test_hypotheses(micro_run, tmp_path):
