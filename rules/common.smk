@@ -12,7 +12,12 @@ from wd.config import (
     train_job_params,
     validate,
 )
-from wd.data.prepare import raw_outputs, test_reference_count
+from wd.data.prepare import (
+    experiment_testsets,
+    raw_outputs,
+    splits,
+    reference_count,
+)
 from wd.settings import TrainSettings
 
 for warning in rename_methods(config):
@@ -33,10 +38,20 @@ def exp(path):
     return str(EXP / path)
 
 
-# References of the test set: data/raw/test.tgt, then test.tgt.1, test.tgt.2, ... (local
-# corpora with several references, e.g. NIST Zh-En).
-N_REFS = test_reference_count(config["data"])
-TEST_REFS = [str(p) for p in raw_outputs(EXP / "data" / "raw", "test", N_REFS)[1:]]
+# The test sets, the primary one (the verdict's) first, and the references of each:
+# data/raw/<test set>.tgt, then <test set>.tgt.1, .tgt.2, ... (local corpora with several
+# references, e.g. NIST Zh-En).
+TESTSETS = experiment_testsets(config["data"])
+SPLITS = splits(config["data"])
+TEST_REFS = {
+    testset: [
+        str(path)
+        for path in raw_outputs(
+            EXP / "data" / "raw", testset, reference_count(config["data"], testset)
+        )[1:]
+    ]
+    for testset in TESTSETS
+}
 BPE_TRAIN = [exp("bpe/train.src"), exp("bpe/train.tgt")]
 KD_TRAIN = [exp("bpe/train.src"), exp("kd/train.tgt")]
 VALID = [exp("bpe/valid.src"), exp("bpe/valid.tgt")]
@@ -162,8 +177,14 @@ def training_curves(seed):
 SYSTEMS = [("teacher", "teacher", config["seed"])] + [
     (s, m, seed) for s in STUDENTS for m in METHODS[s] for seed in SEEDS
 ]
-EVALS = [exp(f"eval/{s}/{m}/seed{seed}/test.json") for s, m, seed in SYSTEMS]
-HYPS = [path.removesuffix(".json") + ".hyp" for path in EVALS]  # beside each json (wd.evaluate)
+# Per test set, the result json of each system (its hypotheses beside it, wd.evaluate).
+EVALS = {
+    testset: [exp(f"eval/{s}/{m}/seed{seed}/{testset}.json") for s, m, seed in SYSTEMS]
+    for testset in TESTSETS
+}
+ALL_EVALS = [path for paths in EVALS.values() for path in paths]
+ALL_HYPS = [path.removesuffix(".json") + ".hyp" for path in ALL_EVALS]
+ALL_TEST_REFS = [path for refs in TEST_REFS.values() for path in refs]
 TRAIN_LOGS = [str(Path(model_path(*system)).parent / "train_log.csv") for system in SYSTEMS]
 CURVES = training_curves(SEEDS[0])
 CURVE_FILES = sorted(
@@ -181,7 +202,7 @@ PLOTS = [exp("plots/bleu_vs_speed.png"), exp("plots/training_curves.png")]
 
 
 wildcard_constraints:
-    split="train|valid|test",
+    split="|".join(SPLITS),
     side="src|tgt",
     student="|".join(STUDENTS),
     method=methods.trained_pattern(),

@@ -2,10 +2,10 @@
 # checksum-verified) -> Moses tokens -> joint BPE pieces. Nothing is fetched at parse time.
 import re
 
-from wd.data.corpora import CORPORA
+from wd.data.corpora import registry_corpus
 from wd.data.prepare import local_inputs
 
-RAW = expand(exp("data/raw/{split}.{side}"), split=["train", "valid", "test"], side=["src", "tgt"])
+RAW = expand(exp("data/raw/{split}.{side}"), split=SPLITS, side=["src", "tgt"])
 SOURCE = config["data"]["source"]
 
 if SOURCE == "toy":
@@ -27,7 +27,7 @@ elif SOURCE == "local":
         input:
             local_inputs(config["data"]["local"]),
         output:
-            RAW + TEST_REFS[1:],
+            RAW + [ref for refs in TEST_REFS.values() for ref in refs[1:]],
         log:
             exp("logs/copy_local.log"),
         params:
@@ -43,7 +43,7 @@ else:
     # run where snakemake runs (localrule), as cluster nodes often have no network. Where a file
     # comes from (data.mirror, data.manual, data.download) is read by the script, not passed as
     # params: the verified file is the same either way, so changing them reruns nothing.
-    CORPUS = CORPORA[SOURCE]
+    CORPUS = registry_corpus(SOURCE, SIDES["src"], SIDES["tgt"])
     DOWNLOADS = Path(config["results_dir"]) / "downloads"
 
     rule download:
@@ -55,7 +55,7 @@ else:
             file="|".join(re.escape(f.name) for f in CORPUS.files),
         localrule: True
         params:
-            corpus=CORPUS.name,
+            corpus=[SOURCE, SIDES["src"], SIDES["tgt"]],
         script:
             "../workflow_scripts/download.py"
 
@@ -68,7 +68,7 @@ else:
         log:
             exp("logs/prepare_corpus/{split}.log"),
         params:
-            corpus=CORPUS.name,
+            corpus=[SOURCE, SIDES["src"], SIDES["tgt"]],
             clean=config["data"]["clean"],
         script:
             "../workflow_scripts/prepare_corpus.py"
@@ -107,9 +107,9 @@ rule apply_bpe:
     # threads, top priority) starts next instead of a student slipping into a free core.
     input:
         model=exp("bpe/spm.model"),
-        text=expand(exp("data/tok/{split}.{{side}}"), split=["train", "valid", "test"]),
+        text=expand(exp("data/tok/{split}.{{side}}"), split=SPLITS),
     output:
-        expand(exp("bpe/{split}.{{side}}"), split=["train", "valid", "test"]),
+        expand(exp("bpe/{split}.{{side}}"), split=SPLITS),
     log:
         exp("logs/apply_bpe/{side}.log"),
     script:

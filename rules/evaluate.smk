@@ -1,4 +1,5 @@
-# Evaluation of every system in one job (speed-ups are ratios measured together), then tables
+# Evaluation of every system in one job (speed-ups are ratios measured together, on the primary
+# test set; the further test sets are decoded and scored in the same job, untimed), then tables
 # with confidence intervals and significance from the hypotheses.
 
 
@@ -6,11 +7,11 @@ rule evaluate:
     input:
         models=[model_path(*system) for system in SYSTEMS],
         bpe=exp("bpe/spm.model"),
-        src=exp("bpe/test.src"),
-        refs=TEST_REFS,  # every reference of the test set: scores and signatures say nrefs:N
+        srcs=[exp(f"bpe/{testset}.src") for testset in TESTSETS],
+        refs=ALL_TEST_REFS,  # every reference of each test set: signatures say nrefs:N
     output:
-        jsons=EVALS,
-        hyps=HYPS,
+        jsons=ALL_EVALS,
+        hyps=ALL_HYPS,
         env=ENV_USED,  # versions and the machine whose speeds the table reports
     log:
         exp("logs/evaluate.log"),
@@ -21,6 +22,7 @@ rule evaluate:
         gpu=config["gpus"],
     params:
         names=["/".join(map(str, system)) for system in SYSTEMS],
+        testsets={testset: len(refs) for testset, refs in TEST_REFS.items()},
         search=config["evaluation"],
         bleu_variants=config["evaluation"]["bleu_variants"],
         tgt_lang=config["data"]["tgt_lang"],
@@ -30,9 +32,9 @@ rule evaluate:
 
 rule report:
     input:
-        evals=EVALS,
-        hyps=HYPS,  # read beside each json, with the references, for the significance columns
-        refs=TEST_REFS,
+        evals=ALL_EVALS,
+        hyps=ALL_HYPS,  # read beside each json, with the references, for the significance columns
+        refs=ALL_TEST_REFS,
         train_logs=TRAIN_LOGS,  # one per system: valid_loss_last_drop
     output:
         report(TABLES[0], caption="../report/results.rst", category="Results"),
@@ -43,6 +45,7 @@ rule report:
     params:
         experiment=config["experiment"],
         systems=SYSTEMS,
+        testsets={testset: len(refs) for testset, refs in TEST_REFS.items()},
     script:
         "../workflow_scripts/report.py"
 

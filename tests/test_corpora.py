@@ -18,14 +18,22 @@ from fake_server import Faults, serve
 from wd.config import ConfigError, validate
 from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.clean import CleanSettings
-from wd.data.corpora import CORPORA, Corpus
-from wd.data.download import DownloadSettings, fetch
-from wd.data.prepare import prepare_local, prepare_remote_split
+from wd.data.corpora import CORPORA, Corpus, registry_corpus
+from wd.data.download import DownloadError, DownloadSettings, fetch
+from wd.data.prepare import (
+    experiment_testsets,
+    prepare_local,
+    prepare_remote_split,
+    reference_count,
+)
 from wd.data.text import tokenize
 from wd.io import read_lines, write_lines
 from wd.metrics import read_references, score
 
 FAST = DownloadSettings(retries=2, timeout=5, backoff=0.01)
+REGISTRY = {c.name: c for pairs in CORPORA.values() for c in pairs.values()}
+# End to end: the WMT corpora, and Multi30k with three test sets (En-De) and with one (En-Cs).
+END_TO_END = ["wmt16_en_ro", "wmt14_en_de", "multi30k_en_de", "multi30k_en_cs"]
 CEDILLA, COMMA = "Şeful ţării şi Ţara", "Șeful țării și Țara"
 WORDS = "the council votes on new rules for trade energy and water in every member state".split()
 
@@ -66,8 +74,9 @@ def text(lines: list[str]) -> bytes:
 
 
 def fake_files(corpus: Corpus, n: int = 40) -> dict[str, bytes]:
-    """One archive per registry file, with the registry's member paths (plus a decoy member);
-    training text gets a duplicate, an empty and a non-UTF-8 pair that cleaning must drop."""
+    """One file per registry file with the registry's layout: archives with its member paths
+    (plus a decoy member), gzip-compressed text files; training text gets a duplicate, an empty
+    and a non-UTF-8 pair that cleaning must drop."""
     members: dict[str, dict[str, bytes]] = {f.id: {"decoy/other.fr": b"ignore me\n"}
                                             for f in corpus.files}
     tmx_files = {}
@@ -80,11 +89,15 @@ def fake_files(corpus: Corpus, n: int = 40) -> dict[str, bytes]:
                      for lang in (corpus.src_lang, corpus.tgt_lang)]
             if part.format == "sgm":
                 blobs = [sgm(lines) for lines in sides]
-            else:  # + a duplicate of the first pair, an empty source, a source that is not UTF-8
+            elif split == "train":  # + a duplicate pair, an empty source, a source not UTF-8
                 blobs = [text(sides[0] + [sides[0][0], ""]) + b"caf\xe9\n",
                          text(sides[1] + [sides[1][0], "x"]) + b"ok\n"]
-            members[part.file].update(zip(part.members, blobs))
-    return {f.name: tmx_files[f.id] if f.id in tmx_files else tgz(members[f.id])
+            else:
+                blobs = [text(lines) for lines in sides]
+            for file_id, member, blob in zip(part.files * 2, part.members, blobs):  # 1 or 2 files
+                members[file_id][member] = blob
+    return {f.name: tmx_files[f.id] if f.id in tmx_files else
+            gzip.compress(members[f.id][""]) if f.archive == "gz" else tgz(members[f.id])
             for f in corpus.files}
 
 
@@ -95,10 +108,10 @@ def with_checksums(corpus: Corpus, files: dict[str, bytes]) -> Corpus:
                             size=len(files[f.name])) for f in corpus.files))
 
 
-@pytest.mark.parametrize("name", sorted(CORPORA))
+@pytest.mark.parametrize("name", END_TO_END)
 def test_registry_entry_downloads_prepares_and_encodes(tmp_path, name):
-    files = fake_files(CORPORA[name])
-    corpus = with_checksums(CORPORA[name], files)
+    files = fake_files(REGISTRY[name])
+    corpus = with_checksums(REGISTRY[name], files)
     faults = Faults(files=files)
     faults.fail[corpus.files[0].name] = 1            # a transient failure on the first file
     downloads = {}
@@ -113,50 +126,77 @@ def test_registry_entry_downloads_prepares_and_encodes(tmp_path, name):
     text_parts = sum(p.format == "text" for p in corpus.splits["train"])
     tmx_parts = sum(p.format == "tmx" for p in corpus.splits["train"])
     # Each text part: 40 pairs + 1 duplicate + 1 empty + 1 non-UTF-8, of which 40 survive.
-    assert counts == {"train": 40 * (text_parts + tmx_parts), "valid": 40, "test": 40}
+    assert counts == {"train": 40 * (text_parts + tmx_parts), "valid": 40,
+                      **dict.fromkeys(corpus.testsets, 40)}
     for split in corpus.splits:
         src, tgt = read_lines(raw / f"{split}.src"), read_lines(raw / f"{split}.tgt")
         assert all(s.startswith(corpus.src_lang + " ") for s in src)
         assert all(t.startswith(corpus.tgt_lang + " ") for t in tgt)
         assert all(s.split()[1:3] == t.split()[1:3] for s, t in zip(src, tgt))  # still aligned
-    test = read_lines(raw / "test.tgt")
+    primary = corpus.testsets[0]
+    test = read_lines(raw / f"{primary}.tgt")
     # <seg> text, surrounding spaces gone, spelt as published
-    assert test[0] == sentence(corpus.tgt_lang, f"test-{corpus.splits['test'][0].file}", 0)
+    assert test[0] == sentence(corpus.tgt_lang, f"{primary}-{corpus.splits[primary][0].file}", 0)
     if corpus.tgt_lang == "ro":  # training targets comma-below, test references as published
         training = (raw / "train.tgt").read_text()
         assert COMMA in training and not re.search("[ŞşŢţ]", training)
         assert CEDILLA in (raw / "test.tgt").read_text()
     # Moses tokens -> joint BPE, as the pipeline's next rules do.
-    for split in ("train", "test"):
+    for split in ("train", primary):
         for side, lang in (("src", corpus.src_lang), ("tgt", corpus.tgt_lang)):
             write_lines(tmp_path / f"tok.{split}.{side}",
                         [tokenize(line, lang) for line in read_lines(raw / f"{split}.{side}")])
     train_bpe([tmp_path / "tok.train.src", tmp_path / "tok.train.tgt"], tmp_path / "spm.model",
               vocab_size=120, seed=1)
-    assert encode_file(load_bpe(tmp_path / "spm.model"), tmp_path / "tok.test.tgt",
+    assert encode_file(load_bpe(tmp_path / "spm.model"), tmp_path / f"tok.{primary}.tgt",
                        tmp_path / "bpe.test.tgt") == 40
 
 
 def test_registry_is_consistent():
-    names = [f.name for c in CORPORA.values() for f in c.files]
-    assert len(names) == len(set(names))
-    for corpus in CORPORA.values():
-        assert set(corpus.splits) == {"train", "valid", "test"}
-        for remote in corpus.files:
+    by_name = {}
+    for corpus in REGISTRY.values():
+        assert {"train", "valid"} < set(corpus.splits) and corpus.testsets
+        for remote in corpus.files:  # a file shared by two pairs is the same file
+            assert by_name.setdefault(remote.name, remote) == remote
             algorithm, digest = remote.checksum.split(":")
             assert len(digest) == {"sha256": 64, "md5": 32}[algorithm]
             assert remote.url.startswith(("http://", "https://"))
             assert re.fullmatch("[a-z0-9_]+", remote.id)
         for parts in corpus.splits.values():
             for part in parts:
-                corpus.file(part.file)
-                if part.format != "tmx":  # the member names say the languages
-                    src, tgt = (re.sub(r"\.sgm$", "", m).rsplit(".", 1)[1] for m in part.members)
-                    assert (src, tgt) == (corpus.src_lang, corpus.tgt_lang)
+                for file_id in part.files:
+                    corpus.file(file_id)
+                if part.target_file is not None:  # one file per language: its id says which
+                    langs = tuple(file_id.rsplit("_", 1)[1] for file_id in part.files)
+                elif part.format != "tmx":  # the member names say the languages
+                    langs = tuple(re.sub(r"\.sgm$", "", m).rsplit(".", 1)[1]
+                                  for m in part.members)
+                else:
+                    continue
+                assert langs == (corpus.src_lang, corpus.tgt_lang)
+    assert len(CORPORA["multi30k"]) == 12 and registry_corpus("multi30k", "fr", "en").testsets == [
+        "test_2016_flickr", "test_2017_flickr", "test_2017_mscoco"]
+    assert registry_corpus("multi30k", "en", "cs").testsets == ["test_2016_flickr"]
+
+
+def test_a_one_byte_change_of_a_pinned_file_fails_its_checksum(tmp_path):
+    corpus = REGISTRY["multi30k_en_de"]
+    files = fake_files(corpus)
+    corpus = with_checksums(corpus, files)
+    remote = corpus.file("multi30k_val_de")
+    copy = tmp_path / remote.name
+    copy.write_bytes(files[remote.name])
+    fetch(remote, tmp_path / "ok" / remote.name, manual=copy)  # the fixture as pinned
+    changed = bytearray(files[remote.name])
+    changed[len(changed) // 2] ^= 1
+    copy.write_bytes(changed)
+    with pytest.raises(DownloadError, match="checksum mismatch for data.manual.multi30k_val_de"):
+        fetch(remote, tmp_path / "bad" / remote.name, manual=copy)
+    assert not (tmp_path / "bad" / remote.name).exists()
 
 
 def test_misaligned_archive_members_name_both_and_their_counts(tmp_path):
-    corpus = CORPORA["wmt14_en_de"]
+    corpus = REGISTRY["wmt14_en_de"]
     files = fake_files(corpus)
     part = corpus.splits["train"][1]                    # commoncrawl
     files[corpus.file(part.file).name] = tgz({part.members[0]: text(["a", "b", "c"]),
@@ -174,7 +214,7 @@ def test_misaligned_archive_members_name_both_and_their_counts(tmp_path):
 
 
 def test_invalid_utf8_in_a_test_set_is_an_error(tmp_path):
-    corpus = CORPORA["wmt16_en_ro"]
+    corpus = REGISTRY["wmt16_en_ro"]
     part = corpus.splits["test"][0]
     archive = tmp_path / "test.tgz"
     archive.write_bytes(tgz({part.members[0]: sgm(["fine", "also fine"]),
@@ -253,7 +293,7 @@ def merged_config(path: Path) -> dict:
 def test_config_checks_corpus_languages_and_manual_copies(tmp_path):
     config = merged_config(REPO / "configs" / "wmt16_en_ro.yaml")
     validate(config)
-    with pytest.raises(ConfigError, match="wmt16_en_ro is en->ro, got en->de"):
+    with pytest.raises(ConfigError, match="wmt16_en_ro has en->ro; got en->de"):
         validate({**config, "data": {**config["data"], "tgt_lang": "de"},
                   "evaluation": {**config["evaluation"], "bleu_variants": []}})
     with pytest.raises(ConfigError, match="data.manual.europarl_v7: wmt16_en_ro has no such file"):
@@ -276,14 +316,42 @@ def test_dry_run_of_wmt16_plans_the_downloads_offline(tmp_path):
                   "--config", f"results_dir={tmp_path}")
     assert run.returncode == 0, run.stderr[-3000:]
     planned = set(re.findall(r"output: \S+/downloads/(\S+)", run.stdout))
-    assert planned == {f.name for f in CORPORA["wmt16_en_ro"].files}
+    assert planned == {f.name for f in REGISTRY["wmt16_en_ro"].files}
     assert re.search(r"prepare_corpus\s+3\b", run.stdout) and "train_teacher" in run.stdout
     assert not any(tmp_path.iterdir())  # planned, nothing fetched or written
 
 
 @pytest.mark.workflow
+def test_dry_run_of_multi30k_plans_its_downloads_and_three_test_sets_offline(tmp_path):
+    run = dry_run("--configfile", str(REPO / "configs" / "multi30k_en_de.yaml"),
+                  "--config", f"results_dir={tmp_path}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    planned = set(re.findall(r"output: \S+/downloads/(\S+)", run.stdout))
+    assert planned == {f.name for f in registry_corpus("multi30k", "en", "de").files}
+    assert len(planned) == 10 and re.search(r"prepare_corpus\s+5\b", run.stdout)
+    evaluated = re.search(r"rule evaluate:\n(?:\s+input: .*\n)\s+output: (.*)", run.stdout).group(1)
+    for testset in ("test_2016_flickr", "test_2017_flickr", "test_2017_mscoco"):
+        assert f"eval/stu1/wd/seed3/{testset}.json" in evaluated
+    assert not any(tmp_path.iterdir())  # planned, nothing fetched or written
+
+
+def test_a_local_corpus_may_have_further_test_sets(tmp_path):
+    local = local_corpus(tmp_path, n_refs=2)
+    write_lines(tmp_path / "news.en", ["x", "y", "z"])
+    write_lines(tmp_path / "news.ro", ["ş", "b", "c"])
+    local["news"] = {"src": str(tmp_path / "news.en"), "tgt": str(tmp_path / "news.ro")}
+    data = {"source": "local", "local": local}
+    assert experiment_testsets(data) == ["test", "news"]
+    assert [reference_count(data, t) for t in ("test", "news")] == [2, 1]
+    prepare_local(local, tmp_path / "raw", ("en", "ro"), CleanSettings())
+    assert read_lines(tmp_path / "raw" / "news.tgt") == ["ş", "b", "c"]  # as supplied
+    assert len(read_lines(tmp_path / "raw" / "test.tgt.1")) == 2
+
+
+@pytest.mark.workflow
 def test_dry_run_of_a_local_corpus_plans_every_reference(tmp_path):
     local = local_corpus(tmp_path, n_refs=4)
+    local["news"] = local["valid"]  # a further test set, scored after the primary one
     config = tmp_path / "local.yaml"
     config.write_text(yaml.safe_dump({"experiment": "loc", "data": {
         "source": "local", "src_lang": "en", "tgt_lang": "ro", "local": local}}))
@@ -292,6 +360,8 @@ def test_dry_run_of_a_local_corpus_plans_every_reference(tmp_path):
     outputs = re.search(r"rule copy_local:\n\s+input: .*\n\s+output: (.*)", run.stdout).group(1)
     names = [Path(p).name for p in outputs.split(", ")]
     assert names[-3:] == ["test.tgt.1", "test.tgt.2", "test.tgt.3"]
+    assert {"news.src", "news.tgt"} < set(names)
+    assert "eval/teacher/teacher/seed1/news.json" in run.stdout
 
 
 def run_rules(tmp_path: Path, target: Path, *overlays: dict) -> subprocess.CompletedProcess:
@@ -308,7 +378,7 @@ def run_rules(tmp_path: Path, target: Path, *overlays: dict) -> subprocess.Compl
 
 @pytest.mark.workflow
 def test_prepare_rule_extracts_a_downloaded_test_set(tmp_path):
-    part = CORPORA["wmt16_en_ro"].splits["test"][0]
+    part = REGISTRY["wmt16_en_ro"].splits["test"][0]
     (tmp_path / "downloads").mkdir()
     (tmp_path / "downloads" / "wmt16_test.tgz").write_bytes(
         tgz({part.members[0]: sgm(["Hello .", "Two"]), part.members[1]: sgm([CEDILLA, "Doi"])}))

@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO
 from wd.config import ConfigError, validate
 from wd.data.romanian import comma_below, strip_diacritics
-from wd.metrics import VARIANTS, read_references, score, split_compounds
+from wd.metrics import VARIANTS, lc_norm_tok, read_references, score, split_compounds
 
 
 def test_comma_below_changes_only_cedilla_s_and_t():
@@ -77,6 +77,18 @@ def test_zh_en_nist_is_case_insensitive_and_uses_all_four_references():
     assert result["bleu_zh_en_nist_signature"].startswith("nrefs:4|case:lc|eff:no|tok:none")
     assert "nrefs:4" in result["bleu_signature"] and "nrefs:4" in result["chrf_signature"]
     assert score(hyp, refs[:1], ["zh_en_nist"])["bleu_zh_en_nist"] < 50.0
+
+
+def test_lc_tok_is_multi30ks_lowercased_normalised_tokenised_text():
+    # A raw test_2016_flickr caption and its line in the dataset's *.lc.norm.tok.de file.
+    raw = "Ein Boston Terrier läuft über saftig-grünes Gras vor einem weißen Zaun."
+    assert lc_norm_tok(raw, "de") == ("ein boston terrier läuft über saftig-grünes gras vor "
+                                      "einem weißen zaun .")
+    assert lc_norm_tok("Un homme l'a vu « ici »", "fr") == "un homme l&apos; a vu &quot; ici &quot;"
+    hyp = "EIN Boston Terrier läuft über saftig-grünes Gras vor einem weißen Zaun ."
+    result = score([hyp], [[raw]], ["de_lc_tok"])
+    assert result["bleu_de_lc_tok"] == 100.0 and result["bleu"] < 100.0
+    assert result["bleu_de_lc_tok_signature"].startswith("nrefs:1|case:lc|eff:no|tok:none")
 
 
 def test_mismatched_inputs_are_clear_errors(tmp_path):

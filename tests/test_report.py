@@ -292,3 +292,30 @@ def test_last_drop_fits_a_line_through_the_last_fifth(tmp_path):
     path.write_text(head + "".join(f"{s},1,0.1,3,{n},3,1,1,0\n" for s, n in rows))
     assert last_drop(path) == pytest.approx(0.1 / 2.02, rel=1e-9)
     assert last_drop(path, fraction=0.04) == pytest.approx(0.075 / 1.975, rel=1e-9)  # 950, 1000
+
+
+def test_further_test_sets_follow_the_primary_one_with_their_own_significance(tmp_path):
+    timed, untimed = tmp_path / "timed", tmp_path / "untimed"
+    timed.mkdir(), untimed.mkdir()
+    systems = [("teacher", "teacher", 1, 40.0), ("s1", "kd", 1, 36.0), ("s1", "wd", 1, 20.0)]
+    primary = [(s, m, seed, evaluation(timed, m, bleu, 100.0)) for s, m, seed, bleu in systems]
+    further = []
+    for s, m, seed, bleu in systems:  # untimed: no speeds; WD better than KD here
+        path = evaluation(untimed, m, 60.0 - bleu, 1.0)
+        result = json.loads(path.read_text())
+        del result["sents_per_sec"], result["tokens_per_sec"]
+        path.write_text(json.dumps(result))
+        further.append((s, m, seed, path))
+    logs = [train_log(tmp_path / f"{m}.log.csv") for _, m, _, _ in systems]
+    table = report.build_report("exp", {"flickr": (primary, references(tmp_path)),
+                                        "coco": (further, references(tmp_path))}, logs)
+    assert list(table.testset) == ["flickr"] * 3 + ["coco"] * 3
+    coco = table[table.testset == "coco"].set_index("method")
+    assert coco.speedup.isna().all() and coco.bleu["wd"] == 40.0
+    assert coco.p_vs_kd["wd"] < 0.05  # its own significance, from its own hypotheses
+    text = markdown(table)
+    verdict_part = text[text.index("## Verdict"):text.index("## Student `s1`")]
+    assert "wd loses to kd" in verdict_part  # the verdict is the primary test set's
+    assert text.index("## Student `s1`") < text.index("## Test set `coco`")
+    assert "wd beats kd" in text[text.index("## Test set `coco`"):]
+    assert "### Student `s1` on `coco`" in text

@@ -11,7 +11,7 @@ import jsonschema
 import yaml
 
 from wd import methods
-from wd.data.corpora import CORPORA
+from wd.data.corpora import CORPORA, registry_corpus
 from wd.metrics import VARIANTS
 from wd.model.inherit import check_inheritable
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
@@ -163,13 +163,12 @@ def _check_data(data: dict) -> None:
                     if not Path(path).is_file():
                         raise ConfigError(f"config error at data.local.{key}: "
                                           f"file not found: {path}")
-    corpus = CORPORA.get(data["source"])
-    if corpus is None:
+    if data["source"] not in CORPORA:
         return
-    langs = (data["src_lang"], data["tgt_lang"])
-    if langs != (corpus.src_lang, corpus.tgt_lang):
-        raise ConfigError(f"config error at data.src_lang/tgt_lang: {corpus.name} is "
-                          f"{corpus.src_lang}->{corpus.tgt_lang}, got {langs[0]}->{langs[1]}")
+    try:
+        corpus = registry_corpus(data["source"], data["src_lang"], data["tgt_lang"])
+    except ValueError as err:
+        raise ConfigError(f"config error at data.src_lang/tgt_lang: {err}") from None
     ids = [f.id for f in corpus.files]
     for file_id, path in data.get("manual", {}).items():
         if file_id not in ids:

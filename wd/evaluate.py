@@ -1,4 +1,5 @@
-"""Decode a test set with every system in one process, time it, and score it (wd.metrics).
+"""Decode the test sets with every system in one process, time the primary one, and score them
+all (wd.metrics).
 
 Timing all systems in the same job on the same device and thread count is what makes the
 student/teacher speed-ups comparable. Every system is loaded first and decodes one untimed
@@ -15,6 +16,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -82,20 +84,51 @@ def ct2_runners(models: dict[str, Transformer], search: SearchSettings, device: 
     return runners
 
 
-def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pieces: Path,
-                 references: Sequence[Path], tgt_lang: str, search: SearchSettings,
-                 device: torch.device, bleu_variants: Sequence[str] = (),
-                 timed_passes: int = 3, ct2_types: Sequence[str] = ()) -> dict[str, dict]:
-    """Decode, time and score each system ``name -> (checkpoint, result json)`` against all
-    ``references`` (primary BLEU and chrF, and each of ``bleu_variants``); write each result
-    json and, beside it with the suffix ``.hyp``, the detokenised hypotheses. With
-    ``ct2_types``, each system is also timed in CTranslate2 with those compute types
-    (``<engine>_sents_per_sec``, ``<engine>_bleu``, and the share of its hypotheses equal to
-    ours)."""
+@dataclass(frozen=True)
+class TestSet:
+    """One test set to score every system on: its BPE source, its references, and per system
+    name the result json to write (the hypotheses go beside it, suffix ``.hyp``)."""
+
+    name: str
+    src_pieces: Path
+    references: Sequence[Path]
+    outputs: dict[str, Path]
+
+
+def evaluate_all(models: dict[str, Path], bpe_model: Path, testsets: Sequence[TestSet],
+                 tgt_lang: str, search: SearchSettings, device: torch.device,
+                 bleu_variants: Sequence[str] = (), timed_passes: int = 3,
+                 ct2_types: Sequence[str] = ()) -> None:
+    """Decode, time and score each system ``name -> checkpoint`` on the first (primary) test
+    set: BLEU and chrF against all its references, each of ``bleu_variants``, and with
+    ``ct2_types`` the CTranslate2 speeds (``<engine>_sents_per_sec``, ``<engine>_bleu``, the
+    share of its hypotheses equal to ours). The further test sets are decoded once, untimed,
+    and scored the same way without the speed fields."""
     sp = load_bpe(bpe_model)
-    sources = pieces_to_ids(sp, read_lines(src_pieces))
-    refs = read_references(references)
-    loaded = {name: load_model(model_path, device) for name, (model_path, _) in systems.items()}
+    loaded = {name: load_model(path, device) for name, path in models.items()}
+    primary, *others = testsets
+    _timed_results(primary, loaded, sp, tgt_lang, search, device, bleu_variants, timed_passes,
+                   ct2_types)
+    for testset in others:
+        sources = pieces_to_ids(sp, read_lines(testset.src_pieces))
+        refs = read_references(testset.references)
+        for name, (model, meta) in loaded.items():
+            ours = translate(model, sources, s=search, device=device)
+            text = ids_to_text(sp, ours, tgt_lang)
+            result = {**score(text, refs, bleu_variants), **meta,
+                      **_decoding(sources, ours, search, device)}
+            _write(testset.outputs[name], text, result)
+            log.info("%s on %s: BLEU %.2f chrF %.2f", name, testset.name, result["bleu"],
+                     result["chrf"])
+
+
+def _timed_results(testset: TestSet, loaded: dict[str, tuple[Transformer, dict]], sp,
+                   tgt_lang: str, search: SearchSettings, device: torch.device,
+                   bleu_variants: Sequence[str], timed_passes: int,
+                   ct2_types: Sequence[str]) -> None:
+    """The primary test set: every system's runners timed together (module docstring)."""
+    sources = pieces_to_ids(sp, read_lines(testset.src_pieces))
+    refs = read_references(testset.references)
     models = {name: model for name, (model, _) in loaded.items()}
     runners = {(name, "ours"): partial(translate, model, s=search, device=device)
                for name, model in models.items()}
@@ -103,34 +136,42 @@ def evaluate_all(systems: dict[str, tuple[Path, Path]], bpe_model: Path, src_pie
         runners |= ct2_runners(models, search, device, ct2_types, Path(workdir))
         hyps, seconds = interleaved_timings(runners, sources, search.batch_size, device,
                                             timed_passes)
-    results = {}
-    for name, (model_path, json_out) in systems.items():
+    for name, (_, meta) in loaded.items():
         ours = hyps[name, "ours"]
         text = ids_to_text(sp, ours, tgt_lang)
-        write_lines(Path(json_out).with_suffix(".hyp"), text)
-        tokens = sum(len(h) for h in ours)
         median = statistics.median(seconds[name, "ours"])
-        results[name] = {**score(text, refs, bleu_variants), **loaded[name][1],
-                         "sentences": len(sources), "target_tokens": tokens,
-                         "decode_seconds": round(median, 3),
-                         "decode_seconds_passes": [round(t, 3) for t in seconds[name, "ours"]],
-                         "sents_per_sec": round(len(sources) / median, 2),
-                         "tokens_per_sec": round(tokens / median, 1), "beam": search.beam,
-                         "int8": search.int8, "batch_size": search.batch_size,
-                         "device": _device_name(device), "threads": torch.get_num_threads()}
-        log.info("%s: BLEU %.2f chrF %.2f, %.1f sent/s (median of %d passes)", model_path,
-                 results[name]["bleu"], results[name]["chrf"], results[name]["sents_per_sec"],
+        result = {**score(text, refs, bleu_variants), **meta,
+                  **_decoding(sources, ours, search, device),
+                  "decode_seconds": round(median, 3),
+                  "decode_seconds_passes": [round(t, 3) for t in seconds[name, "ours"]],
+                  "sents_per_sec": round(len(sources) / median, 2),
+                  "tokens_per_sec": round(sum(len(h) for h in ours) / median, 1)}
+        log.info("%s on %s: BLEU %.2f chrF %.2f, %.1f sent/s (median of %d passes)", name,
+                 testset.name, result["bleu"], result["chrf"], result["sents_per_sec"],
                  timed_passes)
         for engine in [e for system, e in runners if system == name and e != "ours"]:
             same = sum(a == b for a, b in zip(hyps[name, engine], ours)) / len(ours)
             speed = round(len(sources) / statistics.median(seconds[name, engine]), 2)
             bleu = score(ids_to_text(sp, hyps[name, engine], tgt_lang), refs)["bleu"]
-            results[name] |= {f"{engine}_sents_per_sec": speed, f"{engine}_bleu": bleu,
-                              f"{engine}_same_output": same}
+            result |= {f"{engine}_sents_per_sec": speed, f"{engine}_bleu": bleu,
+                       f"{engine}_same_output": same}
             log.info("%s in %s: %.1f sent/s, BLEU %.2f, %.1f%% of hypotheses equal to ours",
-                     model_path, engine, speed, bleu, 100 * same)
-        write_json(json_out, results[name])
-    return results
+                     name, engine, speed, bleu, 100 * same)
+        _write(testset.outputs[name], text, result)
+
+
+def _decoding(sources: list[list[int]], hyps: list[list[int]], search: SearchSettings,
+              device: torch.device) -> dict:
+    """The result fields that say what was decoded, and how."""
+    return {"sentences": len(sources), "target_tokens": sum(len(h) for h in hyps),
+            "beam": search.beam, "int8": search.int8, "batch_size": search.batch_size,
+            "device": _device_name(device), "threads": torch.get_num_threads()}
+
+
+def _write(json_out: Path, text: list[str], result: dict) -> None:
+    """The hypotheses first, then the json that marks the system as evaluated."""
+    write_lines(Path(json_out).with_suffix(".hyp"), text)
+    write_json(json_out, result)
 
 
 def _device_name(device: torch.device) -> str:

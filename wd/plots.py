@@ -23,9 +23,10 @@ def _save(fig, out: Path) -> None:
 def bleu_vs_speed(table: pd.DataFrame, out: Path) -> None:
     """Every system a point (speed-up over the teacher, BLEU; means over seeds, with error bars of
     their standard deviations where a system has several seeds); one line per method across
-    student shapes, ordered by speed-up."""
+    student shapes, ordered by speed-up; on the primary test set."""
     title = f"{table.experiment.iloc[0]}: BLEU against speed"
     testset = table.testset.iloc[0]
+    table = table[table.testset == testset]  # the primary test set: the timed one
     table = table.groupby(["student", "method"], as_index=False).agg(
         speedup=("speedup", "mean"), bleu=("bleu", "mean"), speedup_std=("speedup", "std"),
         bleu_std=("bleu", "std"), runs=("bleu", "size"))

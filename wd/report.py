@@ -61,8 +61,9 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
     teacher = table[table.method == "teacher"]
     if len(teacher) != 1:
         raise ValueError("exactly one teacher evaluation is needed for speed-ups")
-    table["speedup"] = (table.sents_per_sec / teacher.sents_per_sec.iloc[0]).round(2)
-    table["speedup_tokens"] = (table.tokens_per_sec / teacher.tokens_per_sec.iloc[0]).round(2)
+    if "sents_per_sec" in table:  # timed: the primary test set
+        table["speedup"] = (table.sents_per_sec / teacher.sents_per_sec.iloc[0]).round(2)
+        table["speedup_tokens"] = (table.tokens_per_sec / teacher.tokens_per_sec.iloc[0]).round(2)
     for engine in ("ct2", "ct2_int8"):
         if f"{engine}_sents_per_sec" in table:
             speed = table[f"{engine}_sents_per_sec"]
@@ -80,6 +81,19 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
     table[INT_COLUMNS] = table[INT_COLUMNS].astype("Int64")
     table["schema_version"] = SCHEMA_VERSION
     return table.reset_index(drop=True)
+
+
+def build_report(experiment: str,
+                 testsets: dict[str, tuple[list[tuple[str, str, int, Path]], Sequence[Path]]],
+                 train_logs: Sequence[Path]) -> pd.DataFrame:
+    """The rows of every test set, ``name -> (evaluations, references)`` as
+    :func:`build_table` takes them, the primary (first, timed) test set's rows first; the
+    further test sets' speed columns are empty."""
+    tables = [build_table(experiment, evaluations, references, train_logs, name)
+              for name, (evaluations, references) in testsets.items()]
+    table = pd.concat(tables, ignore_index=True).reindex(columns=columns(tables[0]))
+    table[INT_COLUMNS] = table[INT_COLUMNS].astype("Int64")
+    return table
 
 
 def variant_columns(table: pd.DataFrame) -> list[str]:
@@ -215,8 +229,9 @@ def _table(frame: pd.DataFrame, shown: list[str]) -> list[str]:
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """One table per student shape with the teacher on top (and, with several seeds, the mean and
-    standard deviation per method), then the metric signatures."""
+    """On the primary test set: one table per student shape with the teacher on top (and, with
+    several seeds, the mean and standard deviation per method); then the scores on each further
+    test set; then the metric signatures."""
     variants = variant_columns(table)
     seeds = several_seeds(table)
     shown = ["method", *(["seed"] if seeds else []), "train_data", "bleu", "bleu_ci95",
@@ -225,6 +240,10 @@ def markdown(table: pd.DataFrame) -> str:
              "train_steps", "best_step", "stopped_by", "valid_bleu", "valid_loss_last_drop",
              "train_seconds"]
     first = table.iloc[0]
+    testsets = list(table.testset.unique())
+    primary = table[table.testset == first.testset]
+    further = (f" Further test sets ({', '.join(f'`{t}`' for t in testsets[1:])}) are scored "
+               "after the primary one's tables, untimed." if len(testsets) > 1 else "")
     out = [f"# Results: {first.experiment}", "",
            f"Test set `{first.testset}`; decoding with beam {first.beam}, batch {first.batch_size} "
            f"sentences, {first.threads} threads on {first.device}; `speedup` = sentences/s over "
@@ -232,28 +251,21 @@ def markdown(table: pd.DataFrame) -> str:
            "median of interleaved timed passes in the same job."
            + (" `ct2_*`: the same decoding in CTranslate2 (float32, int8), speed-ups over the "
               "teacher's in the same engine and precision, and the BLEU of its output."
-              if ct2_columns(table) else ""),
+              if ct2_columns(table) else "") + further,
            "", "## Verdict", ""]
     students = [s for s in table.student.unique() if s != "teacher"]
-    out += [line for student in students for line in (verdict(table, student), "")]
-    loose = short_of_plateau(table[table.method == "teacher"])
+    out += [line for student in students for line in (verdict(primary, student), "")]
+    loose = short_of_plateau(primary[primary.method == "teacher"])
     if len(loose):
         out += [f"The teacher is not at its plateau ({loose.valid_loss_last_drop.iloc[0]:.1%}).",
                 ""]
-    summary = seed_summary(table) if seeds else None
-    table = table.assign(
-        bleu_ci95=[f"{low:.2f}-{high:.2f}" for low, high in zip(table.bleu_ci95_low,
-                                                                table.bleu_ci95_high)],
-        p_vs_kd=table.p_vs_kd.map(_p_value), p_vs_cutoff=table.p_vs_cutoff.map(_p_value),
-        valid_loss_last_drop=table.valid_loss_last_drop.map(_percent))
-    teacher = table[table.method == "teacher"]
-    for student in students:
-        part = pd.concat([teacher, table[table.student == student]])
-        out += [f"## Student `{student}`", "", *_table(part, shown), ""]
-        if summary is not None:
-            part = summary[summary.student.isin(["teacher", student])]
-            out += [f"Mean and standard deviation over seeds, student `{student}`:", "",
-                    *_table(part, list(summary.columns[1:])), ""]
+    out += _student_tables(primary, students, shown, seeds, "")
+    scores = shown[:shown.index("params")]  # untimed, trained once: the scores only
+    for testset in testsets[1:]:
+        rows = table[table.testset == testset]
+        out += [f"## Test set `{testset}`", "",
+                *[line for student in students for line in (verdict(rows, student), "")],
+                *_student_tables(rows, students, scores, seeds, f" on `{testset}`")]
     out += [f"`bleu_ci95`: 95% confidence interval of BLEU; `p_vs_kd`, `p_vs_cutoff`: p-value of "
             "the BLEU difference to the KD and the cut-off student of the same shape and seed (* "
             f"below 0.05); both from paired bootstrap resampling, {significance.SAMPLES} resamples "
@@ -269,6 +281,29 @@ def markdown(table: pd.DataFrame) -> str:
         out += ["", f"`{column}`: {VARIANTS[column.removeprefix('bleu_')].description}; "
                 f"signature `{first[column + '_signature']}`"]
     return "\n".join(out)
+
+
+def _student_tables(table: pd.DataFrame, students: list[str], shown: list[str], seeds: bool,
+                    where: str) -> list[str]:
+    """Per student shape, the teacher's and the shape's rows of one test set, and with several
+    seeds the mean and standard deviation per method."""
+    summary = seed_summary(table) if seeds else None
+    table = table.assign(
+        bleu_ci95=[f"{low:.2f}-{high:.2f}" for low, high in zip(table.bleu_ci95_low,
+                                                                table.bleu_ci95_high)],
+        p_vs_kd=table.p_vs_kd.map(_p_value), p_vs_cutoff=table.p_vs_cutoff.map(_p_value),
+        valid_loss_last_drop=table.valid_loss_last_drop.map(_percent))
+    teacher = table[table.method == "teacher"]
+    out = []
+    for student in students:
+        part = pd.concat([teacher, table[table.student == student]])
+        heading = "###" if where else "##"  # under its test set's heading
+        out += [f"{heading} Student `{student}`{where}", "", *_table(part, shown), ""]
+        if summary is not None:
+            part = summary[summary.student.isin(["teacher", student])]
+            out += [f"Mean and standard deviation over seeds, student `{student}`{where}:", "",
+                    *_table(part, list(summary.columns[1:])), ""]
+    return out
 
 
 def write_tables(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:

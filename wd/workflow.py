@@ -8,7 +8,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 
@@ -34,3 +34,15 @@ def step(smk) -> Iterator[torch.device]:
     except Exception:
         logging.getLogger("wd").exception("rule %s failed", smk.rule)
         raise
+
+
+def per_testset(testsets: Iterable[str], items: Sequence, counts: Iterable[int]
+                ) -> dict[str, list]:
+    """A rule's flat list of files cut into consecutive runs, ``counts`` of them per test set:
+    Snakemake inputs and outputs are flat lists, the test sets are their groups."""
+    items, out, at = list(items), {}, 0
+    for name, count in zip(testsets, counts, strict=True):
+        out[name], at = items[at:at + count], at + count
+    if at != len(items):
+        raise ValueError(f"{len(items)} files for test sets that take {at}")
+    return out

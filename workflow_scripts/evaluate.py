@@ -1,19 +1,21 @@
-"""Decode the test set with every system in this one job; time and score each; record the
-versions and the machine (wd.provenance)."""
+"""Decode the test sets with every system in this one job; time (on the primary test set) and
+score each; record the versions and the machine (wd.provenance)."""
 import yaml
 
 from wd.config import search_settings
 from wd.ct2_decode import compute_types
-from wd.evaluate import evaluate_all
+from wd.evaluate import TestSet, evaluate_all
 from wd.io import write_lines
 from wd.provenance import environment
-from wd.workflow import step
+from wd.workflow import per_testset, step
 
 with step(snakemake) as device:
     inp, p = snakemake.input, snakemake.params
-    systems = {name: (model, out)
-               for name, model, out in zip(p.names, inp.models, snakemake.output.jsons)}
-    evaluate_all(systems, bpe_model=inp.bpe, src_pieces=inp.src, references=list(inp.refs),
+    refs = per_testset(p.testsets, inp.refs, p.testsets.values())
+    jsons = per_testset(p.testsets, snakemake.output.jsons, [len(p.names)] * len(p.testsets))
+    testsets = [TestSet(name, src, refs[name], dict(zip(p.names, jsons[name])))
+                for name, src in zip(p.testsets, inp.srcs)]
+    evaluate_all(dict(zip(p.names, inp.models)), bpe_model=inp.bpe, testsets=testsets,
                  tgt_lang=p.tgt_lang, search=search_settings(p.search), device=device,
                  bleu_variants=p.bleu_variants, timed_passes=p.search["timed_passes"],
                  ct2_types=compute_types(p.search["ctranslate2"], device))

@@ -9,6 +9,7 @@ with step(snakemake):
     inp, p = snakemake.input, snakemake.params
     student, method, seed = p.system
     table = pd.read_csv(inp.table)
+    table = table[table.testset == table.testset.iloc[0]]  # the primary (timed) test set
     row = table[(table.student == student) & (table.method == method) & (table.seed == seed)]
     write_package(snakemake.output[0], inp.model, inp.bpe,
                   {"experiment": p.experiment, "student": student, "method": method,

@@ -2,12 +2,12 @@
 from pathlib import Path
 
 from wd.data.clean import CleanSettings
-from wd.data.corpora import CORPORA
+from wd.data.corpora import registry_corpus
 from wd.data.prepare import prepare_remote_split
 from wd.workflow import step
 
 with step(snakemake):
-    corpus = CORPORA[snakemake.params.corpus]
+    corpus = registry_corpus(*snakemake.params.corpus)
     split = snakemake.wildcards.split
     downloads = {f.id: Path(path) for f, path in zip(corpus.split_files(split), snakemake.input)}
     prepare_remote_split(corpus, split, downloads, snakemake.output[0], snakemake.output[1],

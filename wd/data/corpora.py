@@ -1,12 +1,16 @@
-"""Registry of the remote corpora the paper uses: which files to fetch, how to check them, and
-where each split's sentences are inside them.
+"""Registry of the remote corpora: which files to fetch, how to check them, and where each
+split's sentences are inside them.
 
 Every file is pinned by URL and checksum. URLs are https (statmt.org redirects http there, as
-sacreBLEU's definitions use it). The checksums are the published ones, not computed here:
-sha256 (with size) of the training archives from tensorflow_datasets
-(``url_checksums/wmt16_translate.txt``, ``wmt14_translate.txt``), md5 of the test-set tarballs
-from sacrebleu's dataset definitions (``sacrebleu/dataset/__init__.py``, the ``wmt13``,
-``wmt14/full``, ``wmt16`` and ``wmt16/dev`` entries). Member paths follow the same sources.
+sacreBLEU's definitions use it). The WMT checksums are the published ones: sha256 (with size) of
+the training archives from tensorflow_datasets (``url_checksums/wmt16_translate.txt``,
+``wmt14_translate.txt``), md5 of the test-set tarballs from sacrebleu's dataset definitions
+(``sacrebleu/dataset/__init__.py``, the ``wmt13``, ``wmt14/full``, ``wmt16`` and ``wmt16/dev``
+entries). Member paths follow the same sources. Multi30k publishes no checksums: its files are
+pinned by a commit of its repository, and their sha256 and sizes were computed from that commit.
+
+A corpus has the splits ``train`` and ``valid`` and one or more test sets: every further split,
+the first of them the primary one (the verdict's).
 """
 
 from __future__ import annotations
@@ -33,16 +37,23 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class Part:
-    """One sub-corpus of a split: its sentences in one remote file.
+    """One sub-corpus of a split: its sentences in one remote file, or two.
 
     ``format`` text: ``members`` are (source, target) files with one sentence per line;
     sgm: (source, reference) WMT SGML files, the text of each ``<seg>`` is a sentence;
     tmx: ``members`` is one TMX file holding both languages (empty member: the file itself).
+    With ``target_file``, the target member is in that file, the source member in ``file``.
     """
 
     file: str
     format: str
     members: tuple[str, ...]
+    target_file: str | None = None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The ids of the files the part reads: ``file``, then ``target_file`` if any."""
+        return (self.file,) if self.target_file is None else (self.file, self.target_file)
 
 
 @dataclass(frozen=True)
@@ -51,15 +62,20 @@ class Corpus:
     src_lang: str
     tgt_lang: str
     files: tuple[RemoteFile, ...]
-    splits: dict[str, tuple[Part, ...]]   # train, valid, test; parts are concatenated in order
+    splits: dict[str, tuple[Part, ...]]   # train, valid, test sets; parts concatenated in order
 
     def file(self, file_id: str) -> RemoteFile:
         return next(f for f in self.files if f.id == file_id)
 
     def split_files(self, split: str) -> list[RemoteFile]:
         """The files a split needs, each once, in order."""
-        ids = dict.fromkeys(part.file for part in self.splits[split])
+        ids = dict.fromkeys(file_id for part in self.splits[split] for file_id in part.files)
         return [self.file(file_id) for file_id in ids]
+
+    @property
+    def testsets(self) -> list[str]:
+        """The test sets, the primary one first."""
+        return [split for split in self.splits if split not in ("train", "valid")]
 
 
 WMT16_EN_RO = Corpus(
@@ -127,4 +143,68 @@ WMT14_EN_DE = Corpus(
     },
 )
 
-CORPORA: dict[str, Corpus] = {c.name: c for c in (WMT16_EN_RO, WMT14_EN_DE)}
+
+MULTI30K_COMMIT = "a3d2e0d26b56f3846f66a952536ffed4e401d05a"
+# Multi30k task 1 (Elliott et al., 2016): the raw captions of github.com/multi30k/dataset
+# (data/task1/raw/), one gzip-compressed file per split and language, the same images described
+# in each language, so every two languages make a pair. file stem -> {language: (sha256, bytes)}.
+MULTI30K_FILES = {
+    "train": {"en": ("d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f", 568929),
+              "de": ("726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6", 637044),
+              "fr": ("622e75069e9f4c577425c4f277116ce66e63a2401c0a2312d90073cb12379a3c", 604242),
+              "cs": ("a65adb8b32e3bc664f21ecba7a6e7f6950fd1f405e135f7c312faabdb6255077", 593827)},
+    "val": {"en": ("14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28", 21650),
+            "de": ("f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a", 24681),
+            "fr": ("ca3106f1a72390591d25f6c45cb4cd39dec4cd3f123e099748a3ce5256c160e9", 23001),
+            "cs": ("b63226e05c4bd5dd6a42897d74b86a1b9d2c31498252c572b1ea7f7996927fcc", 22096)},
+    "test_2016_flickr": {
+        "en": ("611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9", 21077),
+        "de": ("9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8", 22890),
+        "fr": ("6d326e188d259fb1d04ac19eae3af956559b3a0b93d7635e56c90987c40c8b90", 22310),
+        "cs": ("200a4a74cc9560f051924abb9803be008d1908d77f747e9141aeb86dfd2797f1", 22572)},
+    "test_2017_flickr": {
+        "en": ("76a444ee25172e72695cddb13ae4a3bda59430617be88e0bb46b60504f054074", 19138),
+        "de": ("a2c89666db00c495cd8513b9d708d5a3acc205d7de312ef2bf5fb7ebc1540aee", 21471),
+        "fr": ("3ba671ceb2299f3304ffafefea7a833d08632fbaf0ba18546f8a2ec2391af496", 20434)},
+    "test_2017_mscoco": {
+        "en": ("aab300bfb4427697987e02cd0aacd44bfe8aa50456231b6474c08038bbed2b58", 8844),
+        "de": ("799e4854c25d601cb6cb6be29eabe5667734c61ace2f495e03e429031a0bc338", 10230),
+        "fr": ("754f3072ba9f124569ba5258b32730fc1d214bbf8e0c6dfb2b74401676220db0", 9751)},
+}
+MULTI30K_LANGS = ("en", "de", "fr", "cs")
+
+
+def _multi30k_file(stem: str, lang: str) -> RemoteFile:
+    sha256, size = MULTI30K_FILES[stem][lang]
+    url = (f"https://raw.githubusercontent.com/multi30k/dataset/{MULTI30K_COMMIT}/data/task1/"
+           f"raw/{stem}.{lang}.gz")
+    return RemoteFile(f"multi30k_{stem}_{lang}", url, f"sha256:{sha256}", "gz", ".gz", size)
+
+
+def multi30k(src_lang: str, tgt_lang: str) -> Corpus:
+    """Multi30k between two of its languages: 29,000 training pairs, 1,014 validation pairs and
+    the test sets that have both languages (test_2016_flickr first; En-Cs has only that one)."""
+    stems = [stem for stem, langs in MULTI30K_FILES.items() if {src_lang, tgt_lang} <= set(langs)]
+    splits = {"valid" if stem == "val" else stem: (
+        Part(f"multi30k_{stem}_{src_lang}", "text", ("", ""), f"multi30k_{stem}_{tgt_lang}"),)
+        for stem in stems}
+    files = tuple(_multi30k_file(stem, lang) for stem in stems for lang in (src_lang, tgt_lang))
+    return Corpus(f"multi30k_{src_lang}_{tgt_lang}", src_lang, tgt_lang, files, splits)
+
+
+# data.source -> (src_lang, tgt_lang) -> corpus.
+CORPORA: dict[str, dict[tuple[str, str], Corpus]] = {
+    "wmt16_en_ro": {("en", "ro"): WMT16_EN_RO},
+    "wmt14_en_de": {("en", "de"): WMT14_EN_DE},
+    "multi30k": {(src, tgt): multi30k(src, tgt)
+                 for src in MULTI30K_LANGS for tgt in MULTI30K_LANGS if src != tgt},
+}
+
+
+def registry_corpus(source: str, src_lang: str, tgt_lang: str) -> Corpus:
+    """The corpus ``source`` between the two languages; a ValueError names the pairs it has."""
+    pairs = CORPORA[source]
+    if (src_lang, tgt_lang) not in pairs:
+        have = ", ".join(f"{src}->{tgt}" for src, tgt in pairs)
+        raise ValueError(f"{source} has {have}; got {src_lang}->{tgt_lang}")
+    return pairs[src_lang, tgt_lang]

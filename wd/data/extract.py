@@ -81,17 +81,26 @@ def tmx_pairs(data: bytes, src_lang: str, tgt_lang: str, where: str) -> tuple[li
     return src, tgt
 
 
-def read_part(part: Part, remote: RemoteFile, path: Path, src_lang: str,
+def read_part(part: Part, files: Sequence[tuple[RemoteFile, Path]], src_lang: str,
               tgt_lang: str) -> tuple[list[str], list[str]]:
-    """Source and target sentences of one part; sides of different lengths are an error naming
-    both members and both counts."""
-    data = read_members(path, remote.archive, part.members)
-    where = [f"{path}:{member}" if member else str(path) for member in part.members]
+    """Source and target sentences of one part from its downloaded ``files`` (registry entry,
+    path; one per id in ``part.files``); sides of different lengths are an error naming both
+    members and both counts."""
+    if len(files) == 1:  # every member in one file: read it once
+        (remote, path), = files
+        data = read_members(path, remote.archive, part.members)
+        blobs, paths = [data[member] for member in part.members], [path] * len(part.members)
+    else:
+        blobs = [read_members(path, remote.archive, (member,))[member]
+                 for member, (remote, path) in zip(part.members, files, strict=True)]
+        paths = [path for _, path in files]
+    where = [f"{path}:{member}" if member else str(path)
+             for member, path in zip(part.members, paths)]
     if part.format == "tmx":
-        return tmx_pairs(data[part.members[0]], src_lang, tgt_lang, where[0])
+        return tmx_pairs(blobs[0], src_lang, tgt_lang, where[0])
     if part.format not in ("sgm", "text"):
-        raise ValueError(f"{path}: unknown format {part.format!r}")
+        raise ValueError(f"{where[0]}: unknown format {part.format!r}")
     reader = sgm_segments if part.format == "sgm" else text_lines
-    src, tgt = (reader(data[member], name) for member, name in zip(part.members, where))
+    src, tgt = (reader(blob, name) for blob, name in zip(blobs, where))
     check_aligned((where[0], src), (where[1], tgt), unit="sentences")
     return src, tgt

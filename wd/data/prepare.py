@@ -1,11 +1,12 @@
-"""Raw split files (``data/raw/{train,valid,test}.{src,tgt}``) from a registry corpus or from the
-user's local files: Romanian cedilla s/t to comma-below in what the models read (sources, training
-and validation targets), training data cleaned, valid/test checked (UTF-8, line counts). Test
-references stay exactly as published: BLEU and chrF score against them, and only the labelled
-BLEU variants (``wd.metrics``) transform them.
+"""Raw split files (``data/raw/<split>.{src,tgt}``: train, valid and each test set) from a
+registry corpus or from the user's local files: Romanian cedilla s/t to comma-below in what the
+models read (sources, training and validation targets), training data cleaned, valid and test
+sets checked (UTF-8, line counts). Test references stay exactly as published: BLEU and chrF
+score against them, and only the labelled BLEU variants (``wd.metrics``) transform them.
 
-A test set may have several references (NIST Zh-En has 4): the first is ``test.tgt``, further
-ones ``test.tgt.1``, ``test.tgt.2``, ... (what the evaluate rule reads).
+An experiment has one or more test sets (:func:`experiment_testsets`), the first the primary
+one. A test set may have several references (NIST Zh-En has 4): the first is ``<name>.tgt``,
+further ones ``<name>.tgt.1``, ``<name>.tgt.2``, ... (what the evaluate rule reads).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from wd.data.clean import NOT_UTF8, CleanSettings, clean_pairs
-from wd.data.corpora import Corpus
+from wd.data.corpora import Corpus, registry_corpus
 from wd.data.extract import read_part
 from wd.data.romanian import comma_below
 from wd.io import check_aligned, read_lines, write_lines
+
+TRAINING_SPLITS = ("train", "valid")  # every other split is a test set
 
 
 def normalise(lines: list[str], lang: str) -> list[str]:
@@ -33,10 +36,10 @@ def _check_utf8(lines: list[str], where: str) -> None:
 
 def _write_split(split: str, src: list[str], refs: list[list[str]], langs: tuple[str, str],
                  outputs: list[Path], clean: CleanSettings, where: list[str]) -> int:
-    """Normalise, clean (train) or check (valid/test), and write; return the sentence count.
-    Test references are written as supplied."""
+    """Normalise, clean (train) or check (valid, test sets), and write; return the sentence
+    count. Test references are written as supplied."""
     src = normalise(src, langs[0])
-    if split != "test":
+    if split in TRAINING_SPLITS:
         refs = [normalise(ref, langs[1]) for ref in refs]
     if split == "train":
         src, tgt, _ = clean_pairs(src, refs[0], *langs, clean, where=f"{where[0]} + {where[1]}")
@@ -54,8 +57,8 @@ def prepare_remote_split(corpus: Corpus, split: str, downloads: dict[str, Path],
     """Concatenate the parts of ``split`` from the downloaded files (file id -> path)."""
     src, tgt = [], []
     for part in corpus.splits[split]:
-        part_src, part_tgt = read_part(part, corpus.file(part.file), downloads[part.file],
-                                       corpus.src_lang, corpus.tgt_lang)
+        files = [(corpus.file(file_id), downloads[file_id]) for file_id in part.files]
+        part_src, part_tgt = read_part(part, files, corpus.src_lang, corpus.tgt_lang)
         src += part_src
         tgt += part_tgt
     names = [f"{corpus.name} {split} ({side})" for side in ("source", "target")]
@@ -74,9 +77,24 @@ def local_inputs(local: dict) -> list[str]:
     return [path for files in local.values() for path in [files["src"], *references(files)]]
 
 
-def test_reference_count(data: dict) -> int:
-    """References per test sentence for a ``data`` config section."""
-    return len(references(data["local"]["test"])) if data["source"] == "local" else 1
+def experiment_testsets(data: dict) -> list[str]:
+    """The test sets of a ``data`` config section, the primary one first: ``test`` for the toy
+    pair, ``test`` and every further split of ``data.local``, a registry corpus's own."""
+    if data["source"] == "toy":
+        return ["test"]
+    if data["source"] == "local":
+        return ["test", *[s for s in data["local"] if s not in (*TRAINING_SPLITS, "test")]]
+    return registry_corpus(data["source"], data["src_lang"], data["tgt_lang"]).testsets
+
+
+def reference_count(data: dict, testset: str) -> int:
+    """References per sentence of one test set of a ``data`` config section."""
+    return len(references(data["local"][testset])) if data["source"] == "local" else 1
+
+
+def splits(data: dict) -> list[str]:
+    """Every split of an experiment: train, valid and the test sets."""
+    return [*TRAINING_SPLITS, *experiment_testsets(data)]
 
 
 def raw_outputs(raw_dir: Path, split: str, n_refs: int = 1) -> list[Path]:
@@ -89,7 +107,7 @@ def raw_outputs(raw_dir: Path, split: str, n_refs: int = 1) -> list[Path]:
 def prepare_local(local: dict, raw_dir: Path, langs: tuple[str, str], clean: CleanSettings) -> None:
     """Copy the user's files (plain or ``.gz``) of every split; all files of a split must have
     the same number of lines."""
-    for split in ("train", "valid", "test"):
+    for split in splits({"source": "local", "local": local}):
         src_path, ref_paths = local[split]["src"], references(local[split])
         errors = "surrogateescape" if split == "train" else "strict"
         src = read_lines(src_path, errors)
