@@ -33,9 +33,10 @@ METHODS = {student: student_methods(config, student) for student in STUDENTS}
 SIDES = {"src": config["data"]["src_lang"], "tgt": config["data"]["tgt_lang"]}
 
 
-def exp(path):
-    """A path under results/<experiment>/."""
-    return str(EXP / path)
+def exp(*parts):
+    """A path under results/<experiment>/ from its parts (joined here: snakemake --lint takes a
+    string literal that begins with a slash for an absolute path)."""
+    return str(EXP.joinpath(*parts))
 
 
 # The test sets, the primary one (the verdict's) first, and the references of each:
@@ -85,8 +86,8 @@ def model_path(student, method, seed):
     if student == "teacher":
         return TEACHER
     if method == "wd_phase1_only":
-        return exp(f"{phase1_dir(student, seed=seed)}/final.pt")
-    return exp(f"{run_dir(student, method, seed)}/final.pt")
+        return exp(phase1_dir(student, seed=seed), "final.pt")
+    return exp(run_dir(student, method, seed), "final.pt")
 
 
 TRAIN_FILES = {"bitext": BPE_TRAIN, "kd": KD_TRAIN, "bitext+kd": BPE_TRAIN + KD_TRAIN}
@@ -119,7 +120,7 @@ def student_inputs(wildcards):
         inputs["teacher"] = TEACHER
     if method.init == "checkpoint":
         phase1 = phase1_dir(wildcards.student, method.phase1_run, wildcards.seed)
-        inputs["init"] = exp(f"{phase1}/final.pt")
+        inputs["init"] = exp(phase1, "final.pt")
     elif method.init in methods.FROM_TEACHER:
         inputs["init"] = TEACHER
     return inputs
@@ -129,7 +130,7 @@ def student_job(wildcards):
     """TrainJob of one student run (wd.pipeline.TrainJob; settings: student_section)."""
     method = methods.get(wildcards.method)
     section = student_section(method)
-    work = exp(run_dir(wildcards.student, wildcards.method, wildcards.seed) + "/work")
+    work = exp(run_dir(wildcards.student, wildcards.method, wildcards.seed), "work")
     model = shape(config, wildcards.student)
     return train_job_params(config, model, section, work, int(wildcards.seed), method.init)
 
@@ -140,7 +141,7 @@ def phase1_job(wildcards):
     section = {**PHASE1_TRAIN, "lr": PHASE1_TRAIN["lr"] * lr_scale}
     if warmup is not None:
         section["warmup"] = warmup
-    work = exp(phase1_dir(wildcards.student, wildcards.phase1, wildcards.seed) + "/work")
+    work = exp(phase1_dir(wildcards.student, wildcards.phase1, wildcards.seed), "work")
     model = shape(config, wildcards.student)
     return train_job_params(
         config,
@@ -164,11 +165,11 @@ def training_curves(seed):
             spec = methods.get(method)
             phase1 = phase1_dir(student, spec.phase1_run, seed) if spec.is_wd else None
             runs[method] = (
-                exp(f"{run_dir(student, method, seed)}/train_log.csv"),
-                exp(f"{phase1}/train_log.csv") if phase1 else None,
+                exp(run_dir(student, method, seed), "train_log.csv"),
+                exp(phase1, "train_log.csv") if phase1 else None,
             )
         if any(methods.get(m).is_wd for m in METHODS[student]):
-            runs["wd_phase1"] = (exp(f"{phase1_dir(student, seed=seed)}/train_log.csv"), None)
+            runs["wd_phase1"] = (exp(phase1_dir(student, seed=seed), "train_log.csv"), None)
         curves[student] = runs
     return curves
 

@@ -97,8 +97,8 @@ rule wd_phase1:
         valid=VALID,
         valid_refs=VALID_REFS,
     output:
-        model=exp(phase1_dir("{student}", "{phase1}") + "/final.pt"),
-        curve=exp(phase1_dir("{student}", "{phase1}") + "/train_log.csv"),
+        model=exp(phase1_dir("{student}", "{phase1}"), "final.pt"),
+        curve=exp(phase1_dir("{student}", "{phase1}"), "train_log.csv"),
     log:
         exp("logs/train/{student}.wd_phase1_{phase1}.seed{seed}.log"),
     benchmark:
@@ -118,8 +118,8 @@ rule train_student:
     input:
         unpack(student_inputs),
     output:
-        model=exp(run_dir("{student}", "{method}") + "/final.pt"),
-        curve=exp(run_dir("{student}", "{method}") + "/train_log.csv"),
+        model=exp(run_dir("{student}", "{method}"), "final.pt"),
+        curve=exp(run_dir("{student}", "{method}"), "train_log.csv"),
     log:
         exp("logs/train/{student}.{method}.seed{seed}.log"),
     benchmark:
