@@ -31,6 +31,7 @@ from wd.ct2_decode import Ct2Translator
 from wd.data.batching import source_tensor
 from wd.decode import beam_search
 from wd.model.incremental import IncrementalDecoder
+from wd.model.names import parse
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, SearchSettings
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
@@ -116,20 +117,11 @@ def hf(model: Transformer, device: torch.device) -> Runner | None:
 
 def marian_state(model: Transformer, template: dict) -> dict:
     """Our parameters under MarianMT's names (shared embedding = our target embedding)."""
-    names = {"self_attn.q": "self_attn.q_proj", "self_attn.k": "self_attn.k_proj",
-             "self_attn.v": "self_attn.v_proj", "self_attn.out": "self_attn.out_proj",
-             "cross_attn.q": "encoder_attn.q_proj", "cross_attn.k": "encoder_attn.k_proj",
-             "cross_attn.v": "encoder_attn.v_proj", "cross_attn.out": "encoder_attn.out_proj",
-             "self_attn_sub.norm": "self_attn_layer_norm",
-             "cross_attn_sub.norm": "encoder_attn_layer_norm", "ffn_sub.norm": "final_layer_norm",
-             "ffn.fc1": "fc1", "ffn.fc2": "fc2"}
     state = {}
     for name, tensor in model.state_dict().items():
-        side, _, rest = name.partition(".")
-        if side in ("encoder", "decoder"):
-            index, _, inner = rest.partition(".")
-            module, _, kind = inner.rpartition(".")
-            state[f"model.{side}.layers.{index}.{names[module]}.{kind}"] = tensor
+        place = parse(name)
+        if place.layer is not None:
+            state[place.hf()] = tensor
     embed = model.tgt_embed.weight.detach()
     for key in template:
         if key.endswith("embed_tokens.weight") or key in ("model.shared.weight", "lm_head.weight"):

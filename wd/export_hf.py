@@ -29,6 +29,7 @@ from torch import Tensor
 
 from wd.data.bpe import load_bpe
 from wd.io import atomic_dir
+from wd.model.names import parse
 from wd.model.transformer import Transformer, sinusoidal_positions
 from wd.package import PackageError, load_package
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -87,28 +88,10 @@ def hf_state_dict(model: Transformer, max_positions: int) -> dict[str, Tensor]:
            "final_logits_bias": torch.zeros(1, cfg.vocab_size)}
     for side, dim in (("encoder", cfg.enc_dim), ("decoder", cfg.dec_dim)):
         out[f"model.{side}.embed_positions.weight"] = sinusoidal_positions(max_positions, dim)
-    if cfg.pre_norm:
-        for side, norm in (("encoder", "enc_norm"), ("decoder", "dec_norm")):
-            for p in ("weight", "bias"):
-                out[f"model.{side}.layer_norm.{p}"] = ours[f"{norm}.{p}"]
-    renames = {"self_attn.q.": "self_attn.q_proj.", "self_attn.k.": "self_attn.k_proj.",
-               "self_attn.v.": "self_attn.v_proj.", "self_attn.out.": "self_attn.out_proj.",
-               "cross_attn.q.": "encoder_attn.q_proj.", "cross_attn.k.": "encoder_attn.k_proj.",
-               "cross_attn.v.": "encoder_attn.v_proj.",
-               "cross_attn.out.": "encoder_attn.out_proj.",
-               "self_attn_sub.norm.": "self_attn_layer_norm.",
-               "cross_attn_sub.norm.": "encoder_attn_layer_norm.",
-               "ffn_sub.norm.": "final_layer_norm.", "ffn.fc1.": "fc1.", "ffn.fc2.": "fc2."}
     for name, tensor in ours.items():
-        side, _, rest = name.partition(".")
-        if side not in ("encoder", "decoder"):
-            continue
-        layer, _, rest = rest.partition(".")
-        new = next((rest.replace(a, b, 1) for a, b in renames.items() if rest.startswith(a)),
-                   None)
-        if new is None:
-            raise ValueError(f"no transformers name for {name}")
-        out[f"model.{side}.layers.{layer}.{new}"] = tensor
+        place = parse(name)
+        if place.kind not in ("embedding", "output"):  # those are set above
+            out[place.hf()] = tensor
     return {k: v.detach().clone().contiguous() for k, v in out.items()}
 
 

@@ -44,6 +44,7 @@ from wd.checkpoint import load
 from wd.methods import TRANSFER_KINDS
 from wd.model.cutoff import cut_indices
 from wd.model.mapping import check_compatible, teacher_sources
+from wd.model.names import parse
 from wd.model.select import axes, selected_indices
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
@@ -53,20 +54,15 @@ def transferred(name: str, kind: str) -> bool:
     """Whether the student parameter ``name`` is generated from the teacher under ``kind``:
     ``encoder``/``decoder`` take one side (with its embeddings, norms and output projection),
     ``attention``/``ffn`` only the attention or feed-forward projections of every layer, and
-    ``no_<part>`` everything but what ``<part>`` takes. The kinds are read off parameter names
-    (wd.model.transformer): renaming a module there changes what a transfer ablation transfers."""
+    ``no_<part>`` everything but what ``<part>`` takes (the parts as wd.model.names reads them)."""
     if kind == "all":
         return True
     if kind.startswith("no_") and kind in TRANSFER_KINDS:
         return not transferred(name, kind.removeprefix("no_"))
-    if kind == "encoder":
-        return name.startswith(("encoder.", "src_embed.", "enc_norm."))
-    if kind == "decoder":
-        return name.startswith(("decoder.", "tgt_embed.", "dec_norm.", "output."))
-    if kind == "attention":
-        return "_attn." in name
-    if kind == "ffn":
-        return ".ffn." in name
+    if kind in ("encoder", "decoder"):
+        return parse(name).side == kind[:3]
+    if kind in ("attention", "ffn"):
+        return parse(name).kind == kind
     raise ValueError(f"unknown transfer kind {kind!r}; expected one of {TRANSFER_KINDS}")
 
 
@@ -208,11 +204,13 @@ def decoder_differs(teacher: ModelConfig, student: ModelConfig) -> bool:
 
 def _build_map(name: str, group: int, t_shape: torch.Size, s_shape: torch.Size,
                project_decoder: bool) -> nn.Module:
-    if name == "output.weight":
+    place = parse(name)
+    if place.kind == "output":
         return OutputMap(t_shape, s_shape)
-    if name.endswith("embed.weight"):
+    if place.kind == "embedding":
         return EmbeddingMap(t_shape, s_shape)
-    if group == 1 and t_shape == s_shape and not (project_decoder and name.startswith("decoder.")):
+    if group == 1 and t_shape == s_shape and not (project_decoder and place.layer is not None
+                                                  and place.side == "dec"):
         return ElementwiseMap(s_shape)
     if len(s_shape) == 2:
         return MatrixMap(group, t_shape, s_shape)

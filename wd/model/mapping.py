@@ -12,11 +12,8 @@ no layer is dropped. When the student is deeper, each student layer takes the si
 
 from __future__ import annotations
 
-import re
-
+from wd.model.names import parse
 from wd.settings import ModelConfig
-
-_LAYER = re.compile(r"^(encoder|decoder)\.(\d+)\.(.+)$")
 
 
 def layer_groups(n_teacher: int, n_student: int) -> list[list[int]]:
@@ -47,12 +44,10 @@ def teacher_sources(name: str, teacher: ModelConfig, student: ModelConfig) -> li
     final norms map to their counterparts; an untied student output projection maps to the
     teacher's output matrix (its target embedding when the teacher ties them).
     """
-    match = _LAYER.match(name)
-    if match:
-        side, index, rest = match.group(1), int(match.group(2)), match.group(3)
-        n_t, n_s = ((teacher.enc_layers, student.enc_layers) if side == "encoder"
-                    else (teacher.dec_layers, student.dec_layers))
-        return [f"{side}.{j}.{rest}" for j in layer_groups(n_t, n_s)[index]]
-    if name == "output.weight":
+    place = parse(name)
+    if place.layer is not None:
+        n_t, n_s = (getattr(cfg, f"{place.side}_layers") for cfg in (teacher, student))
+        return [place.in_layer(j) for j in layer_groups(n_t, n_s)[place.layer]]
+    if place.kind == "output":
         return ["tgt_embed.weight" if teacher.tie_output else "output.weight"]
     return [name]

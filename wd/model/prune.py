@@ -27,7 +27,6 @@ width, so fewer heads or channels always change the function a little.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 import torch
@@ -36,19 +35,19 @@ from torch import Tensor, nn
 from wd.data.batching import Pair, collate
 from wd.model.inherit import check_inheritable, head_width
 from wd.model.mapping import check_compatible, teacher_sources
+from wd.model.names import STACKS, Name, parse
 from wd.model.select import axes, select
-from wd.model.transformer import Transformer
+from wd.model.transformer import DecoderLayer, EncoderLayer, Transformer
 from wd.settings import ModelConfig
 from wd.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
-SIDES = {"encoder": "enc", "decoder": "dec"}
-_UNIT = re.compile(r"^(encoder|decoder)\.(\d+)\.(self_attn|cross_attn|ffn)\.")
 
 
-def _side(name: str) -> str:
-    """``enc`` or ``dec``: the side of the module or parameter ``name``."""
-    return "enc" if name.startswith(("encoder.", "src_embed.", "enc_norm")) else "dec"
+def unit(place: Name) -> str:
+    """The key of a pruned unit group: ``decoder.1.cross_attn`` (its heads) or ``decoder.1.ffn``
+    (its neurons)."""
+    return f"{place.stack}.{place.layer}.{place.block}"
 
 
 @dataclass
@@ -86,23 +85,26 @@ def importance(model: Transformer, pairs: list[Pair], batch_size: int = 64) -> I
     """Minitron's activation-based importance of every unit of ``model`` on ``pairs``."""
     scores, masks, hooks = _Scores(), {}, []
     for name, module in model.named_modules():
-        side = _side(name)
-        if isinstance(module, nn.LayerNorm):
+        if not isinstance(module, (nn.LayerNorm, nn.Linear, EncoderLayer, DecoderLayer)):
+            continue
+        place = parse(name)
+        side = place.side
+        if place.kind == "norm":
             hooks.append(module.register_forward_hook(
                 lambda m, args, out, side=side: scores.width(side, out.abs(), masks[side])))
-        elif name.endswith("_attn.out"):
-            heads = model.cfg.enc_heads if side == "enc" else model.cfg.dec_heads
+        elif place.kind == "attention" and place.module == "out":
+            heads = getattr(model.cfg, f"{side}_heads")
 
-            def head_norms(m, args, key=name.removesuffix(".out"), side=side, heads=heads):
+            def head_norms(m, args, key=unit(place), side=side, heads=heads):
                 x = args[0]
                 per_head = x.view(*x.shape[:2], heads, -1).norm(dim=-1)
                 scores.width(key, per_head, masks[side])
             hooks.append(module.register_forward_pre_hook(head_norms))
-        elif name.endswith(".ffn.fc2"):
+        elif place.module == "fc2":
             hooks.append(module.register_forward_pre_hook(
-                lambda m, args, key=name.removesuffix(".fc2"), side=side:
+                lambda m, args, key=unit(place), side=side:
                 scores.width(key, args[0].abs(), masks[side])))
-        elif re.fullmatch(r"(encoder|decoder)\.\d+", name):
+        elif place.block is None and place.layer is not None:
             def block(m, args, out, key=name, side=side):
                 distance = 1 - torch.cosine_similarity(args[0], out, dim=-1)
                 scores.depth(key, distance, masks[side])
@@ -120,12 +122,13 @@ def importance(model: Transformer, pairs: list[Pair], batch_size: int = 64) -> I
             hook.remove()
         model.train(was_training)
     width = {key: value.sqrt() for key, value in scores.squares.items()}
+    units = {key: value for key, value in width.items() if key not in STACKS.values()}
     layers = {stack: torch.stack([scores.sums[f"{stack}.{i}"] / scores.tokens[f"{stack}.{i}"]
                                   for i in range(len(getattr(model, stack)))])
-              for stack in SIDES}
-    return Importance(channels={side: width[side] for side in SIDES.values()},
-                      heads={k: v for k, v in width.items() if k.endswith("_attn")},
-                      neurons={k: v for k, v in width.items() if k.endswith(".ffn")},
+              for stack in STACKS}
+    return Importance(channels={side: width[side] for side in STACKS.values()},
+                      heads={k: v for k, v in units.items() if parse(k).block != "ffn"},
+                      neurons={k: v for k, v in units.items() if parse(k).block == "ffn"},
                       layers=layers)
 
 
@@ -145,26 +148,25 @@ class PrunePlan:
 
     def source(self, name: str) -> str:
         """The teacher parameter that the student parameter ``name`` is cut from."""
-        match = re.match(r"^(encoder|decoder)\.(\d+)\.", name)
-        if match is None:
+        place = parse(name)
+        if place.layer is None:
             return name
-        stack, layer = match[1], self.layers[match[1]][int(match[2])]
-        return f"{stack}.{layer}.{name[match.end():]}"
+        return place.in_layer(self.layers[place.stack][place.layer])
 
     def kept(self, name: str) -> dict[str, list[int]]:
         """The kept indices of every axis kind of the student parameter ``name``."""
-        match = _UNIT.match(self.source(name))
-        if match is None:
+        place = parse(self.source(name))
+        if place.kind not in ("attention", "ffn"):
             return self.indices
-        kind = "ffn" if match[3] == "ffn" else "heads"
-        return {**self.indices, f"{SIDES[match[1]]}_{kind}": self.units[match[0][:-1]]}
+        kind = "ffn" if place.block == "ffn" else "heads"
+        return {**self.indices, f"{place.side}_{kind}": self.units[unit(place)]}
 
 
 def prune_plan(scores: Importance, teacher: ModelConfig, student: ModelConfig) -> PrunePlan:
     """Keep the most important layers, channels, heads and neurons for the ``student`` shape."""
     check_inheritable("prune", teacher, student)
     layers, indices, units = {}, {"vocab": list(range(teacher.vocab_size))}, {}
-    for stack, side in SIDES.items():
+    for stack, side in STACKS.items():
         size = {key: (getattr(teacher, f"{side}_{key}"), getattr(student, f"{side}_{key}"))
                 for key in ("layers", "dim", "ffn")}
         width = head_width(teacher, side)

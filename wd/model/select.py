@@ -17,6 +17,7 @@ from torch import Tensor
 
 from wd.model.inherit import check_inheritable
 from wd.model.mapping import check_compatible, teacher_sources
+from wd.model.names import parse
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
 
@@ -52,23 +53,23 @@ def selected_indices(teacher: ModelConfig, student: ModelConfig) -> dict[str, li
 
 def axes(name: str) -> tuple[str, ...]:
     """The kind of each axis of the parameter ``name`` (out, in for a weight; out for a bias).
-    Read off parameter names (wd.model.transformer), as the generator's transfer kinds are."""
-    side = "enc" if name.startswith(("encoder.", "src_embed.", "enc_norm.")) else "dec"
-    model = f"{side}_model"
-    if name.endswith("embed.weight") or name == "output.weight":
+    Read off the parameter's place (wd.model.names), as the generator's transfer kinds are."""
+    place = parse(name)
+    side, model = place.side, f"{place.side}_model"
+    if place.kind in ("embedding", "output"):
         return ("vocab", model)
-    if "norm." in name:
+    if place.kind == "norm":
         return (model,)
-    if ".ffn.fc1." in name:
+    if place.module == "fc1":
         roles = (f"{side}_ffn", model)
-    elif ".ffn.fc2." in name:
+    elif place.module == "fc2":
         roles = (model, f"{side}_ffn")
-    elif "_attn.out." in name:
+    elif place.module == "out":
         roles = (model, f"{side}_heads")
     else:  # q, k, v: cross-attention keys and values read the encoder's output
-        source = "enc_model" if ".cross_attn.k." in name or ".cross_attn.v." in name else model
-        roles = (f"{side}_heads", source)
-    return roles if name.endswith(".weight") else roles[:1]
+        cross_kv = place.block == "cross_attn" and place.module in ("k", "v")
+        roles = (f"{side}_heads", "enc_model" if cross_kv else model)
+    return roles if place.tensor == "weight" else roles[:1]
 
 
 def select(tensor: Tensor, kinds: tuple[str, ...], indices: dict[str, list[int]]) -> Tensor:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wd.model.kernels import attention_with_dropout, dropout, linear_concat, relu_dropout
+from wd.model.names import parse
 from wd.settings import ModelConfig
 from wd.vocab import PAD_ID
 
@@ -147,11 +148,12 @@ class Transformer(nn.Module):
     def reset_parameters(self) -> None:
         """fairseq-style init: xavier-uniform matrices, zero biases, N(0, d^-1/2) embeddings."""
         for name, p in self.named_parameters():
-            if "norm" in name:
+            place = parse(name)
+            if place.kind == "norm":
                 continue
-            if name.endswith("bias"):
+            if place.tensor == "bias":
                 nn.init.zeros_(p)
-            elif "embed" in name or name.startswith("output"):
+            elif place.kind in ("embedding", "output"):
                 nn.init.normal_(p, 0.0, p.shape[1] ** -0.5)
             else:
                 nn.init.xavier_uniform_(p)
