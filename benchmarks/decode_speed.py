@@ -3,7 +3,7 @@
 Same shapes, same random weights, same inputs for every engine: 256 sentences of 25 source
 tokens (24 random + EOS), exactly 25 output tokens forced (EOS suppressed before 25, nothing
 allowed after), batch 32, beam 1 and 4, 2 CPU threads. Engines: ours-fp32, ours-int8 (int8
-decoder, wd.quantize), hf (transformers MarianMT ``generate`` with our weights loaded),
+decoder, wd.quantize), hf (transformers ``generate`` on the model ``wd-export-hf`` makes),
 ct2-float32 and ct2-int8 (CTranslate2 on our exported weights, wd.ct2_decode, as the
 evaluation times it); ``--device cuda`` runs every engine but ours-int8 on the GPU. Engines and
 models are interleaved within each repeat and the best repeat is kept, so a busy machine hurts
@@ -30,11 +30,11 @@ import torch
 from wd.ct2_decode import Ct2Translator
 from wd.data.batching import source_tensor
 from wd.decode import beam_search
+from wd.export_hf import hf_model, refusal
 from wd.model.incremental import IncrementalDecoder
-from wd.model.names import parse
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, SearchSettings
-from wd.vocab import BOS_ID, EOS_ID, PAD_ID
+from wd.vocab import PAD_ID
 
 VOCAB = 32000
 TEACHER = dict(enc_layers=6, dec_layers=6, enc_dim=512, dec_dim=512, enc_ffn=2048, dec_ffn=2048,
@@ -84,23 +84,11 @@ def ct2(model: Transformer, compute_type: str, workdir: Path, threads: int,
 
 
 def hf(model: Transformer, device: torch.device) -> Runner | None:
-    """MarianMT of the same shape holding our weights (post-norm, scaled sinusoidal
-    embeddings, tied output); None where Marian cannot express the shape."""
-    from transformers import MarianConfig, MarianMTModel
-    cfg = model.cfg
-    if cfg.dec_dim != cfg.enc_dim or cfg.pre_norm:
+    """The transformers model holding our weights, as ``wd-export-hf`` makes it (MarianMT for
+    post-norm, Pegasus for pre-norm); None where transformers cannot express the shape."""
+    if refusal(model):
         return None
-    marian = MarianMTModel(MarianConfig(
-        vocab_size=cfg.vocab_size, d_model=cfg.enc_dim, encoder_layers=cfg.enc_layers,
-        decoder_layers=cfg.dec_layers, encoder_attention_heads=cfg.enc_heads,
-        decoder_attention_heads=cfg.dec_heads, encoder_ffn_dim=cfg.enc_ffn,
-        decoder_ffn_dim=cfg.dec_ffn, activation_function="relu", dropout=0.0,
-        attention_dropout=0.0, activation_dropout=0.0, scale_embedding=True,
-        max_position_embeddings=256, pad_token_id=PAD_ID, eos_token_id=EOS_ID,
-        decoder_start_token_id=BOS_ID, share_encoder_decoder_embeddings=True,
-        tie_word_embeddings=True)).eval()
-    marian.load_state_dict(marian_state(model, marian.state_dict()), strict=True)
-    marian.to(device)
+    marian = hf_model(model, max_positions=256).to(device)
 
     @torch.inference_mode()
     def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
@@ -113,24 +101,6 @@ def hf(model: Transformer, device: torch.device) -> Runner | None:
             out += [row[1:].tolist() for row in ids]
         return out
     return run
-
-
-def marian_state(model: Transformer, template: dict) -> dict:
-    """Our parameters under MarianMT's names (shared embedding = our target embedding)."""
-    state = {}
-    for name, tensor in model.state_dict().items():
-        place = parse(name)
-        if place.layer is not None:
-            state[place.hf()] = tensor
-    embed = model.tgt_embed.weight.detach()
-    for key in template:
-        if key.endswith("embed_tokens.weight") or key in ("model.shared.weight", "lm_head.weight"):
-            state[key] = embed
-        elif key.endswith("embed_positions.weight"):
-            state[key] = template[key]  # Marian's own sinusoidal table (speed is what counts)
-        elif key == "final_logits_bias":
-            state[key] = torch.zeros_like(template[key])
-    return state
 
 
 def measure(run: Runner, sources: list[list[int]], beam: int, batch: int) -> float:
