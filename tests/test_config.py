@@ -10,6 +10,7 @@ from conftest import REPO, run_snakemake, with_change
 from wd.config import SCHEMA, ConfigError, rename_methods, shape, student_methods, validate
 from wd.data.clean import CleanSettings
 from wd.data.download import DownloadSettings
+from wd.losses import LOSSES
 from wd.settings import SearchSettings, TrainSettings
 
 
@@ -187,3 +188,8 @@ def test_toy_ablations_keep_the_default_shapes_and_run_on_stu1():
     assert {f"wd_no_{part}" for part in ("encoder", "decoder", "attention", "ffn")} <= set(stu1)
     assert {"kd_lr0.5x", "kd_lr2x", "wd_lr0.5x", "wd_lr2x"} <= set(stu1)
     assert student_methods(config, "stu2") == DEFAULT["methods"]
+
+
+def test_the_schema_names_exactly_the_registered_losses():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert schema["$defs"]["train"]["properties"]["loss"]["enum"] == list(LOSSES)

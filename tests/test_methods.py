@@ -6,6 +6,7 @@ import pytest
 from conftest import run_snakemake
 from wd import methods
 from wd.config import rename_methods
+from wd.losses import LOSSES
 
 # name: (train_data, init, transfer, trains, warmup)
 EXPECTED = {
@@ -62,7 +63,7 @@ def test_every_method_record(name):
     assert method.train_data in methods.TRAIN_DATA and method.init in methods.INITS
     assert method.is_wd == (method.transfer is not None) == (method.init == "checkpoint")
     assert method.transfer in (None, *methods.TRANSFER_KINDS)
-    assert method.loss == LOSS.get(name) and method.loss in (None, *methods.LOSSES)
+    assert method.loss == LOSS.get(name) and method.loss in (None, *LOSSES)
     assert method.phase1_start in methods.PHASE1_STARTS
     assert method.description
 

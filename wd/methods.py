@@ -23,7 +23,6 @@ INITS = {"random": "a fresh random initialisation",
          "prune": "the teacher's most important units on a calibration sample (wd.model.prune)",
          "checkpoint": "the converted WD Phase-1 student of the method's transfer kind"}
 FROM_TEACHER = ("cutoff", "select", "prune")  # the initialisations made from the teacher
-LOSSES = ("ce", "word_kd", "ce+word_kd")  # wd.train.training_loss
 # How a WD Phase-1 generator's projections start (wd.model.generator.STARTS), as run names say it.
 PHASE1_STARTS = {"random": "", "cutoff": "_cutinit", "select": "_selectinit"}
 PARTS = ("encoder", "decoder", "attention", "ffn")
@@ -49,7 +48,7 @@ class Method:
     warmup: int | None = None     # WD: Phase-2 warm-up steps instead of wd.phase2's
     phase1_warmup: int | None = None  # WD: Phase-1 warm-up steps instead of wd.phase1's
     lr_scale: float = 1.0         # times the configured learning rate (WD: of both phases)
-    loss: str | None = None       # a key of LOSSES instead of student_train's loss
+    loss: str | None = None       # a name in wd.losses.LOSSES instead of student_train's
     phase1_start: str = "random"  # WD: how the generator's projections start (PHASE1_STARTS)
     description: str = ""
 

@@ -56,7 +56,7 @@ class TrainSettings:
     amp: str = "none"
     compile: bool = False  # torch.compile the model (dynamic shapes: batches vary in length)
     seed: int = 1
-    loss: str = "ce"  # ce | word_kd | ce+word_kd (wd.train.training_loss)
+    loss: str = "ce"  # a name in wd.losses.LOSSES
     kd_weight: float = 0.5
     kd_temperature: float = 1.0
     # Early stopping and checkpoint selection (wd.train.Trainer): with
@@ -80,8 +80,9 @@ class TrainSettings:
 
     @property
     def needs_teacher(self) -> bool:
-        """Whether training computes the teacher's logits (word-level distillation)."""
-        return self.loss != "ce"
+        """Whether training computes the teacher's logits (its loss says: wd.losses)."""
+        from wd.losses import loss
+        return loss(self.loss).needs_teacher
 
     @property
     def translates(self) -> bool:

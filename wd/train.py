@@ -34,7 +34,8 @@ from torch import nn
 from wd import distributed, faults, stopping
 from wd.checkpoint import average_state_dicts, load, save_atomic
 from wd.data.batching import Pair, collate, epoch_batches
-from wd.loss import smoothed_cross_entropy, word_kd_loss
+from wd.loss import smoothed_cross_entropy
+from wd.losses import loss
 from wd.memory import keep_freed_memory
 from wd.progress import Progress
 from wd.settings import TrainSettings
@@ -100,25 +101,19 @@ def loss_terms(model: nn.Module, pairs: list[Pair], device: torch.device, amp: s
 
 def training_loss(model: nn.Module, teacher: nn.Module | None, pairs: list[Pair],
                   device: torch.device, s: TrainSettings) -> torch.Tensor:
-    """Summed training loss of one batch as ``s.loss`` says: label-smoothed cross-entropy
-    (``ce``), word-level distillation from the frozen ``teacher``'s logits on the same batch
-    (``word_kd``), or ``(1 - kd_weight) * ce + kd_weight * word_kd``."""
-    if s.loss == "ce":
-        return loss_terms(model, pairs, device, s.amp, s.label_smoothing)[0]
-    if s.loss not in ("word_kd", "ce+word_kd"):
-        raise ValueError(f"unknown loss {s.loss!r}; expected ce, word_kd or ce+word_kd")
+    """Summed training loss of one batch, the loss ``s.loss`` names (wd.losses), with the
+    frozen ``teacher``'s logits on the same batch where that loss needs them."""
+    criterion = loss(s.loss)
     batch = collate(pairs).to(device)
     with autocast(device, s.amp):
         logits = model(batch.src, batch.tgt_in)
-        with torch.no_grad():
-            teacher_logits = teacher(batch.src, batch.tgt_in)
+        if criterion.needs_teacher:
+            with torch.no_grad():
+                teacher_logits = teacher(batch.src, batch.tgt_in)
     vocab = logits.size(-1)
-    flat, target = logits.float().view(-1, vocab), batch.tgt_out.view(-1)
-    kd = word_kd_loss(flat, teacher_logits.view(-1, vocab), target, s.kd_temperature, PAD_ID)
-    if s.loss == "word_kd":
-        return kd
-    ce = smoothed_cross_entropy(flat, target, s.label_smoothing, PAD_ID)[0]
-    return (1.0 - s.kd_weight) * ce + s.kd_weight * kd
+    flat = logits.float().view(-1, vocab)
+    return criterion(flat, teacher_logits.view(-1, vocab) if criterion.needs_teacher else None,
+                     batch.tgt_out.view(-1), s)
 
 
 def target_tokens(batches: list[list[Pair]]) -> int:
