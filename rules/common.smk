@@ -19,6 +19,7 @@ from wd.data.prepare import (
     reference_count,
 )
 from wd.settings import TrainSettings
+from wd.model.inits import INITS
 
 for warning in rename_methods(config):
     print(warning, file=sys.stderr)
@@ -121,7 +122,7 @@ def student_inputs(wildcards):
     if method.init == "checkpoint":
         phase1 = phase1_dir(wildcards.student, method.phase1_run, wildcards.seed)
         inputs["init"] = exp(phase1, "final.pt")
-    elif method.init in methods.FROM_TEACHER:
+    elif INITS[method.init].from_teacher:
         inputs["init"] = TEACHER
     return inputs
 

@@ -4,7 +4,6 @@ import torch.nn.functional as F
 
 from conftest import tiny
 from wd.checkpoint import save_model
-from wd.model.cutoff import cutoff_student
 from wd.model.generator import (
     ElementwiseMap,
     FreeMap,
@@ -16,8 +15,9 @@ from wd.model.generator import (
     generator_parameters,
     transferred,
 )
+from wd.model.inits.cutoff import cutoff_student
+from wd.model.inits.select import selected_student
 from wd.model.mapping import layer_groups
-from wd.model.select import selected_student
 from wd.model.transformer import Transformer
 
 SHAPES = {

@@ -9,7 +9,7 @@ import torch
 from wd.data.batching import load_parallel
 from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.toy import generate_toy_corpus
-from wd.model.cutoff import cutoff_student
+from wd.model.inits.cutoff import cutoff_student
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, TrainSettings
 from wd.train import Trainer, validate

@@ -7,6 +7,7 @@ from conftest import run_snakemake
 from wd import methods
 from wd.config import rename_methods
 from wd.losses import LOSSES
+from wd.model.inits import INITS
 
 # name: (train_data, init, transfer, trains, warmup)
 EXPECTED = {
@@ -60,7 +61,7 @@ def test_every_method_record(name):
     assert method.name == name
     assert (method.train_data, method.init, method.transfer, method.trains,
             method.warmup) == EXPECTED[name]
-    assert method.train_data in methods.TRAIN_DATA and method.init in methods.INITS
+    assert method.train_data in methods.TRAIN_DATA and method.init in INITS
     assert method.is_wd == (method.transfer is not None) == (method.init == "checkpoint")
     assert method.transfer in (None, *methods.TRANSFER_KINDS)
     assert method.loss == LOSS.get(name) and method.loss in (None, *LOSSES)
@@ -138,7 +139,11 @@ def test_the_workflow_accepts_an_old_name_and_plans_the_new_one(tmp_path):
         assert f"models/{planned}/final.pt" in run.stdout
 
 
-def test_every_initialisation_from_the_teacher_has_a_builder():
-    from wd.pipeline import TEACHER_INITS
-    # prune also needs calibration data: wd.pipeline.train_model builds it on its own
-    assert {*TEACHER_INITS, "prune"} == set(methods.FROM_TEACHER) <= set(methods.INITS)
+def test_every_initialisation_made_from_the_teacher_has_a_builder_of_the_one_signature():
+    import inspect
+    for name, record in INITS.items():
+        if record.from_teacher:
+            module, function = record.builder.split(":")
+            builder = getattr(__import__(module, fromlist=[function]), function)
+            assert [*inspect.signature(builder).parameters][:3] == [
+                "teacher_state", "teacher_cfg", "student_cfg"], name

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from wd.model.prune import importance, prune_plan, pruned_student, top
+from wd.model.inits.prune import importance, prune_plan, pruned_student, top
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
 
@@ -56,7 +56,7 @@ def test_unused_neurons_and_an_identity_layer_rank_last_and_pruning_them_changes
     assert scores.layers["decoder"][IDENTITY_LAYER] == pytest.approx(0, abs=1e-6)
     assert scores.layers["decoder"].argmin() == IDENTITY_LAYER
     student_cfg = replace(TEACHER, dec_layers=2, enc_ffn=30, dec_ffn=30)
-    student = pruned_student(teacher, student_cfg, pairs)
+    student = pruned_student(teacher.state_dict(), teacher.cfg, student_cfg, pairs)
     (want, mask), (got, _) = logits(teacher, pairs), logits(student, pairs)
     assert (got - want)[mask].abs().max() < 1e-5  # bound tested: 1e-5 on every real position
 
@@ -78,12 +78,12 @@ def test_a_silent_head_and_a_silent_channel_rank_last_and_are_dropped(teacher):
     plan = prune_plan(scores, TEACHER, student_cfg)
     assert 5 not in plan.indices["dec_model"] and len(plan.indices["dec_model"]) == 12
     assert not set(range(8, 12)) & set(plan.units["decoder.0.cross_attn"])
-    student = pruned_student(teacher, student_cfg, pairs)
+    student = pruned_student(teacher.state_dict(), teacher.cfg, student_cfg, pairs)
     assert torch.isfinite(logits(student, pairs)[0]).all()
 
 
 def test_the_teachers_own_shape_is_the_teacher(teacher):
-    student = pruned_student(teacher, TEACHER, calibration())
+    student = pruned_student(teacher.state_dict(), teacher.cfg, TEACHER, calibration())
     for name, value in teacher.state_dict().items():
         assert torch.equal(student.state_dict()[name], value), name
 
@@ -118,7 +118,7 @@ def test_kept_units_keep_their_order_and_whole_heads():
 ])
 def test_shapes_pruning_cannot_make_are_refused(teacher, change, message):
     with pytest.raises(ValueError, match=message):
-        pruned_student(teacher, replace(TEACHER, **change), calibration())
+        pruned_student(teacher.state_dict(), teacher.cfg, replace(TEACHER, **change), calibration())
 
 
 def test_train_model_prunes_on_a_seeded_calibration_sample_then_distils(teacher, tmp_path):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import tiny
-from wd.model.select import head_rows, selected_indices, selected_student, spaced
+from wd.model.inits.select import head_rows, selected_indices, selected_student, spaced
 from wd.model.transformer import Transformer
 
 

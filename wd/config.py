@@ -13,7 +13,7 @@ import yaml
 from wd import methods
 from wd.data.corpora import CORPORA, registry_corpus
 from wd.metrics import VARIANTS
-from wd.model.inherit import check_inheritable
+from wd.model.inits import INITS, check_inheritable
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -213,7 +213,7 @@ def train_job_params(config: dict, model: dict, section: dict, work: str, seed: 
            "settings": {**section, "amp": config["amp"], "compile": config["compile"],
                         "seed": seed},
            "init": init, "phase1": phase1}
-    if init == "prune":
+    if INITS[init].calibration:
         job["calibration"] = config["prune"]["calibration_sentences"]
     if TrainSettings(**section).translates:
         search = dataclasses.asdict(search_settings(config["evaluation"]))

@@ -17,12 +17,6 @@ from dataclasses import dataclass, replace
 TRAIN_DATA = {"bitext": "the original bitext",
               "kd": "the KD data (the teacher's translations of the training sources)",
               "bitext+kd": "both concatenated"}
-INITS = {"random": "a fresh random initialisation",
-         "cutoff": "cut from the teacher (wd.model.cutoff)",
-         "select": "weight selection from the teacher (wd.model.select)",
-         "prune": "the teacher's most important units on a calibration sample (wd.model.prune)",
-         "checkpoint": "the converted WD Phase-1 student of the method's transfer kind"}
-FROM_TEACHER = ("cutoff", "select", "prune")  # the initialisations made from the teacher
 # How a WD Phase-1 generator's projections start (wd.model.generator.STARTS), as run names say it.
 PHASE1_STARTS = {"random": "", "cutoff": "_cutinit", "select": "_selectinit"}
 PARTS = ("encoder", "decoder", "attention", "ffn")
@@ -41,7 +35,7 @@ class Method:
 
     name: str
     train_data: str               # a key of TRAIN_DATA
-    init: str                     # a key of INITS
+    init: str                     # a name in wd.model.inits.INITS
     order: int                    # rows of one shape in the report: by order, then config order
     transfer: str | None = None   # WD: the tensor kinds the Phase-1 generator makes
     trains: bool = True           # False: the Phase-1 student is evaluated as it is

@@ -19,11 +19,8 @@ from wd.data.bpe import ids_to_pieces, load_bpe
 from wd.decode import translate_batches
 from wd.io import read_lines, write_lines
 from wd.journal import Journal
-from wd.methods import INITS
-from wd.model.cutoff import cutoff_student
 from wd.model.generator import build_generator, generator_parameters
-from wd.model.prune import pruned_student
-from wd.model.select import selected_student
+from wd.model.inits import INITS
 from wd.model.transformer import Transformer, count_parameters
 from wd.progress import Progress
 from wd.runtime import file_digest
@@ -68,11 +65,6 @@ def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair]
     return trainer, result
 
 
-# How each initialisation made from the teacher's weights builds the student
-# (wd.methods.FROM_TEACHER).
-TEACHER_INITS = {"cutoff": cutoff_student, "select": selected_student}
-
-
 def calibration_sample(pairs: list[Pair], size: int, seed: int) -> list[Pair]:
     """``size`` training pairs drawn with ``seed`` (all of them if there are fewer)."""
     return random.Random(seed).sample(pairs, min(size, len(pairs)))
@@ -94,19 +86,19 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
         raise ValueError(f"unknown initialisation {init!r}; expected one of {[*INITS]}")
     torch.manual_seed(settings.seed)
     before: dict = {"train_steps": 0, "train_seconds": 0.0}
-    if init == "random":
-        model = Transformer(model_cfg)
-    elif init in TEACHER_INITS:
-        source = load(init_from)  # the teacher's checkpoint (``teacher`` is the KD loss's model)
-        model = TEACHER_INITS[init](source["model"], ModelConfig(**source["config"]), model_cfg)
-    elif init == "prune":
-        if calibration is None:
-            raise ValueError("prune scores the teacher on calibration pairs: give their number")
-        sample = calibration_sample(train_pairs, calibration, settings.seed)
-        model = pruned_student(load_model(init_from)[0], model_cfg, sample)
-    else:
+    record = INITS[init]
+    if record.from_teacher:  # init_from is the teacher (``teacher`` is the KD loss's model)
+        if record.calibration and calibration is None:
+            raise ValueError(f"{init} scores the teacher on calibration pairs: give their number")
+        sample = (calibration_sample(train_pairs, calibration, settings.seed)
+                  if record.calibration else [])
+        source = load(init_from)
+        model = record.build(source["model"], ModelConfig(**source["config"]), model_cfg, sample)
+    elif init == "checkpoint":
         model, meta = load_model(init_from)
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
+    else:
+        model = Transformer(model_cfg)
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
                           job, teacher, validation)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
@@ -178,7 +170,7 @@ class TrainJob:
     work: str                    # checkpoints and train_log.csv; a rerun resumes from here
     model_out: str
     curve_out: str
-    init: str = "random"         # wd.methods.INITS
+    init: str = "random"         # wd.model.inits.INITS
     init_from: str | None = None  # the teacher (cutoff, select, Phase 1) or a checkpoint
     phase1: dict | None = None   # WD Phase 1: transfer, same_shape_layers, conversion[, start]
     teacher: str | None = None   # the teacher, when the loss is word-level distillation

@@ -42,10 +42,10 @@ from torch.func import functional_call
 
 from wd.checkpoint import load
 from wd.methods import TRANSFER_KINDS
-from wd.model.cutoff import cut_indices
+from wd.model.inits.cutoff import cut_indices
+from wd.model.inits.select import axes, selected_indices
 from wd.model.mapping import check_compatible, teacher_sources
 from wd.model.names import parse
-from wd.model.select import axes, selected_indices
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
 
@@ -256,7 +256,7 @@ class WeightGenerator(nn.Module):
 
     def start_at(self, kept: dict[str, list[int]]) -> None:
         """Projections that make each student tensor of the teacher's ``kept`` indices (of every
-        axis kind, wd.model.select.axes) from the group's last layer; element-wise and free
+        axis kind, wd.model.inits.select.axes) from the group's last layer; element-wise and free
         tensors have none."""
         for name in self.names:
             module = self.maps[_key(name)]

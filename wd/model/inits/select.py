@@ -1,13 +1,13 @@
 """Weight selection (Xu et al., "Initializing Models with Larger Ones", ICLR 2024): a student made
 of evenly spaced parts of the teacher.
 
-Cut-off (:mod:`wd.model.cutoff`) keeps the first rows and columns of every teacher tensor; weight
-selection keeps evenly spaced ones, and keeps them consistently: the same residual (model width)
-indices in every layer, the embeddings, the norms and the output projection, the same hidden
+Cut-off (:mod:`wd.model.inits.cutoff`) keeps the first rows and columns of every teacher tensor;
+weight selection keeps evenly spaced ones, and keeps them consistently: the same residual (model
+width) indices in every layer, the embeddings, the norms and the output projection, the same hidden
 units in a layer's two feed-forward matrices, and whole attention heads where the student's heads
 are as wide as the teacher's (otherwise evenly spaced rows). Layers are chosen as cut-off chooses
-them (the top layer of each group of :func:`wd.model.mapping.layer_groups`, evenly spaced and
-ending at the teacher's last). With the teacher's own shape it copies the teacher exactly.
+them (the top layer of each group of :func:`wd.model.mapping.layer_groups`, evenly spaced and ending
+at the teacher's last). With the teacher's own shape it copies the teacher exactly.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from wd.model.inherit import check_inheritable
+from wd.model.inits import check_inheritable
 from wd.model.mapping import check_compatible, teacher_sources
 from wd.model.names import parse
 from wd.model.transformer import Transformer
@@ -81,8 +81,9 @@ def select(tensor: Tensor, kinds: tuple[str, ...], indices: dict[str, list[int]]
 
 @torch.no_grad()
 def selected_student(teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
-                     student_cfg: ModelConfig) -> Transformer:
-    """The student initialised by weight selection from the teacher's ``teacher_state``."""
+                     student_cfg: ModelConfig, sample: list = ()) -> Transformer:
+    """The student initialised by weight selection from the teacher's ``teacher_state``
+    (``sample`` unused: the builders' one signature)."""
     check_compatible(teacher_cfg, student_cfg)
     indices = selected_indices(teacher_cfg, student_cfg)
     student = Transformer(student_cfg)

@@ -33,10 +33,10 @@ import torch
 from torch import Tensor, nn
 
 from wd.data.batching import Pair, collate
-from wd.model.inherit import check_inheritable, head_width
+from wd.model.inits import check_inheritable, head_width
+from wd.model.inits.select import axes, select
 from wd.model.mapping import check_compatible, teacher_sources
 from wd.model.names import STACKS, Name, parse
-from wd.model.select import axes, select
 from wd.model.transformer import DecoderLayer, EncoderLayer, Transformer
 from wd.settings import ModelConfig
 from wd.vocab import PAD_ID
@@ -143,7 +143,7 @@ class PrunePlan:
     """Which teacher units a pruned student keeps."""
 
     layers: dict[str, list[int]]   # "encoder" / "decoder": kept teacher layers, in order
-    indices: dict[str, list[int]]  # vocab and residual channels (wd.model.select.axes kinds)
+    indices: dict[str, list[int]]  # vocab and residual channels (wd.model.inits.select.axes kinds)
     units: dict[str, list[int]]    # "decoder.1.cross_attn": kept rows; "decoder.1.ffn": neurons
 
     def source(self, name: str) -> str:
@@ -186,19 +186,21 @@ def prune_plan(scores: Importance, teacher: ModelConfig, student: ModelConfig) -
 
 
 @torch.no_grad()
-def pruned_student(teacher: Transformer, student_cfg: ModelConfig,
-                   pairs: list[Pair]) -> Transformer:
+def pruned_student(teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
+                   student_cfg: ModelConfig, pairs: list[Pair]) -> Transformer:
     """The student made of the teacher's most important units on the calibration ``pairs``."""
-    check_compatible(teacher.cfg, student_cfg)
+    check_compatible(teacher_cfg, student_cfg)
+    teacher = Transformer(teacher_cfg)
+    teacher.load_state_dict(teacher_state)
+    teacher.eval()
     scores = importance(teacher, pairs)
-    plan = prune_plan(scores, teacher.cfg, student_cfg)
+    plan = prune_plan(scores, teacher_cfg, student_cfg)
     for stack, kept in plan.layers.items():
         log.info("%s layers kept: %s of block importance %s (%d calibration pairs)", stack, kept,
                  [round(float(x), 4) for x in scores.layers[stack]], len(pairs))
-    state = teacher.state_dict()
     student = Transformer(student_cfg)
     for name, param in student.named_parameters():
-        source = (teacher_sources(name, teacher.cfg, student_cfg)[0] if name == "output.weight"
+        source = (teacher_sources(name, teacher_cfg, student_cfg)[0] if name == "output.weight"
                   else plan.source(name))  # the teacher's output may be its tied embedding
-        param.copy_(select(state[source], axes(name), plan.kept(name)))
+        param.copy_(select(teacher_state[source], axes(name), plan.kept(name)))
     return student

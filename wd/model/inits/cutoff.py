@@ -26,7 +26,8 @@ def cut(teacher_tensor: Tensor, shape: torch.Size) -> Tensor:
 
 @torch.no_grad()
 def cutoff_student(teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
-                   student_cfg: ModelConfig) -> Transformer:
+                   student_cfg: ModelConfig, sample: list = ()) -> Transformer:
+    """The student cut from the teacher (``sample`` unused: the builders' one signature)."""
     check_compatible(teacher_cfg, student_cfg)
     student = Transformer(student_cfg)
     for name, param in student.named_parameters():
@@ -37,7 +38,7 @@ def cutoff_student(teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig,
 
 
 def axis_sizes(cfg: ModelConfig) -> dict[str, int]:
-    """The length of every kind of axis (wd.model.select.axes) in a model of shape ``cfg``."""
+    """The length of every kind of axis (wd.model.inits.select.axes) in a model of shape ``cfg``."""
     sizes = {"vocab": cfg.vocab_size}
     for side in ("enc", "dec"):
         dim, ffn = getattr(cfg, f"{side}_dim"), getattr(cfg, f"{side}_ffn")
