@@ -3,8 +3,8 @@
 Same shapes, same random weights, same inputs for every engine: 256 sentences of 25 source
 tokens (24 random + EOS), exactly 25 output tokens forced (EOS suppressed before 25, nothing
 allowed after), batch 32, beam 1 and 4, 2 CPU threads. Engines: ours-fp32, ours-int8 (int8
-decoder, wd.quantize), hf (transformers ``generate`` on the model ``wd-export-hf`` makes),
-ct2-float32 and ct2-int8 (CTranslate2 on our exported weights, wd.ct2_decode, as the
+decoder, wd.decode.quantize), hf (transformers ``generate`` on the model ``wd-export-hf`` makes),
+ct2-float32 and ct2-int8 (CTranslate2 on our exported weights, wd.decode.ct2, as the
 evaluation times it); ``--device cuda`` runs every engine but ours-int8 on the GPU. Engines and
 models are interleaved within each repeat and the best repeat is kept, so a busy machine hurts
 all engines alike. Ours counts a hypothesis's EOS in its score (fairseq), so it runs 26 decoder
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 
-from wd.ct2_decode import Ct2Translator
 from wd.data.batching import source_tensor
-from wd.decode import beam_search
-from wd.export_hf import hf_model, refusal
+from wd.decode.ct2 import Ct2Translator
+from wd.decode.search import beam_search
+from wd.export.hf import hf_model, refusal
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, SearchSettings
@@ -55,7 +55,7 @@ def build_model(shape: dict, seed: int) -> Transformer:
 
 def forced_length(beam: int, batch: int) -> SearchSettings:
     """Exactly OUT_LEN output tokens: EOS forbidden before, the limit right after (our limit
-    counts the EOS step, wd.ct2_decode maps it to CTranslate2's)."""
+    counts the EOS step, wd.decode.ct2 maps it to CTranslate2's)."""
     return SearchSettings(beam=beam, lenpen=1.0, max_len_a=0.0, max_len_b=OUT_LEN + 1,
                           min_len=OUT_LEN, batch_size=batch)
 
@@ -170,7 +170,7 @@ def main() -> None:
                                               args.device)}
             for engine in args.engines:
                 if engine == "ours-int8" and args.device.type != "cpu":
-                    print("skipping ours-int8: CPU only (wd.quantize)")
+                    print("skipping ours-int8: CPU only (wd.decode.quantize)")
                     continue
                 try:
                     runner = makers[engine]()

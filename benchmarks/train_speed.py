@@ -1,14 +1,14 @@
 """Training throughput: our training step against a `transformers` MarianMT step of the same shape.
 
 One step is what the pipeline's trainer does per batch: collate the pairs, forward, label-smoothed
-cross-entropy (0.1), backward, Adam update. Ours runs ``wd.train.Trainer.update`` itself; the
-MarianMT step (post-norm, ReLU, sinusoidal positions, separate source/target embeddings with the
-output tied to the target ones, the same dropouts, sdpa attention) gets the same collated
-tensors, the same loss and the same optimiser. Both engines see the same token-bucket batches of
-a synthetic corpus with realistic sentence lengths and alternate step by step, so that load from
-other processes hits both alike. Reports target (non-pad) tokens per second over the timed
-steps; prints a table and writes CSV. ``collate_ms`` is the data preparation inside a step
-(ids to padded tensors), to compare with ``seconds_per_step``.
+cross-entropy (0.1), backward, Adam update. Ours runs ``wd.train.trainer.Trainer.update`` itself;
+the MarianMT step (post-norm, ReLU, sinusoidal positions, separate source/target embeddings with the
+output tied to the target ones, the same dropouts, sdpa attention) gets the same collated tensors,
+the same loss and the same optimiser. Both engines see the same token-bucket batches of a synthetic
+corpus with realistic sentence lengths and alternate step by step, so that load from other processes
+hits both alike. Reports target (non-pad) tokens per second over the timed steps; prints a table and
+writes CSV. ``collate_ms`` is the data preparation inside a step (ids to padded tensors), to compare
+with ``seconds_per_step``.
 
     python benchmarks/train_speed.py --out train_speed.csv              # fp32 and bf16, 2 threads
     python benchmarks/train_speed.py --models teacher --precisions bf16 --out t.csv
@@ -37,7 +37,7 @@ from phase1_cost import PAPER_STUDENTS, PAPER_TEACHER  # same sibling shapes as 
 from wd.data.batching import Pair, collate, epoch_batches
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, TrainSettings
-from wd.train import Trainer, autocast, fused_adam
+from wd.train.trainer import Trainer, autocast, fused_adam
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 SMOOTHING = 0.1

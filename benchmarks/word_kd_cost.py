@@ -29,7 +29,7 @@ from wd.config import shape
 from wd.data.batching import epoch_batches
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, TrainSettings
-from wd.train import Trainer
+from wd.train.trainer import Trainer
 
 LOSSES = ("ce", "ce+word_kd")
 

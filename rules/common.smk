@@ -179,7 +179,7 @@ def training_curves(seed):
 SYSTEMS = [("teacher", "teacher", config["seed"])] + [
     (s, m, seed) for s in STUDENTS for m in METHODS[s] for seed in SEEDS
 ]
-# Per test set, the result json of each system (its hypotheses beside it, wd.evaluate).
+# Per test set, the result json of each system (its hypotheses beside it, wd.evaluate.evaluate).
 EVALS = {
     testset: [exp(f"eval/{s}/{m}/seed{seed}/{testset}.json") for s, m, seed in SYSTEMS]
     for testset in TESTSETS
@@ -194,7 +194,7 @@ CURVE_FILES = sorted(
 )
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
-# A model package (wd.package) per evaluated system: the teacher's, and each student method's of
+# A model package (wd.export.package) per evaluated system: the teacher's, and each student method's of
 # the first seed (the others are there for the statistics).
 PACKAGE_SYSTEMS = {"teacher": SYSTEMS[0]} | {
     f"{s}/{m}": (s, m, SEEDS[0]) for s in STUDENTS for m in METHODS[s]

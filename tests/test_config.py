@@ -10,8 +10,8 @@ from conftest import REPO, run_snakemake, with_change
 from wd.config import SCHEMA, ConfigError, rename_methods, shape, student_methods, validate
 from wd.data.clean import CleanSettings
 from wd.data.download import DownloadSettings
-from wd.losses import LOSSES
 from wd.settings import SearchSettings, TrainSettings
+from wd.train.losses import LOSSES
 
 
 def test_default_config_is_valid():

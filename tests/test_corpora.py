@@ -27,8 +27,8 @@ from wd.data.prepare import (
     reference_count,
 )
 from wd.data.text import tokenize
+from wd.evaluate.metrics import read_references, score
 from wd.io import read_lines, write_lines
-from wd.metrics import read_references, score
 
 FAST = DownloadSettings(retries=2, timeout=5, backoff=0.01)
 REGISTRY = {c.name: c for pairs in CORPORA.values() for c in pairs.values()}

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from conftest import peaked, sources
-from wd import ct2_decode
-from wd.decode import length_sorted_batches, max_output_lengths, translate
+from wd.decode import ct2 as ct2_decode
+from wd.decode.search import length_sorted_batches, max_output_lengths, translate
 from wd.settings import SearchSettings
 
 pytest.importorskip("ctranslate2")

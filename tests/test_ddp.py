@@ -14,10 +14,10 @@ from test_train import settings, toy_pairs
 from conftest import tiny
 from waiting import pause_env, wait_until
 from wd.data.batching import epoch_batches
-from wd.distributed import launch
 from wd.model.transformer import Transformer
-from wd.stopping import EXIT_STOPPED
-from wd.train import Trainer, checkpoints
+from wd.train.distributed import launch
+from wd.train.stopping import EXIT_STOPPED
+from wd.train.trainer import Trainer, checkpoints
 
 STEPS = 5
 PAIRS = 55
@@ -83,7 +83,7 @@ def test_failing_worker_fails_the_launch_naming_torchrun(tmp_path, workers_impor
 
 
 # The launcher of a two-process job as a workflow script runs it (python -c LAUNCHER WORK).
-LAUNCHER = ("import sys, torch; from wd.distributed import launch; "
+LAUNCHER = ("import sys, torch; from wd.train.distributed import launch; "
             "launch('test_ddp:train_tiny', {'work': sys.argv[1], 'update_freq': 1}, "
             "torch.device('cpu'), processes=2, spec_path=sys.argv[1] + '/launch.json')")
 

@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from conftest import tiny
-from wd.checkpoint import save_model
-from wd.cli import main as translate_main
 from wd.config import search_settings
-from wd.decode import beam_search, beam_search_nbest, translate
+from wd.decode.search import beam_search, beam_search_nbest, translate
+from wd.export.cli import main as translate_main
 from wd.io import write_lines
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
+from wd.train.checkpoint import save_model
 
 
 def build(**over) -> Transformer:

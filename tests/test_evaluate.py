@@ -1,7 +1,7 @@
 """Decoding speed measured fairly: every system timed several times, the systems interleaved."""
 import torch
 
-from wd import evaluate
+from wd.evaluate import evaluate
 
 
 def test_timed_passes_interleave_the_systems_and_report_every_time():

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from conftest import peaked, sources
-from wd.checkpoint import save_model
-from wd.decode import translate
-from wd.export import export_model, main, vocabulary
+from wd.decode.search import translate
+from wd.export.ct2 import export_model, main, vocabulary
 from wd.settings import SearchSettings
+from wd.train.checkpoint import save_model
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 

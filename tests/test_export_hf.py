@@ -6,12 +6,12 @@ import sentencepiece as spm
 import torch
 
 from conftest import peaked
-from wd.checkpoint import save_model
-from wd.decode import translate
-from wd.export_hf import export_hf, hf_model
-from wd.export_hf import main as export_main
-from wd.package import write_package
+from wd.decode.search import translate
+from wd.export.hf import export_hf, hf_model
+from wd.export.hf import main as export_main
+from wd.export.package import write_package
 from wd.settings import SearchSettings
+from wd.train.checkpoint import save_model
 from wd.vocab import EOS_ID, PAD_ID
 
 transformers = pytest.importorskip("transformers")

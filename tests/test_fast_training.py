@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny
-from wd.loss import smoothed_cross_entropy
-from wd.memory import keep_freed_memory
 from wd.model.transformer import Transformer
 from wd.settings import TrainSettings
-from wd.train import Trainer
+from wd.train.loss import smoothed_cross_entropy
+from wd.train.memory import keep_freed_memory
+from wd.train.trainer import Trainer
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])

@@ -3,7 +3,6 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny
-from wd.checkpoint import save_model
 from wd.model.generator import (
     ElementwiseMap,
     FreeMap,
@@ -19,6 +18,7 @@ from wd.model.inits.cutoff import cutoff_student
 from wd.model.inits.select import selected_student
 from wd.model.mapping import layer_groups
 from wd.model.transformer import Transformer
+from wd.train.checkpoint import save_model
 
 SHAPES = {
     "stu1_narrow_decoder": dict(dec_layers=1, dec_dim=16, dec_ffn=32, dec_heads=2,

@@ -12,7 +12,7 @@ from wd.data.toy import generate_toy_corpus
 from wd.model.inits.cutoff import cutoff_student
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, TrainSettings
-from wd.train import Trainer, validate
+from wd.train.trainer import Trainer, validate
 
 SETTINGS = TrainSettings(steps=120, max_tokens=800, lr=3e-3, warmup=10, save_every=120,
                          valid_every=20, average_last=1, seed=0)

@@ -25,8 +25,8 @@ from wd.data.toy import (
     realise_target,
     sample_sentence,
 )
+from wd.evaluate.metrics import score
 from wd.io import read_lines
-from wd.metrics import score
 
 pytestmark = pytest.mark.workflow
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from wd.loss import word_kd_loss
+from wd.train.loss import word_kd_loss
 
 PAD = 0
 

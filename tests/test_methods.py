@@ -6,8 +6,8 @@ import pytest
 from conftest import run_snakemake
 from wd import methods
 from wd.config import rename_methods
-from wd.losses import LOSSES
 from wd.model.inits import INITS
+from wd.train.losses import LOSSES
 
 # name: (train_data, init, transfer, trains, warmup)
 EXPECTED = {

@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO
 from wd.config import ConfigError, validate
 from wd.data.romanian import comma_below, strip_diacritics
-from wd.metrics import VARIANTS, lc_norm_tok, read_references, score, split_compounds
+from wd.evaluate.metrics import VARIANTS, lc_norm_tok, read_references, score, split_compounds
 
 
 def test_comma_below_changes_only_cedilla_s_and_t():

@@ -144,8 +144,8 @@ def test_teacher_checkpoint_is_the_average_of_the_two_ending_at_its_best_step(mi
 
 
 def test_a_package_reproduces_its_systems_test_hypotheses(micro_run, tmp_path):
-    from wd.cli import main as translate_main
-    from wd.package import load_package
+    from wd.export.cli import main as translate_main
+    from wd.export.package import load_package
     package = micro_run / "models" / "tiny1" / "wd" / "package"
     assert load_package(package).config["system"] == {
         **load_package(package).config["system"], "student": "tiny1", "method": "wd", "seed": 1}
@@ -161,9 +161,9 @@ def test_the_teachers_package_exports_to_transformers_and_generates_our_greedy_o
     transformers = pytest.importorskip("transformers")
     from wd.data.batching import pieces_to_ids
     from wd.data.bpe import load_bpe
-    from wd.decode import translate
-    from wd.export_hf import main as export_main
-    from wd.package import load_package
+    from wd.decode.search import translate
+    from wd.export.hf import main as export_main
+    from wd.export.package import load_package
     from wd.settings import SearchSettings
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     export_main([str(micro_run / "models" / "teacher" / "package"), str(tmp_path / "hf")])

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from wd import plots
+from wd.evaluate import plots
 
 HEADER = "step,epoch,lr,train_loss,valid_loss,valid_nll,tokens_per_sec,elapsed_sec,skipped_updates"
 

@@ -3,7 +3,7 @@ import subprocess
 
 import yaml
 
-from wd.provenance import cpu, environment, git_state, version
+from wd.evaluate.provenance import cpu, environment, git_state, version
 
 
 def test_the_environment_names_versions_machine_and_commit():

@@ -7,9 +7,9 @@ import random
 import pandas as pd
 import pytest
 
-from wd import report
-from wd.report import markdown, verdict
-from wd.train_log import last_drop
+from wd.evaluate import report
+from wd.evaluate.report import markdown, verdict
+from wd.train.log import last_drop
 
 REFS = [" ".join(random.Random(i).choices("abcdefghij", k=8)) for i in range(30)]
 
@@ -47,7 +47,7 @@ def train_log(path, loss_at_400=2.0, final_loss=1.99):
 
 
 def build_table(experiment, evaluations, refs, logs=None):
-    """wd.report.build_table with a flat training curve (0.5% last drop) for every run."""
+    """wd.evaluate.report.build_table with a flat training curve (0.5% last drop) for every run."""
     if logs is None:
         logs = [train_log(path.with_suffix(".log.csv")) for *_, path in evaluations]
     return report.build_table(experiment, evaluations, refs, logs)
@@ -69,7 +69,8 @@ def test_speedup_and_delta_are_computed_and_losses_shown(tmp_path):
     assert "## Student `s1`" in text
     assert "| wd | bitext+kd | 30.00 | " in text and " | -1.50 | " in text
     assert list(table.train_data) == ["bitext", "bitext", "kd", "bitext+kd"]
-    assert 0 < rows.p_vs_kd["scratch"] <= 1 and rows.p_vs_kd.isna()["kd"]  # (wd.significance)
+    # (wd.evaluate.significance)
+    assert 0 < rows.p_vs_kd["scratch"] <= 1 and rows.p_vs_kd.isna()["kd"]
     assert rows.bleu_ci95_low["wd"] < rows.bleu_ci95_high["wd"]
     assert text.index("| teacher |") < text.index("| scratch |")
 
@@ -210,7 +211,8 @@ def test_the_verdict_counts_significant_seeds(tmp_path):
 
 def seeds_table(**methods):
     """A results table for student ``s1`` from ``method=[(bleu, p-value), ...]`` (one pair per
-    seed; the p-value goes into ``p_vs_kd``, where wd.significance puts it for scratch and wd)."""
+    seed; the p-value goes into ``p_vs_kd``, where wd.evaluate.significance puts it for scratch
+    and wd)."""
     return pd.DataFrame([
         {"student": "s1", "method": method, "seed": seed, "bleu": bleu, "p_vs_kd": p,
          "p_vs_cutoff": math.nan, "valid_loss_last_drop": 0.0, "stopped_by": "steps"}

@@ -14,10 +14,10 @@ from torch import nn
 
 from conftest import tiny
 from waiting import pause_env, wait_until
-from wd.checkpoint import CheckpointError, load_model, save_model
 from wd.model.transformer import Transformer
-from wd.stopping import EXIT_STOPPED
-from wd.train import NonFiniteLossError, Trainer, checkpoints
+from wd.train.checkpoint import CheckpointError, load_model, save_model
+from wd.train.stopping import EXIT_STOPPED
+from wd.train.trainer import NonFiniteLossError, Trainer, checkpoints
 
 HERE = Path(__file__).resolve().parent
 STEPS = 12

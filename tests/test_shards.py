@@ -10,17 +10,17 @@ import pytest
 import torch
 
 from waiting import pause_env, wait_until
-from wd.checkpoint import save_model
 from wd.data.batching import load_parallel
 from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.shards import ShardError, join_files, shard_bounds, split_file
 from wd.data.toy import generate_toy_corpus
-from wd.journal import Journal
+from wd.decode.journal import Journal
 from wd.model.transformer import Transformer
 from wd.pipeline import partial_path, translate_file
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
-from wd.stopping import EXIT_STOPPED
-from wd.train import Trainer
+from wd.train.checkpoint import save_model
+from wd.train.stopping import EXIT_STOPPED
+from wd.train.trainer import Trainer
 
 
 @pytest.mark.parametrize(("lines", "shards", "sizes"), [
@@ -100,7 +100,7 @@ def test_join_names_the_shard_with_a_wrong_line_count(tmp_path):
 
 
 # A decoding process (python -c CHILD model bpe src out threads), as kd_translate runs it.
-CHILD = ("import sys, torch; from wd.decode import SearchSettings; "
+CHILD = ("import sys, torch; from wd.decode.search import SearchSettings; "
          "from wd.pipeline import translate_file; torch.set_num_threads(int(sys.argv[5])); "
          "translate_file(*sys.argv[1:5], SearchSettings(beam=3, batch_size=8), "
          "torch.device('cpu'))")

@@ -6,7 +6,7 @@ import random
 import pandas as pd
 import sacrebleu
 
-from wd.significance import significance_columns
+from wd.evaluate.significance import significance_columns
 
 WORDS = [f"w{i}" for i in range(300)]
 

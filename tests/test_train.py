@@ -7,8 +7,8 @@ from conftest import tiny
 from wd.data.batching import collate, token_buckets
 from wd.model.transformer import Transformer
 from wd.settings import TrainSettings
-from wd.train import Trainer, checkpoints, learning_rate
-from wd.train_log import BOARD_ENV
+from wd.train.log import BOARD_ENV
+from wd.train.trainer import Trainer, checkpoints, learning_rate
 
 
 def toy_pairs(n: int, seed: int = 0) -> list:
@@ -105,7 +105,7 @@ def test_keeps_last_checkpoints_and_averages_them(tmp_path):
 
 
 def test_progress_lines_every_log_interval_updates_with_an_eta(tmp_path, caplog):
-    with caplog.at_level("INFO", logger="wd.train"):
+    with caplog.at_level("INFO", logger="wd.train.trainer"):
         run(tmp_path / "a", 3)
         run(tmp_path / "a", 6, log_interval=2)  # resumed at 3: lines at 4 and 6
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("update:")]
@@ -151,7 +151,7 @@ def test_no_event_files_unless_asked(tmp_path, monkeypatch):
 def test_the_workflow_step_passes_logging_tensorboard_to_training(on, monkeypatch):
     from types import SimpleNamespace
 
-    from wd.train_log import board_requested
+    from wd.train.log import board_requested
     from wd.workflow import step
     monkeypatch.setenv(BOARD_ENV, "")  # restored after the test
     smk = SimpleNamespace(log=[], threads=1, rule="train", config={

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from conftest import tiny
-from wd.decode import beam_search, translate
+from wd.decode.search import beam_search, translate
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer, count_parameters
 from wd.settings import SearchSettings

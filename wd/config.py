@@ -12,7 +12,7 @@ import yaml
 
 from wd import methods
 from wd.data.corpora import CORPORA, registry_corpus
-from wd.metrics import VARIANTS
+from wd.evaluate.metrics import VARIANTS
 from wd.model.inits import INITS, check_inheritable
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
 

@@ -42,7 +42,7 @@ class Method:
     warmup: int | None = None     # WD: Phase-2 warm-up steps instead of wd.phase2's
     phase1_warmup: int | None = None  # WD: Phase-1 warm-up steps instead of wd.phase1's
     lr_scale: float = 1.0         # times the configured learning rate (WD: of both phases)
-    loss: str | None = None       # a name in wd.losses.LOSSES instead of student_train's
+    loss: str | None = None       # a name in wd.train.losses.LOSSES instead of student_train's
     phase1_start: str = "random"  # WD: how the generator's projections start (PHASE1_STARTS)
     description: str = ""
 

@@ -12,21 +12,22 @@ from pathlib import Path
 
 import torch
 
-from wd import faults, stopping
-from wd.checkpoint import load, load_model, save_model
+from wd import faults
 from wd.data.batching import Pair, load_parallel, pieces_to_ids
 from wd.data.bpe import ids_to_pieces, load_bpe
-from wd.decode import translate_batches
+from wd.decode.journal import Journal
+from wd.decode.search import translate_batches
 from wd.io import read_lines, write_lines
-from wd.journal import Journal
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.inits import INITS
 from wd.model.transformer import Transformer, count_parameters
 from wd.progress import Progress
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
-from wd.train import Trainer
-from wd.validation import ValidationSet
+from wd.train import stopping
+from wd.train.checkpoint import load, load_model, save_model
+from wd.train.trainer import Trainer
+from wd.train.validation import ValidationSet
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,9 @@ def fit(model: torch.nn.Module, train_pairs: list[Pair], valid_pairs: list[Pair]
         curve_out: Path, job: dict | None = None, teacher: torch.nn.Module | None = None,
         validation: ValidationSet | None = None) -> tuple[Trainer, dict]:
     """Train; copy the run's loss log to ``curve_out`` (the report's training curves).
-    ``job`` identifies the run beyond its settings (see :class:`wd.train.Trainer`); ``teacher``
-    is the model whose logits a word-level distillation loss follows; ``validation`` the set
-    translated at each validation (valid_bleu)."""
+    ``job`` identifies the run beyond its settings (see :class:`wd.train.trainer.Trainer`);
+    ``teacher`` is the model whose logits a word-level distillation loss follows; ``validation`` the
+    set translated at each validation (valid_bleu)."""
     trainer = Trainer(model, train_pairs, valid_pairs, settings, work_dir, device, job, teacher,
                       validation)
     result = trainer.run()
@@ -159,7 +160,7 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
 class TrainJob:
     """One training run as the workflow defines it (the rule's files and its ``params.job``,
     made by :func:`wd.config.train_job_params`). Plain values only, so that
-    ``wd.distributed.launch`` can hand it to every torchrun worker as JSON."""
+    ``wd.train.distributed.launch`` can hand it to every torchrun worker as JSON."""
 
     bpe: str
     train: list[str]             # parallel BPE files [src1, tgt1, src2, tgt2, ...]
@@ -226,7 +227,7 @@ def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
                    search: SearchSettings, device: torch.device) -> int:
     """Translate a file of BPE pieces into a file of BPE pieces; line counts are asserted.
 
-    Finished batches are journaled in ``<out>.partial`` (:class:`wd.journal.Journal`): a run
+    Finished batches are journaled in ``<out>.partial`` (:class:`wd.decode.journal.Journal`): a run
     stopped by SIGTERM/SIGUSR1 after a batch (exit status 75), or killed, resumes there.
     """
     model, _ = load_model(model_path, device)

@@ -56,10 +56,10 @@ class TrainSettings:
     amp: str = "none"
     compile: bool = False  # torch.compile the model (dynamic shapes: batches vary in length)
     seed: int = 1
-    loss: str = "ce"  # a name in wd.losses.LOSSES
+    loss: str = "ce"  # a name in wd.train.losses.LOSSES
     kd_weight: float = 0.5
     kd_temperature: float = 1.0
-    # Early stopping and checkpoint selection (wd.train.Trainer): with
+    # Early stopping and checkpoint selection (wd.train.trainer.Trainer): with
     # ``patience`` > 0, training stops after that many validations without a new best
     # ``best_metric``, ``steps`` is the upper bound, and the final model is made from the best
     # checkpoint; 0 trains for ``steps`` updates and keeps the last (the paper's equal budget).
@@ -80,8 +80,8 @@ class TrainSettings:
 
     @property
     def needs_teacher(self) -> bool:
-        """Whether training computes the teacher's logits (its loss says: wd.losses)."""
-        from wd.losses import loss
+        """Whether training computes the teacher's logits (its loss says: wd.train.losses)."""
+        from wd.train.losses import loss
         return loss(self.loss).needs_teacher
 
     @property
@@ -102,4 +102,4 @@ class SearchSettings:
     max_len_b: int = 200
     batch_size: int = 64
     min_len: int = 0  # EOS is not allowed before this many output tokens
-    int8: bool = False  # int8 decoder matrices (CPU only), see wd.quantize
+    int8: bool = False  # int8 decoder matrices (CPU only), see wd.decode.quantize

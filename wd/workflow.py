@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import torch
 
 from wd.runtime import resolve_device
-from wd.train_log import BOARD_ENV
+from wd.train.log import BOARD_ENV
 
 
 @contextlib.contextmanager

@@ -1,12 +1,12 @@
 """Decode the test sets with every system in this one job; time (on the primary test set) and
-score each; record the versions and the machine (wd.provenance)."""
+score each; record the versions and the machine (wd.evaluate.provenance)."""
 import yaml
 
 from wd.config import search_settings
-from wd.ct2_decode import compute_types
-from wd.evaluate import TestSet, evaluate_all
+from wd.decode.ct2 import compute_types
+from wd.evaluate.evaluate import TestSet, evaluate_all
+from wd.evaluate.provenance import environment
 from wd.io import write_lines
-from wd.provenance import environment
 from wd.workflow import per_testset, step
 
 with step(snakemake) as device:

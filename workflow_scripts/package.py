@@ -1,8 +1,8 @@
-"""Write the model package of one evaluated system (wd.package), with its results row."""
+"""Write the model package of one evaluated system (wd.export.package), with its results row."""
 import pandas as pd
 
 from wd.config import search_settings
-from wd.package import write_package
+from wd.export.package import write_package
 from wd.workflow import step
 
 with step(snakemake):

@@ -1,7 +1,7 @@
 """Draw BLEU against speed-up and the training curves."""
 import pandas as pd
 
-from wd.plots import bleu_vs_speed, training_curves
+from wd.evaluate.plots import bleu_vs_speed, training_curves
 from wd.workflow import step
 
 with step(snakemake):

@@ -2,8 +2,8 @@
 save the config used beside them."""
 import yaml
 
+from wd.evaluate.report import build_report, write_tables
 from wd.io import write_lines
-from wd.report import build_report, write_tables
 from wd.workflow import per_testset, step
 
 with step(snakemake):

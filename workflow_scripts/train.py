@@ -3,8 +3,8 @@ workers when the job has several GPUs."""
 from dataclasses import asdict
 from pathlib import Path
 
-from wd.distributed import launch, processes_for
 from wd.pipeline import TrainJob
+from wd.train.distributed import launch, processes_for
 from wd.workflow import step
 
 with step(snakemake) as device:

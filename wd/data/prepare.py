@@ -2,7 +2,7 @@
 registry corpus or from the user's local files: Romanian cedilla s/t to comma-below in what the
 models read (sources, training and validation targets), training data cleaned, valid and test
 sets checked (UTF-8, line counts). Test references stay exactly as published: BLEU and chrF
-score against them, and only the labelled BLEU variants (``wd.metrics``) transform them.
+score against them, and only the labelled BLEU variants (``wd.evaluate.metrics``) transform them.
 
 An experiment has one or more test sets (:func:`experiment_testsets`), the first the primary
 one. A test set may have several references (NIST Zh-En has 4): the first is ``<name>.tgt``,

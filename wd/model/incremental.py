@@ -1,12 +1,12 @@
 """Inference-only incremental decoder: the Transformer's decoder weights packed for fast steps.
 
-Decoding spends its time in many small matrix products, one target position at a time. This
-module packs the decoder once per :func:`wd.decode.translate` call so each step is a handful of
-large kernels: q/k/v of self-attention fused into one matrix, weights stored pre-transposed
-for ``addmm`` (or as int8 fbgemm packs, :mod:`wd.quantize`),
-self-attention keys/values written into preallocated caches, cross-attention keys/values
-computed once per sentence and shared by its beams (the beams are the queries of one
-attention call), and a sinusoidal position table computed once.
+Decoding spends its time in many small matrix products, one target position at a time. This module
+packs the decoder once per :func:`wd.decode.search.translate` call so each step is a handful of
+large kernels: q/k/v of self-attention fused into one matrix, weights stored pre-transposed for
+``addmm`` (or as int8 fbgemm packs, :mod:`wd.decode.quantize`), self-attention keys/values written
+into preallocated caches, cross-attention keys/values computed once per sentence and shared by its
+beams (the beams are the queries of one attention call), and a sinusoidal position table computed
+once.
 
 Rows of the decoder state are sentence-major: ``rows = sentences x width``, where ``width`` is 1
 at the first step and the beam size afterwards.
@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wd.decode.quantize import int8_pack
 from wd.model.transformer import Transformer, sinusoidal_positions
-from wd.quantize import int8_pack
 
 
 def _onednn_available(device: torch.device) -> bool:
@@ -117,7 +117,7 @@ class DecoderState:
 class IncrementalDecoder:
     """Step-by-step decoder of one :class:`Transformer`, packed for inference (no gradients, no
     dropout). With ``int8`` every decoder matrix, the output projection included, is int8
-    (CPU only; see :mod:`wd.quantize`). The packed weights are copies: changing the model
+    (CPU only; see :mod:`wd.decode.quantize`). The packed weights are copies: changing the model
     afterwards does not change them."""
 
     def __init__(self, model: Transformer, int8: bool = False):

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from wd import methods, significance
+from wd import methods
+from wd.evaluate import significance
+from wd.evaluate.metrics import VARIANTS, read_references
+from wd.evaluate.significance import significance_columns
 from wd.io import atomic_path, read_lines, write_lines
-from wd.metrics import VARIANTS, read_references
-from wd.significance import significance_columns
-from wd.train_log import last_drop
+from wd.train.log import last_drop
 
 COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "bleu",
            "bleu_ci95_low", "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd",
@@ -29,7 +30,7 @@ COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "
 # Integer columns some rows lack (WD's generator; best_step, from the checkpoint's meta, before
 # early stopping existed): Int64, empty there.
 INT_COLUMNS = ["best_step", "generator_params"]
-# CTranslate2 speeds and BLEU (wd.ct2_decode), present when the evaluation timed it; after
+# CTranslate2 speeds and BLEU (wd.decode.ct2), present when the evaluation timed it; after
 # speedup_tokens.
 CT2_COLUMNS = ["ct2_sents_per_sec", "ct2_speedup", "ct2_bleu", "ct2_int8_sents_per_sec",
                "ct2_int8_speedup", "ct2_int8_bleu"]
@@ -47,8 +48,8 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
                 references: Sequence[Path], train_logs: Sequence[Path],
                 testset: str = "test") -> pd.DataFrame:
     """Rows from ``(student, method, seed, eval json)``; the teacher has student ``teacher``.
-    Each json's hypotheses (``.hyp`` beside it) and the ``references`` give the confidence
-    intervals and p-values (:mod:`wd.significance`); ``train_logs`` (one per evaluation: the
+    Each json's hypotheses (``.hyp`` beside it) and the ``references`` give the confidence intervals
+    and p-values (:mod:`wd.evaluate.significance`); ``train_logs`` (one per evaluation: the
     ``train_log.csv`` of the run that made its weights) whether the run reached its plateau."""
     rows = []
     for (student, method, seed, path), log in zip(evaluations, train_logs, strict=True):
@@ -97,7 +98,8 @@ def build_report(experiment: str,
 
 
 def variant_columns(table: pd.DataFrame) -> list[str]:
-    """``bleu_<variant>`` for each BLEU variant of wd.metrics that was scored, in a fixed order."""
+    """``bleu_<variant>`` for each BLEU variant of wd.evaluate.metrics that was scored, in a
+    fixed order."""
     return [f"bleu_{name}" for name in VARIANTS if f"bleu_{name}" in table.columns]
 
 

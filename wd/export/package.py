@@ -25,12 +25,12 @@ from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 
 from wd import methods
-from wd.checkpoint import load_model
+from wd.evaluate.provenance import git_state, version
 from wd.io import atomic_dir
 from wd.model.transformer import Transformer, count_parameters
-from wd.provenance import git_state, version
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings
+from wd.train.checkpoint import load_model
 
 FORMAT = "wd-model-package"
 FORMAT_VERSION = 1

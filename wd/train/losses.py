@@ -28,7 +28,7 @@ class CrossEntropy(Loss):
     """Label-smoothed cross-entropy (``label_smoothing``), the default."""
 
     def __call__(self, logits, teacher_logits, target, s):
-        from wd.loss import smoothed_cross_entropy
+        from wd.train.loss import smoothed_cross_entropy
         from wd.vocab import PAD_ID
         return smoothed_cross_entropy(logits, target, s.label_smoothing, PAD_ID)[0]
 
@@ -39,7 +39,7 @@ class WordKD(Loss):
     needs_teacher = True
 
     def __call__(self, logits, teacher_logits, target, s):
-        from wd.loss import word_kd_loss
+        from wd.train.loss import word_kd_loss
         from wd.vocab import PAD_ID
         return word_kd_loss(logits, teacher_logits, target, s.kd_temperature, PAD_ID)
 

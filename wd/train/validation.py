@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from wd.data.bpe import ids_to_text, load_bpe
-from wd.decode import translate
+from wd.decode.search import translate
+from wd.evaluate.metrics import score
 from wd.io import read_lines
-from wd.metrics import score
 from wd.settings import SearchSettings
 
 SUBSET_SEED = 0

@@ -16,10 +16,10 @@ import torch
 from torch import Tensor
 
 from wd.data.batching import source_tensor
-from wd.memory import keep_freed_memory
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
+from wd.train.memory import keep_freed_memory
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 

@@ -2,10 +2,10 @@
 
 A training job is a function taking JSON-serialisable keyword arguments plus ``device``.
 :func:`launch` calls it in this process when the job has one GPU (or none), and otherwise starts
-``torchrun`` with one worker per GPU, each running the same function (``python -m wd.distributed``
-is the worker entry point). The worker output is streamed into this process's log, so a rule's
-log file holds every rank's messages. Inside the job, :func:`context` gives the rank and world
-size; the helpers below are no-ops in a single process.
+``torchrun`` with one worker per GPU, each running the same function (``python -m
+wd.train.distributed`` is the worker entry point). The worker output is streamed into this process's
+log, so a rule's log file holds every rank's messages. Inside the job, :func:`context` gives the
+rank and world size; the helpers below are no-ops in a single process.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from wd import stopping
 from wd.io import write_json
+from wd.train import stopping
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def launch(target: str, kwargs: dict, device: torch.device, processes: int,
             "threads": max(torch.get_num_threads() // processes, 1)}
     write_json(spec_path, spec)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={processes}", "-m", "wd.distributed", str(spec_path)]
+           f"--nproc_per_node={processes}", "-m", "wd.train.distributed", str(spec_path)]
     log.info("launching %d workers: %s", processes, " ".join(cmd))
     preexec = _kill_with_parent if sys.platform == "linux" else None
     # A stop signal (a cluster's time limit) reaches the workers too, through torchrun or
@@ -149,7 +149,7 @@ def launch(target: str, kwargs: dict, device: torch.device, processes: int,
 
 
 def main(argv: list[str]) -> None:
-    """Worker entry point: ``python -m wd.distributed SPEC.json``, started by torchrun."""
+    """Worker entry point: ``python -m wd.train.distributed SPEC.json``, started by torchrun."""
     spec = json.loads(Path(argv[0]).read_text())
     rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, stream=sys.stderr,

@@ -28,11 +28,11 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from wd.data.bpe import load_bpe
-from wd.export import MAX_POSITIONS
+from wd.export.ct2 import MAX_POSITIONS
+from wd.export.package import PackageError, load_package
 from wd.io import atomic_dir
 from wd.model.names import parse
 from wd.model.transformer import Transformer, sinusoidal_positions
-from wd.package import PackageError, load_package
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 

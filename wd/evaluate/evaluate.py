@@ -1,12 +1,12 @@
 """Decode the test sets with every system in one process, time the primary one, and score them
-all (wd.metrics).
+all (wd.evaluate.metrics).
 
 Timing all systems in the same job on the same device and thread count is what makes the
 student/teacher speed-ups comparable. Every system is loaded first and decodes one untimed
 warm-up batch; then the test set is decoded ``timed_passes`` times per system, the systems
 interleaved (each pass starts one system later, so none is always first or always last while the
 machine warms up or is disturbed), and each system's median time is reported. Where CTranslate2
-is timed too (:mod:`wd.ct2_decode`, float32 and int8), its runs join the same interleaving.
+is timed too (:mod:`wd.decode.ct2`, float32 and int8), its runs join the same interleaving.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from typing import TypeVar
 
 import torch
 
-from wd.checkpoint import load_model
-from wd.ct2_decode import Ct2Translator
 from wd.data.batching import pieces_to_ids
 from wd.data.bpe import ids_to_text, load_bpe
-from wd.decode import translate
+from wd.decode.ct2 import Ct2Translator
+from wd.decode.search import translate
+from wd.evaluate.metrics import read_references, score
 from wd.io import read_lines, write_json, write_lines
-from wd.metrics import read_references, score
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
+from wd.train.checkpoint import load_model
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")

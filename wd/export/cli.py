@@ -1,8 +1,8 @@
 """``wd-translate``: translate raw text with a model package (or a checkpoint), for users of a
 student.
 
-Same preprocessing as the pipeline (Moses normalisation and tokenisation, the joint BPE model),
-beam search from :mod:`wd.decode`, then BPE removal and Moses detokenisation. Input is read and
+Same preprocessing as the pipeline (Moses normalisation and tokenisation, the joint BPE model), beam
+search from :mod:`wd.decode.search`, then BPE removal and Moses detokenisation. Input is read and
 translated one batch of lines at a time, so a stream is translated as it comes; on a terminal, a
 progress bar on standard error counts the sentences.
 """
@@ -20,16 +20,16 @@ from pathlib import Path
 import sentencepiece as spm
 import torch
 
-from wd.checkpoint import load_model
 from wd.data.bpe import ids_to_text, load_bpe
 from wd.data.text import tokenize
-from wd.decode import translate
+from wd.decode.search import translate
+from wd.export.package import PackageError, is_package, load_package
 from wd.io import write_lines
 from wd.model.transformer import Transformer
-from wd.package import PackageError, is_package, load_package
 from wd.progress import Progress, terminal
 from wd.runtime import resolve_device
 from wd.settings import SearchSettings
+from wd.train.checkpoint import load_model
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
-"""Decoding with CTranslate2 on our exported weights (:mod:`wd.export`): the deployment engine
+"""Decoding with CTranslate2 on our exported weights (:mod:`wd.export.ct2`): the deployment engine
 whose speed the evaluation reports beside ours.
 
 Both engines do the same work: the same length-sorted batches, beam, length penalty and minimum
-length as :mod:`wd.decode`, and the ids our search never emits (BOS, padding) suppressed. One
+length as :mod:`wd.decode.search`, and the ids our search never emits (BOS, padding) suppressed. One
 difference: CTranslate2 takes one length limit per batch, so every sentence of a batch gets the
 limit of its longest source (ours: each its own), which only matters for outputs that run to
 the limit.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from wd.decode import length_sorted_batches, max_output_lengths
-from wd.export import SPECIAL, ct2_module, export_model, vocabulary
+from wd.decode.search import length_sorted_batches, max_output_lengths
+from wd.export.ct2 import SPECIAL, ct2_module, export_model, vocabulary
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
 from wd.vocab import BOS_ID, PAD_ID

@@ -2,15 +2,15 @@
 
 Adam with an inverse-square-root schedule after a linear warm-up, label-smoothed cross-entropy,
 token-bucket batches, gradient accumulation, data parallelism over several processes
-(``wd.distributed``), optional bf16 autocast, updates with a non-finite loss or gradient skipped
-and counted, periodic atomic checkpoints holding everything needed to resume exactly (model,
-optimiser, step, RNG states of every process, data position, elapsed time, skipped-update
-counts; the learning-rate schedule is a pure function of the step and the settings, which the
-checkpoint records with the job's identity, so that a rerun whose settings, model,
-initialisation or data changed starts over instead of continuing another run's checkpoints), a
-CSV log of training and validation loss (and, with ``valid_bleu``, the validation set's BLEU and
-chrF: wd.validation), early stopping after ``patience`` validations without a new best, and a
-final model averaged over the checkpoints ending at the best one (patience off: the last).
+(``wd.train.distributed``), optional bf16 autocast, updates with a non-finite loss or gradient
+skipped and counted, periodic atomic checkpoints holding everything needed to resume exactly (model,
+optimiser, step, RNG states of every process, data position, elapsed time, skipped-update counts;
+the learning-rate schedule is a pure function of the step and the settings, which the checkpoint
+records with the job's identity, so that a rerun whose settings, model, initialisation or data
+changed starts over instead of continuing another run's checkpoints), a CSV log of training and
+validation loss (and, with ``valid_bleu``, the validation set's BLEU and chrF: wd.train.validation),
+early stopping after ``patience`` validations without a new best, and a final model averaged over
+the checkpoints ending at the best one (patience off: the last).
 
 One update consumes ``update_freq x world_size`` consecutive token-bucket batches (fairseq's
 effective batch): process ``r`` takes batches ``r*update_freq .. (r+1)*update_freq - 1`` of it,
@@ -31,16 +31,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from wd import distributed, faults, stopping
-from wd.checkpoint import average_state_dicts, load, save_atomic
+from wd import faults
 from wd.data.batching import Pair, collate, epoch_batches
-from wd.loss import smoothed_cross_entropy
-from wd.losses import loss
-from wd.memory import keep_freed_memory
 from wd.progress import Progress
 from wd.settings import TrainSettings
-from wd.train_log import TrainLog, board_requested
-from wd.validation import ValidationSet
+from wd.train import distributed, stopping
+from wd.train.checkpoint import average_state_dicts, load, save_atomic
+from wd.train.log import TrainLog, board_requested
+from wd.train.loss import smoothed_cross_entropy
+from wd.train.losses import loss
+from wd.train.memory import keep_freed_memory
+from wd.train.validation import ValidationSet
 from wd.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def loss_terms(model: nn.Module, pairs: list[Pair], device: torch.device, amp: s
 
 def training_loss(model: nn.Module, teacher: nn.Module | None, pairs: list[Pair],
                   device: torch.device, s: TrainSettings) -> torch.Tensor:
-    """Summed training loss of one batch, the loss ``s.loss`` names (wd.losses), with the
+    """Summed training loss of one batch, the loss ``s.loss`` names (wd.train.losses), with the
     frozen ``teacher``'s logits on the same batch where that loss needs them."""
     criterion = loss(s.loss)
     batch = collate(pairs).to(device)
@@ -418,7 +419,7 @@ class Trainer:
         "best_step", "stopped_by", "valid_bleu"}``.
 
         SIGTERM or SIGUSR1 (a cluster's time limit) stops training after the current update with
-        a checkpoint written: :class:`wd.stopping.Stopped` (exit status 75) is raised, and a
+        a checkpoint written: :class:`wd.train.stopping.Stopped` (exit status 75) is raised, and a
         rerun resumes exactly there.
         """
         with stopping.stop_signals():

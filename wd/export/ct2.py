@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wd.checkpoint import load_model
 from wd.data.bpe import load_bpe
+from wd.export.package import PackageError, is_package, load_package
 from wd.io import atomic_dir
 from wd.model.transformer import Transformer, sinusoidal_positions
-from wd.package import PackageError, is_package, load_package
+from wd.train.checkpoint import load_model
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 MAX_POSITIONS = 1024  # longest source or target the exported model accepts

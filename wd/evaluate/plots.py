@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 import pandas as pd  # noqa: E402
 
+from wd.evaluate.report import method_rank  # noqa: E402
 from wd.io import atomic_path  # noqa: E402
-from wd.report import method_rank  # noqa: E402
 
 
 def _save(fig, out: Path) -> None:
