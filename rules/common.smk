@@ -1,25 +1,17 @@
-# Config validation at start-up, path helpers, the systems to evaluate and the inputs of each
-# student run. Included first by the Snakefile.
+# Config validation at start-up, path helpers, the systems to evaluate, and each training run's
+# inputs and parameters from the run plan (wd/plan.py). Included first by the Snakefile.
 import sys
 from pathlib import Path
 
 from wd import methods
-from wd.config import (
-    ConfigError,
-    rename_methods,
-    shape,
-    student_methods,
-    train_job_params,
-    validate,
-)
+from wd.config import ConfigError, rename_methods, student_methods, validate
 from wd.data.prepare import (
     experiment_testsets,
     raw_outputs,
     splits,
     reference_count,
 )
-from wd.settings import TrainSettings
-from wd.model.inits import INITS
+from wd.plan import Plan
 
 for warning in rename_methods(config):
     print(warning, file=sys.stderr)
@@ -28,16 +20,12 @@ try:
 except ConfigError as err:
     sys.exit(str(err))
 
-EXP = Path(config["results_dir"]) / config["experiment"]
+PLAN = Plan(config)  # every training run's inputs and parameters (wd/plan.py)
+EXP = PLAN.root
+exp = PLAN.path
 STUDENTS = [s["name"] for s in config["students"]]
 METHODS = {student: student_methods(config, student) for student in STUDENTS}
 SIDES = {"src": config["data"]["src_lang"], "tgt": config["data"]["tgt_lang"]}
-
-
-def exp(*parts):
-    """A path under results/<experiment>/ from its parts (joined here: snakemake --lint takes a
-    string literal that begins with a slash for an absolute path)."""
-    return str(EXP.joinpath(*parts))
 
 
 # The test sets, the primary one (the verdict's) first, and the references of each:
@@ -54,105 +42,39 @@ TEST_REFS = {
     ]
     for testset in TESTSETS
 }
-BPE_TRAIN = [exp("bpe/train.src"), exp("bpe/train.tgt")]
-KD_TRAIN = [exp("bpe/train.src"), exp("kd/train.tgt")]
-VALID = [exp("bpe/valid.src"), exp("bpe/valid.tgt")]
-VALID_REFS = exp("data/raw/valid.tgt")  # what validation BLEU is scored against
-TEACHER = exp("models/teacher/final.pt")
-PHASE1_STEPS = config["wd"]["phase1_steps"]
-PHASE1_TRAIN = {**config["student_train"], **config["wd"]["phase1"], "steps": PHASE1_STEPS}
-PHASE2_TRAIN = {
-    **config["student_train"],
-    **config["wd"]["phase2"],
-    "steps": config["student_train"]["steps"] - PHASE1_STEPS,
-}
-
-
+VALID_REFS = PLAN.valid_refs
+TEACHER = PLAN.teacher_model
 SEEDS = config["seeds"]
+phase1_dir, run_dir, model_path = PLAN.phase1_dir, PLAN.run_dir, PLAN.model_path
 
 
-def phase1_dir(student, run="all", seed="{seed}"):
-    """Work, log and final model of a WD Phase 1 (run: wd.methods.Method.phase1_run)."""
-    return f"models/{student}/wd_phase1_{run}/seed{seed}"
+TEACHER_PLAN = PLAN.teacher()
 
 
-def run_dir(student, method, seed="{seed}"):
-    """Work, log and final model of one student run (one method, one seed)."""
-    return f"models/{student}/{method}/seed{seed}"
+def student_plan(wildcards):
+    """One student run's inputs and params.job (wd.plan.Plan.student)."""
+    return PLAN.student(wildcards.student, wildcards.method, int(wildcards.seed))
 
 
-def model_path(student, method, seed):
-    """Checkpoint evaluated for a (student, method, seed) row; wd_phase1_only is the Phase-1
-    output."""
-    if student == "teacher":
-        return TEACHER
-    if method == "wd_phase1_only":
-        return exp(phase1_dir(student, seed=seed), "final.pt")
-    return exp(run_dir(student, method, seed), "final.pt")
-
-
-TRAIN_FILES = {"bitext": BPE_TRAIN, "kd": KD_TRAIN, "bitext+kd": BPE_TRAIN + KD_TRAIN}
-
-
-def student_section(method):
-    """The train settings of a student run: the student budget; WD methods its Phase-2 share
-    (with their own warm-up in a sweep); a learning-rate sweep point its scaled rate; a method
-    with its own loss (word_kd, prune) that loss."""
-    section = PHASE2_TRAIN if method.is_wd else config["student_train"]
-    section = {**section, "lr": section["lr"] * method.lr_scale}
-    if method.warmup is not None:
-        section["warmup"] = method.warmup
-    if method.loss is not None:
-        section["loss"] = method.loss
-    return section
+def phase1_plan(wildcards):
+    """One WD Phase 1's inputs and params.job (wd.plan.Plan.phase1)."""
+    return PLAN.phase1(wildcards.student, wildcards.phase1, int(wildcards.seed))
 
 
 def student_inputs(wildcards):
-    """Data and initialisation of one student run (wd/methods.py), and the teacher when its
-    loss is word-level distillation."""
-    method = methods.get(wildcards.method)
-    inputs = {
-        "bpe": exp("bpe/spm.model"),
-        "valid": VALID,
-        "valid_refs": VALID_REFS,
-        "train": TRAIN_FILES[method.train_data],
-    }
-    if TrainSettings(**student_section(method)).needs_teacher:
-        inputs["teacher"] = TEACHER
-    if method.init == "checkpoint":
-        phase1 = phase1_dir(wildcards.student, method.phase1_run, wildcards.seed)
-        inputs["init"] = exp(phase1, "final.pt")
-    elif INITS[method.init].from_teacher:
-        inputs["init"] = TEACHER
-    return inputs
+    return student_plan(wildcards).inputs
 
 
 def student_job(wildcards):
-    """TrainJob of one student run (wd.pipeline.TrainJob; settings: student_section)."""
-    method = methods.get(wildcards.method)
-    section = student_section(method)
-    work = exp(run_dir(wildcards.student, wildcards.method, wildcards.seed), "work")
-    model = shape(config, wildcards.student)
-    return train_job_params(config, model, section, work, int(wildcards.seed), method.init)
+    return student_plan(wildcards).job
+
+
+def phase1_inputs(wildcards):
+    return phase1_plan(wildcards).inputs
 
 
 def phase1_job(wildcards):
-    """TrainJob of WD Phase 1 for one student shape, Phase-1 run and seed."""
-    transfer, start, warmup, lr_scale = methods.phase1_settings(wildcards.phase1)
-    section = {**PHASE1_TRAIN, "lr": PHASE1_TRAIN["lr"] * lr_scale}
-    if warmup is not None:
-        section["warmup"] = warmup
-    work = exp(phase1_dir(wildcards.student, wildcards.phase1, wildcards.seed), "work")
-    model = shape(config, wildcards.student)
-    return train_job_params(
-        config,
-        model,
-        section,
-        work,
-        int(wildcards.seed),
-        phase1_transfer=transfer,
-        phase1_start=start,
-    )
+    return phase1_plan(wildcards).job
 
 
 def training_curves(seed):

@@ -2,10 +2,7 @@
 # (Phase 1 generator, then Phase 2 fine-tuning). All students of a shape get the same updates.
 rule train_teacher:
     input:
-        bpe=exp("bpe/spm.model"),
-        train=BPE_TRAIN,
-        valid=VALID,
-        valid_refs=VALID_REFS,
+        **TEACHER_PLAN.inputs,
     output:
         model=TEACHER,
         curve=exp("models/teacher/train_log.csv"),
@@ -19,13 +16,7 @@ rule train_teacher:
     resources:
         gpu=config["gpus"],
     params:
-        job=train_job_params(
-            config,
-            shape(config, "teacher"),
-            config["teacher"]["train"],
-            exp("models/teacher/work"),
-            config["seed"],
-        ),
+        job=TEACHER_PLAN.job,
     script:
         "../workflow_scripts/train.py"
 
@@ -90,12 +81,7 @@ rule kd_join:
 
 rule wd_phase1:
     input:
-        bpe=exp("bpe/spm.model"),
-        init=TEACHER,
-        teacher=TEACHER,  # read only when the loss is word-level distillation
-        train=TRAIN_FILES[methods.get("wd").train_data],  # Phase 1: WD's data
-        valid=VALID,
-        valid_refs=VALID_REFS,
+        unpack(phase1_inputs),  # the teacher; WD's data
     output:
         model=exp(phase1_dir("{student}", "{phase1}"), "final.pt"),
         curve=exp(phase1_dir("{student}", "{phase1}"), "train_log.csv"),

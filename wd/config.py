@@ -13,7 +13,7 @@ import yaml
 from wd import methods
 from wd.data.corpora import CORPORA, registry_corpus
 from wd.evaluate.metrics import VARIANTS
-from wd.model.inits import INITS, check_inheritable
+from wd.model.inits import check_inheritable
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -195,31 +195,6 @@ def shape(config: dict, name: str) -> dict:
         student = next(s for s in config["students"] if s["name"] == name)
         keys.update({k: v for k, v in student.items() if k not in ("name", "methods")})
     return keys
-
-
-def train_job_params(config: dict, model: dict, section: dict, work: str, seed: int,
-                     init: str = "random", phase1_transfer: str | None = None,
-                     phase1_start: str = "random") -> dict:
-    """What a rule passes as ``params.job``: a :class:`wd.pipeline.TrainJob` but its files.
-    ``section`` is a ``*_train`` section (with a WD phase's values); ``seed`` the experiment's
-    for the teacher, a student's from ``seeds``. Keys that only some runs have are left out of
-    the others, so that adding them did not change (and rerun) existing jobs."""
-    phase1 = None if phase1_transfer is None else {
-        "transfer": phase1_transfer, "same_shape_layers": config["wd"]["same_shape_layers"],
-        "conversion": config["wd"]["phase1_conversion"]}
-    if phase1 and phase1_start != "random":
-        phase1["start"] = phase1_start
-    job = {"model": model, "max_len": config["data"].get("max_len"), "work": work,
-           "settings": {**section, "amp": config["amp"], "compile": config["compile"],
-                        "seed": seed},
-           "init": init, "phase1": phase1}
-    if INITS[init].calibration:
-        job["calibration"] = config["prune"]["calibration_sentences"]
-    if TrainSettings(**section).translates:
-        search = dataclasses.asdict(search_settings(config["evaluation"]))
-        job["valid_search"] = {k: v for k, v in search.items() if k != "beam"} | {"int8": False}
-        job["tgt_lang"] = config["data"]["tgt_lang"]
-    return job
 
 
 def search_settings(section: dict) -> SearchSettings:

@@ -21,6 +21,8 @@ from wd.io import read_lines, write_lines
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.inits import INITS
 from wd.model.transformer import Transformer, count_parameters
+from wd.plan import identity as job_identity
+from wd.plan import validation_search
 from wd.progress import Progress
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings, TrainSettings
@@ -159,7 +161,7 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
 @dataclasses.dataclass(frozen=True)
 class TrainJob:
     """One training run as the workflow defines it (the rule's files and its ``params.job``,
-    made by :func:`wd.config.train_job_params`). Plain values only, so that
+    made by :class:`wd.plan.Plan`). Plain values only, so that
     ``wd.train.distributed.launch`` can hand it to every torchrun worker as JSON."""
 
     bpe: str
@@ -198,22 +200,14 @@ def run_train_job(job: dict, *, device: torch.device) -> None:
             raise ValueError(f"loss {settings.loss} needs the teacher: the job names none")
         teacher, _ = load_model(job.teacher)
         inputs.append(job.teacher)
-    validation = None
-    if settings.translates:
-        search = SearchSettings(**{**job.valid_search, "beam": settings.valid_beam})
+    validation, search = None, validation_search(dataclasses.asdict(job))
+    if search is not None:
         validation = ValidationSet.load([src for src, _ in valid_pairs], job.valid_refs, job.bpe,
                                         job.tgt_lang, search, settings.valid_sentences)
         inputs.append(job.valid_refs)
-    identity = {"model": cfg.to_dict(), "init": job.phase1["transfer"] if job.phase1 else job.init,
+    identity = {"model": cfg.to_dict(), **job_identity(dataclasses.asdict(job)),
                 "inputs": [file_digest(path) for path in inputs]}
-    if validation is not None:
-        identity["valid_search"] = dataclasses.asdict(validation.search)
-    if job.calibration is not None:
-        identity["calibration"] = job.calibration
     if job.phase1:
-        identity["same_shape_layers"] = job.phase1["same_shape_layers"]
-        if "start" in job.phase1:
-            identity["start"] = job.phase1["start"]
         train_phase1(job.init_from, cfg, train_pairs, valid_pairs, settings, job.work,
                      job.model_out, job.curve_out, device, job=identity, teacher=teacher,
                      validation=validation, **job.phase1)
