@@ -20,6 +20,7 @@ EXPECTED = {
     "cutoff_mixed": ("bitext+kd", "cutoff", None, True, None),
     "select": ("kd", "select", None, True, None),
     "prune": ("bitext", "prune", None, True, None),
+    "embed_kd": ("kd", "embeddings", None, True, None),
     "wd_phase1_only": ("bitext+kd", "checkpoint", "all", False, None),
     "wd": ("bitext+kd", "checkpoint", "all", True, None),
     "wd_cutinit": ("bitext+kd", "checkpoint", "all", True, None),
@@ -91,13 +92,13 @@ def test_learning_rate_sweep_points_scale_their_base_method_only():
 
 def test_report_order_is_the_papers_then_ablations_then_sweeps():
     ranked = sorted(EXPECTED, key=lambda name: methods.get(name).order)
-    assert ranked[:13] == ["teacher", "scratch", "kd", "word_kd", "kd_mixed", "cutoff",
-                           "cutoff_mixed", "select", "prune", "wd_phase1_only", "wd",
+    assert ranked[:14] == ["teacher", "scratch", "kd", "word_kd", "kd_mixed", "cutoff",
+                           "cutoff_mixed", "select", "prune", "embed_kd", "wd_phase1_only", "wd",
                            "wd_cutinit", "wd_selectinit"]
-    assert ranked[13:21] == ["wd_encoder_only", "wd_decoder_only", "wd_attention_only",
+    assert ranked[14:22] == ["wd_encoder_only", "wd_decoder_only", "wd_attention_only",
                              "wd_ffn_only", "wd_no_encoder", "wd_no_decoder", "wd_no_attention",
                              "wd_no_ffn"]
-    assert ranked[21:] == ["wd_warmup0", "wd_warmup250", "wd_phase1_warmup50", "kd_lr0.5x",
+    assert ranked[22:] == ["wd_warmup0", "wd_warmup250", "wd_phase1_warmup50", "kd_lr0.5x",
                            "wd_lr2x", "cutoff_mixed_lr1.5x", "prune_lr2x", "wd_cutinit_lr2x"]
 
 

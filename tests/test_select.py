@@ -68,3 +68,19 @@ def test_a_wider_student_is_refused():
     with pytest.raises(ValueError, match="no larger than the teacher: dec_ffn 128 > 64"):
         selected_student(teacher.state_dict(), teacher.cfg,
                          tiny(dec_ffn=128, tie_output=False, pre_norm=True))
+
+
+def test_embedding_transfer_keeps_the_teachers_embeddings_and_nothing_else():
+    from wd.model.inits import INITS
+    teacher = teacher_model()
+    cfg = tiny(dec_layers=1, dec_dim=16, dec_ffn=32, dec_heads=2, tie_output=False, pre_norm=True)
+    torch.manual_seed(5)
+    random_student = Transformer(cfg).state_dict()
+    torch.manual_seed(5)
+    student = INITS["embeddings"].build(teacher.state_dict(), teacher.cfg, cfg, []).state_dict()
+    t = teacher.state_dict()
+    assert torch.equal(student["src_embed.weight"], t["src_embed.weight"])
+    assert torch.equal(student["tgt_embed.weight"], t["tgt_embed.weight"][:, :16])
+    assert torch.equal(student["output.weight"], t["output.weight"][:, :16])
+    rest = [k for k in student if "embed" not in k and k != "output.weight"]
+    assert rest and all(torch.equal(student[k], random_student[k]) for k in rest)

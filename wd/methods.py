@@ -97,6 +97,8 @@ REGISTRY = {m.name: m for m in [
            description="WD whose generator starts as the cut-off (our variant)"),
     Method("wd_selectinit", "bitext+kd", "checkpoint", 12, transfer="all", phase1_start="select",
            description="WD whose generator starts as weight selection (our variant)"),
+    Method("embed_kd", "kd", "embeddings", 8,
+           description="KD from a random student with the teacher's embeddings (a baseline)"),
 ]}
 
 # Families with a parameter in the name, and old names.

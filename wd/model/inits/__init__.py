@@ -70,6 +70,9 @@ INITS = {
                   "(wd.model.inits.prune)", "wd.model.inits.prune:pruned_student",
                   calibration=True, bounded=("layers", "dim", "ffn"), whole_heads=True,
                   label="pruning"),
+    "embeddings": Init("random but for the embeddings, cut from the teacher "
+                       "(wd.model.inits.embeddings)",
+                       "wd.model.inits.embeddings:embedding_student", label="embedding transfer"),
     "checkpoint": Init("the converted WD Phase-1 student of the method's transfer kind"),
 }
 
