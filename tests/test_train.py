@@ -1,13 +1,17 @@
+import os
 import random
+import signal
 
 import pytest
 import torch
 
 from conftest import tiny
+from wd import faults
 from wd.data.batching import collate, token_buckets
 from wd.model.transformer import Transformer
 from wd.settings import TrainSettings
 from wd.train.log import BOARD_ENV
+from wd.train.stopping import Stopped
 from wd.train.trainer import Trainer, checkpoints, learning_rate
 
 
@@ -70,6 +74,35 @@ def test_interrupted_training_resumes_to_identical_parameters(tmp_path):
         assert torch.equal(p, q), name
     log = (tmp_path / "b" / "train_log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log] == ["step", "3", "6"]
+
+
+def test_a_cap_lowered_below_a_stop_checkpoint_ends_the_run_at_the_cap(tmp_path, caplog,
+                                                                       monkeypatch):
+    """A run stopped by SIGTERM (its stop checkpoint at step 7) and rerun with the cap lowered
+    to its last scheduled checkpoint (6) ends there, as a run capped at 6 from the start."""
+    keys = dict(save_every=2, valid_every=2, average_last=1)
+    straight = run(tmp_path / "a", 6, **keys)
+    real = faults.pause_point
+
+    def sigterm_after_7(point, **details):
+        if details.get("step") == 7:
+            os.kill(os.getpid(), signal.SIGTERM)
+        real(point, **details)
+    with monkeypatch.context() as patch:
+        patch.setattr(faults, "pause_point", sigterm_after_7)
+        with pytest.raises(Stopped):
+            run(tmp_path / "b", 10, **keys)
+    updates = []
+    real_update = Trainer.update
+    monkeypatch.setattr(Trainer, "update", lambda self, *a: updates.append(1) or real_update(
+        self, *a))
+    lowered = run(tmp_path / "b", 6, **keys)
+    assert not updates  # resumed at the cap, not trained again
+    assert "the cap is now 6 updates: resuming from step 6" in caplog.text
+    for (name, p), q in zip(straight.state_dict().items(), lowered.state_dict().values()):
+        assert torch.equal(p, q), name
+    log = (tmp_path / "b" / "train_log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log] == ["step", "2", "4", "6"]
 
 
 @pytest.mark.parametrize("change, key", [({"over": {"lr": 2e-3}}, "lr"),

@@ -311,9 +311,23 @@ class Trainer:
         return self.ctx.is_main
 
     def resume(self) -> bool:
-        """Load the newest checkpoint in ``work_dir``; False if there is none, or if the
-        checkpoints belong to another run (then they are deleted and training starts over)."""
+        """Load the newest checkpoint in ``work_dir`` within the step cap; False if there is
+        none, or if the checkpoints belong to another run (then they are deleted and training
+        starts over). A cap lowered below the newest checkpoint (to end a run that is still
+        improving) resumes from the newest one at or below it and drops those beyond (its
+        final average then uses the checkpoints still kept)."""
         found = self.store.paths()
+        within = [p for p in found if checkpoint_step(p) <= self.s.steps]
+        if within and len(within) < len(found):
+            if self.is_main:
+                log.warning("%s: the cap is now %d updates: resuming from step %d and dropping "
+                            "the checkpoints beyond the cap", self.work_dir, self.s.steps,
+                            checkpoint_step(within[-1]))
+            distributed.barrier()  # every process has listed them before rank 0 deletes them
+            if self.is_main:
+                for path in found[len(within):]:
+                    path.unlink()
+            found = within
         if not found:
             return False
         ckpt = load(found[-1])
