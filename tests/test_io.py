@@ -1,6 +1,7 @@
 """Files: atomic writes (nothing half-written under the real name), UTF-8 errors that name the
 file and line, and one alignment check for parallel streams."""
 import json
+import os
 
 import pytest
 
@@ -58,3 +59,36 @@ def test_a_directory_replaces_the_old_one_only_when_complete(tmp_path):
             (draft / "a").write_text("2")
             raise RuntimeError("crash while writing")
     assert (out / "a").read_text() == "1" and [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def record_disk_writes(monkeypatch) -> list:
+    """(event, name) of every fsync and rename, in order."""
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("rename", os.path.basename(dst)))
+        real_replace(src, dst)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+def test_a_file_is_on_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
+    events = record_disk_writes(monkeypatch)
+    write_lines(tmp_path / "out.txt", ["a"])
+    assert events == [("fsync", "out.txt.tmp"), ("rename", "out.txt"),
+                      ("fsync", tmp_path.name)]
+
+
+def test_a_directory_and_its_files_are_on_disk_before_its_rename(tmp_path, monkeypatch):
+    events = record_disk_writes(monkeypatch)
+    with atomic_dir(tmp_path / "pkg") as tmp:
+        (tmp / "model.bin").write_bytes(b"x")
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "card.md").write_text("y")
+    assert {name for event, name in events[:3]} == {"model.bin", "card.md", tmp.name}
+    assert events[2:] == [("fsync", tmp.name), ("rename", "pkg"), ("fsync", tmp_path.name)]

@@ -1,8 +1,10 @@
 """Files as every step writes and reads them.
 
 Every output is written under a temporary name beside it and renamed when complete
-(:func:`atomic_path`), so a crash never leaves a half file that looks finished; text is UTF-8 with
-``\n`` line endings, one sentence per line.
+(:func:`atomic_path`), so a crash never leaves a half file that looks finished; the data is
+flushed to disk before the rename and the directory entry after it, so that a machine crash (not
+only a killed process) cannot leave an empty file under the finished name either. Text is UTF-8
+with ``\n`` line endings, one sentence per line.
 """
 
 from __future__ import annotations
@@ -15,6 +17,24 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def fsync(path: Path) -> None:
+    """Flush ``path`` to disk: a file's data, or a directory's entries (a rename in it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def durable_replace(tmp: Path, path: Path) -> None:
+    """Rename the finished ``tmp`` (a file, or a directory and every file in it) to ``path``:
+    its data on disk before the rename, the rename itself after."""
+    for item in [*(p for p in tmp.rglob("*") if p.is_file()), tmp] if tmp.is_dir() else [tmp]:
+        fsync(item)
+    os.replace(tmp, path)
+    fsync(path.parent)
 
 
 @contextmanager
@@ -30,7 +50,7 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 @contextmanager
@@ -46,7 +66,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(path, ignore_errors=True)
-    tmp.rename(path)
+    durable_replace(tmp, path)
 
 
 def write_lines(path: Path, lines: Iterable[str]) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import logging
-import os
 import re
 import shutil
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wd.data.corpora import RemoteFile
-from wd.io import atomic_path
+from wd.io import atomic_path, durable_replace
 from wd.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -96,7 +95,7 @@ def fetch(remote: RemoteFile, dest: Path, mirror: str | None = None, manual: Pat
         raise DownloadError(f"could not download {url} ({settings.retries + 1} attempts, last: "
                             f"{error}). {_by_hand(remote)}")
     _verify(part, remote, f"download of {url}", delete=True)
-    os.replace(part, dest)
+    durable_replace(part, dest)
     log.info("%s: %d bytes, %s verified", dest, dest.stat().st_size, remote.checksum)
 
 
