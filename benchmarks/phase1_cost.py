@@ -27,7 +27,7 @@ from wd.config import shape
 from wd.model.generator import Phase1Model, generator_parameters
 from wd.model.transformer import Transformer, count_parameters
 from wd.settings import ModelConfig
-from wd.train.trainer import autocast
+from wd.train.device import autocast
 
 REPO = Path(__file__).resolve().parent.parent
 PAPER_TEACHER = dict(enc_layers=6, dec_layers=6, enc_dim=512, dec_dim=512, enc_ffn=2048,

@@ -37,7 +37,8 @@ from phase1_cost import PAPER_STUDENTS, PAPER_TEACHER  # same sibling shapes as 
 from wd.data.batching import Pair, collate, epoch_batches
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, TrainSettings
-from wd.train.trainer import Trainer, autocast, fused_adam
+from wd.train.device import autocast, fused_adam
+from wd.train.trainer import Trainer
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 SMOOTHING = 0.1

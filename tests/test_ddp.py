@@ -16,8 +16,9 @@ from waiting import pause_env, wait_until
 from wd.data.batching import epoch_batches
 from wd.model.transformer import Transformer
 from wd.train.distributed import launch
+from wd.train.state import checkpoints
 from wd.train.stopping import EXIT_STOPPED
-from wd.train.trainer import Trainer, checkpoints
+from wd.train.trainer import Trainer
 
 STEPS = 5
 PAIRS = 55

@@ -17,8 +17,9 @@ from wd.io import write_lines
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings, TrainSettings
 from wd.train import trainer as train
+from wd.train.state import TrainState, checkpoint_step, checkpoints
 from wd.train.stopping import Stopped
-from wd.train.trainer import Trainer, TrainState, checkpoints
+from wd.train.trainer import Trainer
 from wd.train.validation import ValidationSet, subset
 
 CPU = torch.device("cpu")
@@ -72,7 +73,7 @@ def test_patience_stops_at_the_third_worse_validation_and_averages_up_to_the_bes
     trainer = scripted_run(tmp_path, monkeypatch)
     assert trainer.result | {"seconds": 0} == {
         "steps": 16, "seconds": 0, "best_step": 10, "stopped_by": "patience", "valid_bleu": None}
-    steps = [train.checkpoint_step(p) for p in checkpoints(tmp_path)]
+    steps = [checkpoint_step(p) for p in checkpoints(tmp_path)]
     assert steps == [8, 10, 14, 16]  # the window ending at the best, the last two
     a, b = (torch.load(tmp_path / f"checkpoint_{k:08d}.pt", weights_only=True)["model"]
             for k in (8, 10))
@@ -87,7 +88,7 @@ def test_without_patience_the_best_is_tracked_but_the_last_is_kept(tmp_path, mon
     assert (trainer.result["steps"], trainer.result["best_step"],
             trainer.result["stopped_by"]) == (20, 20, "steps")
     assert trainer.state.best_step == 18  # the first of the two 1.0s
-    assert [train.checkpoint_step(p) for p in checkpoints(tmp_path)] == [18, 20]
+    assert [checkpoint_step(p) for p in checkpoints(tmp_path)] == [18, 20]
 
 
 def test_the_step_cap_ends_a_run_whose_patience_lasts(tmp_path, monkeypatch):

@@ -16,8 +16,9 @@ from conftest import tiny
 from waiting import pause_env, wait_until
 from wd.model.transformer import Transformer
 from wd.train.checkpoint import CheckpointError, load_model, save_model
+from wd.train.state import checkpoints
 from wd.train.stopping import EXIT_STOPPED
-from wd.train.trainer import NonFiniteLossError, Trainer, checkpoints
+from wd.train.trainer import NonFiniteLossError, Trainer
 
 HERE = Path(__file__).resolve().parent
 STEPS = 12

@@ -11,8 +11,9 @@ from wd.data.batching import collate, token_buckets
 from wd.model.transformer import Transformer
 from wd.settings import TrainSettings
 from wd.train.log import BOARD_ENV
+from wd.train.state import checkpoints
 from wd.train.stopping import Stopped
-from wd.train.trainer import Trainer, checkpoints, learning_rate
+from wd.train.trainer import Trainer, learning_rate
 
 
 def toy_pairs(n: int, seed: int = 0) -> list:

@@ -15,7 +15,7 @@ import torch
 
 LIBRARIES = ("torch", "sacrebleu", "sentencepiece", "sacremoses", "snakemake", "ctranslate2")
 # The CPU features that decide the speed of fp32/bf16 matrix products
-# (wd.train.trainer.native_bf16).
+# (wd.train.device.native_bf16).
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 CHECKOUT = Path(__file__).resolve().parent.parent
 

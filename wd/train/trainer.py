@@ -20,11 +20,9 @@ process with N times the ``update_freq`` compute the same update.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
-import random
 import time
 from pathlib import Path
 
@@ -32,25 +30,20 @@ import torch
 from torch import nn
 
 from wd import faults
-from wd.data.batching import Pair, collate, epoch_batches
+from wd.data.batching import Pair, epoch_batches
 from wd.progress import Progress
 from wd.settings import TrainSettings
 from wd.train import distributed, stopping
-from wd.train.checkpoint import average_state_dicts, load, save_atomic
+from wd.train.checkpoint import load
+from wd.train.device import fused_adam
 from wd.train.log import TrainLog, board_requested
-from wd.train.loss import smoothed_cross_entropy
-from wd.train.losses import loss
+from wd.train.loss import loss_terms, training_loss
 from wd.train.memory import keep_freed_memory
+from wd.train.rng import rng_state, seed_everything, set_rng_state
+from wd.train.state import CheckpointStore, TrainState, checkpoint_step, run_changes
 from wd.train.validation import ValidationSet
-from wd.vocab import PAD_ID
 
 log = logging.getLogger(__name__)
-
-# Settings that only say how long to train and how often to save, log or average: changing them
-# between a run and its resumption keeps the resumed updates identical.
-NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps",
-                         "log_interval", "patience"}
-
 
 class NonFiniteLossError(RuntimeError):
     """Too many updates in a row had a non-finite loss or gradient."""
@@ -62,59 +55,6 @@ def learning_rate(step: int, s: TrainSettings) -> float:
     if step <= s.warmup:
         return s.warmup_init_lr + (s.lr - s.warmup_init_lr) * step / s.warmup
     return s.lr * math.sqrt(max(s.warmup, 1) / step)
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes in bf16 natively. Without AVX512-BF16 or AMX a CPU emulates
-    bf16 matrix products, about 25x slower than fp32 (measured on an AVX2-only EPYC)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    capabilities = getattr(torch.cpu, "get_capabilities", None)  # torch >= 2.10
-    if capabilities is None:
-        return False
-    caps = capabilities()
-    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
-
-
-def fused_adam(device: torch.device) -> bool:
-    """Whether Adam has a fused kernel on ``device`` (on two AVX2 cores it updates the 60M
-    parameters of Transformer-base in 53 ms against 144 ms for the per-tensor loop)."""
-    return device.type in ("cpu", "cuda")
-
-
-def autocast(device: torch.device, amp: str):
-    """bf16 autocast for ``amp: bf16``, and for ``amp: auto`` where :func:`native_bf16`."""
-    if amp == "bf16" or (amp == "auto" and native_bf16(device)):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def loss_terms(model: nn.Module, pairs: list[Pair], device: torch.device, amp: str,
-               smoothing: float) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Summed label-smoothed loss, summed NLL and target token count of one batch."""
-    batch = collate(pairs).to(device)
-    with autocast(device, amp):
-        logits = model(batch.src, batch.tgt_in)
-    loss, nll = smoothed_cross_entropy(logits.float().view(-1, logits.size(-1)),
-                                       batch.tgt_out.view(-1), smoothing, PAD_ID)
-    return loss, nll, batch.target_tokens
-
-
-def training_loss(model: nn.Module, teacher: nn.Module | None, pairs: list[Pair],
-                  device: torch.device, s: TrainSettings) -> torch.Tensor:
-    """Summed training loss of one batch, the loss ``s.loss`` names (wd.train.losses), with the
-    frozen ``teacher``'s logits on the same batch where that loss needs them."""
-    criterion = loss(s.loss)
-    batch = collate(pairs).to(device)
-    with autocast(device, s.amp):
-        logits = model(batch.src, batch.tgt_in)
-        if criterion.needs_teacher:
-            with torch.no_grad():
-                teacher_logits = teacher(batch.src, batch.tgt_in)
-    vocab = logits.size(-1)
-    flat = logits.float().view(-1, vocab)
-    return criterion(flat, teacher_logits.view(-1, vocab) if criterion.needs_teacher else None,
-                     batch.tgt_out.view(-1), s)
 
 
 def target_tokens(batches: list[list[Pair]]) -> int:
@@ -133,129 +73,6 @@ def validate(model: nn.Module, pairs: list[Pair], s: TrainSettings,
         total, nll_total, tokens = total + float(loss), nll_total + float(nll), tokens + n
     model.train()
     return total / tokens, nll_total / tokens
-
-
-def checkpoints(work_dir: Path) -> list[Path]:
-    return sorted(Path(work_dir).glob("checkpoint_*.pt"))
-
-
-def checkpoint_step(path: Path) -> int:
-    return int(Path(path).stem.removeprefix("checkpoint_"))
-
-
-def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    random.seed(seed)
-
-
-@dataclasses.dataclass
-class TrainState:
-    """Where a run is and what it has counted. Saved in every checkpoint beside the model, the
-    optimizer and the RNG states (same keys as the fields), restored as one unit."""
-
-    step: int = 0
-    epoch: int = 0
-    position: int = 0            # the next batch of the epoch
-    elapsed: float = 0.0         # seconds spent in updates (validation excluded)
-    skipped: int = 0             # updates skipped for a non-finite loss or gradient
-    bad_in_a_row: int = 0
-    # Training loss summed since the last log row, and its tokens: a resumed run logs the same
-    # averages as an uninterrupted one.
-    window: tuple[float, int] = (0.0, 0)
-    best_step: int = 0           # the validation with the best value of best_metric so far
-    best_score: float | None = None  # that value, higher is better (a loss is negated)
-    best_bleu: float | None = None   # validation BLEU at best_step, when it was translated
-    bad_validations: int = 0     # validations since best_step (the patience counter)
-    translate_seconds: float = 0.0  # spent translating the validation set
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict) -> TrainState:
-        return cls(**{f.name: ckpt[f.name] for f in dataclasses.fields(cls)})
-
-    def record_validation(self, score: float, bleu: float | None) -> None:
-        """Account a validation at ``step`` whose ``score`` is higher for a better model: a new
-        best (strictly higher) resets the patience counter, anything else counts one more."""
-        if self.best_score is None or score > self.best_score:
-            self.best_step, self.best_score, self.best_bleu = self.step, score, bleu
-            self.bad_validations = 0
-        else:
-            self.bad_validations += 1
-
-    def out_of_patience(self, patience: int) -> bool:
-        """Whether ``patience`` validations in a row brought no new best (0: never)."""
-        return bool(patience) and self.bad_validations >= patience
-
-
-def run_changes(ckpt: dict, settings: TrainSettings, job: dict) -> list[str]:
-    """Settings (other than length and logging ones) and job keys that differ from the
-    checkpoint's, and a step cap below the checkpoint's step: a rerun after a config or input
-    change must not continue the old run."""
-    now, saved = dataclasses.asdict(settings), ckpt["settings"]
-    changed = [k for k in now if k not in NOT_AFFECTING_UPDATES and saved.get(k) != now[k]]
-    if ckpt["step"] > settings.steps:  # a final model from beyond the cap would break it
-        changed.append(f"steps (now {settings.steps}, below the checkpoint's {ckpt['step']})")
-    saved_job = ckpt.get("job", {})
-    return changed + sorted(k for k in {*job, *saved_job} if job.get(k) != saved_job.get(k))
-
-
-class CheckpointStore:
-    """The checkpoints of one run in its work directory. It keeps the last ``average_last``
-    checkpoints of the schedule (every ``save_every`` updates and the last update), the same
-    number ending at the best step, and the newest: a stop's extra checkpoint is a resume point
-    only, never averaged, so that a stopped and resumed run ends with an uninterrupted run's
-    model."""
-
-    def __init__(self, work_dir: Path, s: TrainSettings):
-        self.work_dir, self.s = Path(work_dir), s
-
-    def paths(self) -> list[Path]:
-        return checkpoints(self.work_dir)
-
-    def scheduled(self, step: int) -> bool:
-        return step % self.s.save_every == 0 or step == self.s.steps
-
-    def window(self, end: int) -> list[Path]:
-        """The last ``average_last`` scheduled checkpoints at or before step ``end``."""
-        kept = [p for p in self.paths()
-                if self.scheduled(checkpoint_step(p)) and checkpoint_step(p) <= end]
-        return kept[-max(self.s.average_last, 1):]
-
-    def save(self, payload: dict, step: int, final_step: int) -> None:
-        """Write the checkpoint of ``step``; keep those the final model may still come from
-        (the window ending at ``final_step`` and at ``step``) and the newest."""
-        save_atomic(payload, self.work_dir / f"checkpoint_{step:08d}.pt")
-        found = self.paths()
-        keep = {*self.window(step), *self.window(final_step), found[-1]}
-        for old in found:
-            if old not in keep:
-                old.unlink()
-
-    def clear(self) -> None:
-        for path in self.paths():
-            path.unlink()
-
-    def remove_drafts(self) -> None:
-        """Partial files of a job killed while writing."""
-        for stale in self.work_dir.glob("*.tmp"):
-            stale.unlink()
-
-    def average(self, end: int) -> dict:
-        """Average of the ``average_last`` checkpoints ending at step ``end``."""
-        return average_state_dicts(self.window(end))
 
 
 class Trainer:

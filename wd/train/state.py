@@ -1,0 +1,119 @@
+"""A run's state and its checkpoint store: where it is and what it has counted, which checkpoints
+the final model may still come from, and whether a checkpoint belongs to this run."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from wd.settings import TrainSettings
+from wd.train.checkpoint import average_state_dicts, save_atomic
+
+# Settings that only say how long to train and how often to save, log or average: changing them
+# between a run and its resumption keeps the resumed updates identical.
+NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps",
+                         "log_interval", "patience"}
+
+
+def checkpoints(work_dir: Path) -> list[Path]:
+    return sorted(Path(work_dir).glob("checkpoint_*.pt"))
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(Path(path).stem.removeprefix("checkpoint_"))
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Where a run is and what it has counted. Saved in every checkpoint beside the model, the
+    optimizer and the RNG states (same keys as the fields), restored as one unit."""
+
+    step: int = 0
+    epoch: int = 0
+    position: int = 0            # the next batch of the epoch
+    elapsed: float = 0.0         # seconds spent in updates (validation excluded)
+    skipped: int = 0             # updates skipped for a non-finite loss or gradient
+    bad_in_a_row: int = 0
+    # Training loss summed since the last log row, and its tokens: a resumed run logs the same
+    # averages as an uninterrupted one.
+    window: tuple[float, int] = (0.0, 0)
+    best_step: int = 0           # the validation with the best value of best_metric so far
+    best_score: float | None = None  # that value, higher is better (a loss is negated)
+    best_bleu: float | None = None   # validation BLEU at best_step, when it was translated
+    bad_validations: int = 0     # validations since best_step (the patience counter)
+    translate_seconds: float = 0.0  # spent translating the validation set
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> TrainState:
+        return cls(**{f.name: ckpt[f.name] for f in dataclasses.fields(cls)})
+
+    def record_validation(self, score: float, bleu: float | None) -> None:
+        """Account a validation at ``step`` whose ``score`` is higher for a better model: a new
+        best (strictly higher) resets the patience counter, anything else counts one more."""
+        if self.best_score is None or score > self.best_score:
+            self.best_step, self.best_score, self.best_bleu = self.step, score, bleu
+            self.bad_validations = 0
+        else:
+            self.bad_validations += 1
+
+    def out_of_patience(self, patience: int) -> bool:
+        """Whether ``patience`` validations in a row brought no new best (0: never)."""
+        return bool(patience) and self.bad_validations >= patience
+
+
+def run_changes(ckpt: dict, settings: TrainSettings, job: dict) -> list[str]:
+    """Settings (other than length and logging ones) and job keys that differ from the
+    checkpoint's, and a step cap below the checkpoint's step: a rerun after a config or input
+    change must not continue the old run."""
+    now, saved = dataclasses.asdict(settings), ckpt["settings"]
+    changed = [k for k in now if k not in NOT_AFFECTING_UPDATES and saved.get(k) != now[k]]
+    if ckpt["step"] > settings.steps:  # a final model from beyond the cap would break it
+        changed.append(f"steps (now {settings.steps}, below the checkpoint's {ckpt['step']})")
+    saved_job = ckpt.get("job", {})
+    return changed + sorted(k for k in {*job, *saved_job} if job.get(k) != saved_job.get(k))
+
+
+class CheckpointStore:
+    """The checkpoints of one run in its work directory. It keeps the last ``average_last``
+    checkpoints of the schedule (every ``save_every`` updates and the last update), the same
+    number ending at the best step, and the newest: a stop's extra checkpoint is a resume point
+    only, never averaged, so that a stopped and resumed run ends with an uninterrupted run's
+    model."""
+
+    def __init__(self, work_dir: Path, s: TrainSettings):
+        self.work_dir, self.s = Path(work_dir), s
+
+    def paths(self) -> list[Path]:
+        return checkpoints(self.work_dir)
+
+    def scheduled(self, step: int) -> bool:
+        return step % self.s.save_every == 0 or step == self.s.steps
+
+    def window(self, end: int) -> list[Path]:
+        """The last ``average_last`` scheduled checkpoints at or before step ``end``."""
+        kept = [p for p in self.paths()
+                if self.scheduled(checkpoint_step(p)) and checkpoint_step(p) <= end]
+        return kept[-max(self.s.average_last, 1):]
+
+    def save(self, payload: dict, step: int, final_step: int) -> None:
+        """Write the checkpoint of ``step``; keep those the final model may still come from
+        (the window ending at ``final_step`` and at ``step``) and the newest."""
+        save_atomic(payload, self.work_dir / f"checkpoint_{step:08d}.pt")
+        found = self.paths()
+        keep = {*self.window(step), *self.window(final_step), found[-1]}
+        for old in found:
+            if old not in keep:
+                old.unlink()
+
+    def clear(self) -> None:
+        for path in self.paths():
+            path.unlink()
+
+    def remove_drafts(self) -> None:
+        """Partial files of a job killed while writing."""
+        for stale in self.work_dir.glob("*.tmp"):
+            stale.unlink()
+
+    def average(self, end: int) -> dict:
+        """Average of the ``average_last`` checkpoints ending at step ``end``."""
+        return average_state_dicts(self.window(end))
