@@ -51,8 +51,8 @@ class CrossEntropyAndWordKD(Loss):
 
     def __call__(self, logits, teacher_logits, target, s):
         kd = WordKD()(logits, teacher_logits, target, s)
-        return (1.0 - s.kd_weight) * CrossEntropy()(logits, teacher_logits, target, s) + (
-            s.kd_weight * kd)
+        ce = CrossEntropy()(logits, teacher_logits, target, s)
+        return (1.0 - s.kd_weight) * ce + s.kd_weight * kd
 
 
 LOSSES: dict[str, Loss] = {"ce": CrossEntropy(), "word_kd": WordKD(),
