@@ -42,7 +42,6 @@ TEST_REFS = {
     ]
     for testset in TESTSETS
 }
-VALID_REFS = PLAN.valid_refs
 TEACHER = PLAN.teacher_model
 SEEDS = config["seeds"]
 phase1_dir, run_dir, model_path = PLAN.phase1_dir, PLAN.run_dir, PLAN.model_path
@@ -116,8 +115,8 @@ CURVE_FILES = sorted(
 )
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
-# A model package (wd.export.package) per evaluated system: the teacher's, and each student method's of
-# the first seed (the others are there for the statistics).
+# A model package (wd.export.package) per evaluated system: the teacher's, and each student
+# method's of the first seed (the others are there for the statistics).
 PACKAGE_SYSTEMS = {"teacher": SYSTEMS[0]} | {
     f"{s}/{m}": (s, m, SEEDS[0]) for s in STUDENTS for m in METHODS[s]
 }
