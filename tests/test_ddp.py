@@ -77,10 +77,14 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path,
     assert [line.split(",")[0] for line in log] == ["step", str(STEPS)]
 
 
-def test_failing_worker_fails_the_launch_naming_torchrun(tmp_path, workers_import_this_file):
-    with pytest.raises(RuntimeError, match="torchrun with 2 workers for test_ddp:train_tiny"):
+def test_failing_worker_fails_the_launch_naming_torchrun_and_the_worker_error(
+        tmp_path, workers_import_this_file):
+    # update_freq 0 gives a worker no batch: it divides by zero tokens. The exception's message
+    # carries the worker's traceback (a test report or a scheduler shows only the exception).
+    with pytest.raises(RuntimeError, match="torchrun with 2 workers for test_ddp:train_tiny") as e:
         launch("test_ddp:train_tiny", {"work": str(tmp_path), "update_freq": 0},
                torch.device("cpu"), processes=2, spec_path=tmp_path / "launch.json")
+    assert "ZeroDivisionError" in str(e.value)
 
 
 # The launcher of a two-process job as a workflow script runs it (python -c LAUNCHER WORK).

@@ -10,6 +10,7 @@ rank and world size; the helpers below are no-ops in a single process.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib
 import json
@@ -25,11 +26,14 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from wd.io import write_json
 from wd.train import stopping
 
 log = logging.getLogger(__name__)
+
+WORKER_LINES_IN_ERRORS = 60
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,9 @@ def launch(target: str, kwargs: dict, device: torch.device, processes: int,
     """Run ``target(**kwargs, device=...)`` here, or in ``processes`` torchrun workers.
 
     ``spec_path`` is where the job description for the workers is written (the job's work
-    directory). Worker failures raise RuntimeError after their output has been logged.
+    directory). Worker failures raise RuntimeError after their output has been logged; its
+    message ends with the last lines of that output, so a failure is readable where only the
+    exception is shown (a test report, a scheduler's mail).
     """
     if processes <= 1:
         resolve(target)(**kwargs, device=device)
@@ -138,18 +144,25 @@ def launch(target: str, kwargs: dict, device: torch.device, processes: int,
     with stopping.stop_signals(), subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             preexec_fn=preexec) as proc:
+        last = collections.deque(maxlen=WORKER_LINES_IN_ERRORS)
         for line in proc.stdout:
             log.info("| %s", line.rstrip())
+            last.append(line.rstrip())
     if proc.returncode and stopping.requested() is not None:
         raise stopping.stopped(f"torchrun with {processes} workers for {target} ended with "
                                f"status {proc.returncode} (worker output above)")
     if proc.returncode:
         raise RuntimeError(f"torchrun with {processes} workers for {target} exited with "
-                           f"status {proc.returncode} (worker output above)")
+                           f"status {proc.returncode}; the last worker output:\n"
+                           + "\n".join(last))
 
 
+@record
 def main(argv: list[str]) -> None:
-    """Worker entry point: ``python -m wd.train.distributed SPEC.json``, started by torchrun."""
+    """Worker entry point: ``python -m wd.train.distributed SPEC.json``, started by torchrun.
+
+    ``record`` hands a worker's exception to torchrun, whose failure summary (the end of the
+    output that :func:`launch` quotes) then shows the worker's traceback."""
     spec = json.loads(Path(argv[0]).read_text())
     rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, stream=sys.stderr,
