@@ -145,9 +145,9 @@ def launch(target: str, kwargs: dict, device: torch.device, processes: int,
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             preexec_fn=preexec) as proc:
         last = collections.deque(maxlen=WORKER_LINES_IN_ERRORS)
-        for line in proc.stdout:
-            log.info("| %s", line.rstrip())
-            last.append(line.rstrip())
+        for line in map(str.rstrip, proc.stdout):
+            log.info("| %s", line)
+            last.append(line)
     if proc.returncode and stopping.requested() is not None:
         raise stopping.stopped(f"torchrun with {processes} workers for {target} ended with "
                                f"status {proc.returncode} (worker output above)")
