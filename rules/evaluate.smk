@@ -36,6 +36,7 @@ rule report:
         hyps=ALL_HYPS,  # read beside each json, with the references, for the significance columns
         refs=ALL_TEST_REFS,
         train_logs=TRAIN_LOGS,  # one per system: valid_loss_last_drop
+        kd_records=expand(KD_RECORDS.get("record", []), shard=KD_SHARDS),  # kd_engine
     output:
         report(TABLES[0], caption="../report/results.rst", category="Results"),
         TABLES[1],

@@ -25,6 +25,11 @@ rule train_teacher:
 # with every shard's line count checked. Shards are temporary: only kd/train.tgt is kept.
 KD_SHARDS = list(range(config["kd"]["shards"]))
 KD_SEARCH = {key: value for key, value in config["kd"].items() if key != "shards"}
+# With CTranslate2 possible (kd.engine not ours), each shard records the engine that decoded it
+# and its check against our decoder, for the results' kd_engine and kd_identical.
+KD_RECORDS = (
+    {} if config["kd"]["engine"] == "ours" else {"record": exp("kd/engine/shard{shard}.json")}
+)
 
 
 rule kd_split:
@@ -49,7 +54,8 @@ rule kd_translate:
         bpe=exp("bpe/spm.model"),
         src=exp("kd/shards/train.{shard}.src"),
     output:
-        temp(exp("kd/shards/train.{shard}.tgt")),
+        **KD_RECORDS,
+        tgt=temp(exp("kd/shards/train.{shard}.tgt")),
     log:
         exp("logs/kd/translate.{shard}.log"),
     benchmark:

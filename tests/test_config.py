@@ -119,9 +119,13 @@ def test_paper_configs_plan(name, tmp_path):
     assert "wd_phase1" in run.stdout and not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize(("key", "package"), [("logging.tensorboard", "tensorboard"),
-                                             ("evaluation.ctranslate2", "ctranslate2")])
-def test_a_feature_whose_package_is_missing_is_refused_at_start_up(key, package, monkeypatch):
+@pytest.mark.parametrize(("key", "package", "off", "on"), [
+    ("logging.tensorboard", "tensorboard", [False], True),
+    ("evaluation.ctranslate2", "ctranslate2", [False, "auto"], True),  # auto: where installed
+    ("kd.engine", "ctranslate2", ["ours", "auto"], "ctranslate2"),
+])
+def test_a_feature_whose_package_is_missing_is_refused_at_start_up(key, package, off, on,
+                                                                   monkeypatch):
     import importlib.util
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -132,12 +136,11 @@ def test_a_feature_whose_package_is_missing_is_refused_at_start_up(key, package,
         changed = copy.deepcopy(DEFAULT)
         changed.setdefault(section, {})[name] = value
         return changed
-    validate(config(False))
-    if package == "ctranslate2":
-        validate(config("auto"))  # auto: timed where installed
-    with pytest.raises(ConfigError, match=f"^config error at {key}: true needs the {package} "
-                                          "package: pip install"):
-        validate(config(True))
+    for value in off:
+        validate(config(value))
+    with pytest.raises(ConfigError, match=f"^config error at {key}: {str(on).lower()} needs the "
+                                          f"{package} package: pip install"):
+        validate(config(on))
 
 
 def test_schema_defaults_are_filled_in_once_at_validation():

@@ -62,6 +62,19 @@ def test_the_card_gives_the_ctranslate2_speeds_where_they_were_measured(tmp_path
             "in the same engine; BLEU 12.35 and 11.50)") in (path / "README.md").read_text()
 
 
+@pytest.mark.parametrize(("kd", "note"), [
+    ({}, "."),  # a row without KD data
+    ({"kd_engine": "ours", "kd_identical": float("nan")}, " (KD data decoded by ours)."),
+    ({"kd_engine": "ctranslate2", "kd_identical": 0.9975},
+     " (KD data decoded by ctranslate2, identical to our decoder on 99.8% of the checked "
+     "sentences)."),
+])
+def test_the_card_names_the_decoder_of_the_kd_data(tmp_path, toy_bpe, kd, note):
+    _, path = make_package(tmp_path, toy_bpe, row=ROW | kd)
+    card = (path / "README.md").read_text()
+    assert f"; trained on both concatenated{note} A Transformer" in card
+
+
 def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, toy_bpe,
                                                                      monkeypatch):
     _, path = make_package(tmp_path, toy_bpe)

@@ -321,3 +321,24 @@ def test_further_test_sets_follow_the_primary_one_with_their_own_significance(tm
     assert text.index("## Student `s1`") < text.index("## Test set `coco`")
     assert "wd beats kd" in text[text.index("## Test set `coco`"):]
     assert "### Student `s1` on `coco`" in text
+
+
+def test_kd_engine_columns_name_the_decoder_of_the_kd_data(tmp_path):
+    systems = [("teacher", "teacher", 1, 40.0), ("s1", "scratch", 1, 30.0), ("s1", "kd", 1, 36.0),
+               ("s1", "wd", 1, 37.0)]
+    evaluations = [(s, m, seed, evaluation(tmp_path, m, bleu, 100.0))
+                   for s, m, seed, bleu in systems]
+    logs = [train_log(tmp_path / f"{m}.log.csv") for _, m, _, _ in systems]
+    records = []
+    for shard, (checked, identical) in enumerate([(200, 1.0), (100, 0.97)]):
+        records.append(tmp_path / f"shard{shard}.json")
+        records[-1].write_text(json.dumps({"engine": "ctranslate2", "checked": checked,
+                                           "identical": identical}))
+    tested = {"test": (evaluations, references(tmp_path))}
+    table = report.build_report("exp", tested, logs, records).set_index("method")
+    assert table.kd_engine[["teacher", "scratch"]].isna().all()
+    assert (table.kd_engine[["kd", "wd"]] == "ctranslate2").all()
+    assert table.kd_identical["kd"] == table.kd_identical["wd"] == 0.99  # 297 of 300
+    assert table.kd_identical[["teacher", "scratch"]].isna().all()
+    ours = report.build_report("exp", tested, logs).set_index("method")
+    assert (ours.kd_engine[["kd", "wd"]] == "ours").all() and ours.kd_identical.isna().all()

@@ -14,10 +14,13 @@ from wd.data.batching import load_parallel
 from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.shards import ShardError, join_files, shard_bounds, split_file
 from wd.data.toy import generate_toy_corpus
+from wd.decode import ct2, engines
+from wd.decode.ct2 import Ct2Translator
+from wd.decode.engines import EngineMismatch
 from wd.decode.journal import Journal
 from wd.model.transformer import Transformer
 from wd.pipeline import partial_path, translate_file
-from wd.settings import ModelConfig, SearchSettings, TrainSettings
+from wd.settings import EngineSettings, ModelConfig, SearchSettings, TrainSettings
 from wd.train.checkpoint import save_model
 from wd.train.stopping import EXIT_STOPPED
 from wd.train.trainer import Trainer
@@ -99,23 +102,25 @@ def test_join_names_the_shard_with_a_wrong_line_count(tmp_path):
         join_files(outputs[:2], tmp_path / "counts.json", tmp_path / "joined.tgt")
 
 
-# A decoding process (python -c CHILD model bpe src out threads), as kd_translate runs it.
-CHILD = ("import sys, torch; from wd.decode.search import SearchSettings; "
+# A decoding process (python -c CHILD model bpe src out threads engine), as kd_translate runs it.
+CHILD = ("import sys, torch; from wd.settings import EngineSettings, SearchSettings; "
          "from wd.pipeline import translate_file; torch.set_num_threads(int(sys.argv[5])); "
          "translate_file(*sys.argv[1:5], SearchSettings(beam=3, batch_size=8), "
-         "torch.device('cpu'))")
+         "torch.device('cpu'), EngineSettings(sys.argv[6], min_identical=0.0))")
 
 
+@pytest.mark.parametrize("engine", ["ours", "ctranslate2"])
 def test_decoding_stopped_by_sigterm_keeps_its_batches_and_resumes_to_the_same_output(
-        tiny_teacher, tmp_path, caplog):
+        tiny_teacher, tmp_path, caplog, engine):
     model, bpe, source = tiny_teacher
     search, cpu = SearchSettings(beam=3, batch_size=8), torch.device("cpu")
-    translate_file(model, bpe, source, tmp_path / "whole.tgt", search, cpu)
+    settings = EngineSettings(engine, min_identical=0.0)  # this tiny model: 94% (the next test)
+    translate_file(model, bpe, source, tmp_path / "whole.tgt", search, cpu, settings)
 
     out, marker = tmp_path / "stopped.tgt", tmp_path / "paused"
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(model), str(bpe), str(source), str(out),
-         str(torch.get_num_threads())], stderr=subprocess.PIPE, text=True,
+         str(torch.get_num_threads()), engine], stderr=subprocess.PIPE, text=True,
         env=pause_env("decode.batch out=*/stopped.tgt done=16", marker))  # after two batches
     wait_until(marker.exists, proc, "two batches decoded")
     proc.send_signal(signal.SIGTERM)
@@ -127,9 +132,57 @@ def test_decoding_stopped_by_sigterm_keeps_its_batches_and_resumes_to_the_same_o
     assert not out.exists() and len(partial.read_text().splitlines()) == 1 + 16
 
     with caplog.at_level(logging.INFO, logger="wd.pipeline"):
-        assert translate_file(model, bpe, source, out, search, cpu) == 70
+        assert translate_file(model, bpe, source, out, search, cpu, settings) == 70
     assert f"resuming from {partial}: 16 of 70 sentences translated" in caplog.text
+    assert f"decoding with {engine}" in caplog.text
     assert out.read_text() == (tmp_path / "whole.tgt").read_text() and not partial.exists()
+
+
+def test_ctranslate2_kd_data_is_checked_against_ours_and_recorded(tiny_teacher, tmp_path):
+    model, bpe, source = tiny_teacher
+    search, cpu = SearchSettings(beam=3, batch_size=8), torch.device("cpu")
+    translate_file(model, bpe, source, tmp_path / "ours.tgt", search, cpu)
+    record = tmp_path / "engine.json"
+    # Every sentence checked (the check's batches are then the run's); this barely trained model
+    # runs many outputs to the length limit, where the engines may part.
+    translate_file(model, bpe, source, tmp_path / "ct2.tgt", search, cpu,
+                   EngineSettings("ctranslate2", check_sentences=100, min_identical=0.9), record)
+    ours = (tmp_path / "ours.tgt").read_text().splitlines()
+    theirs = (tmp_path / "ct2.tgt").read_text().splitlines()
+    same = sum(a == b for a, b in zip(ours, theirs, strict=True)) / len(ours)
+    assert json.loads(record.read_text()) == {"engine": "ctranslate2", "checked": 70,
+                                              "identical": round(same, 4)}
+    assert same >= 0.9  # the same search in another engine
+
+
+def test_a_ctranslate2_model_that_translates_otherwise_stops_the_job(tiny_teacher, tmp_path,
+                                                                     monkeypatch):
+    model, bpe, source = tiny_teacher
+    real = Ct2Translator.translate_batches
+
+    def reversed_outputs(self, *args, **kwargs):  # a broken conversion: every output reversed
+        for idx, hyps in real(self, *args, **kwargs):
+            yield idx, [hyp[::-1] if len(hyp) > 1 else hyp + hyp + [5] for hyp in hyps]
+
+    monkeypatch.setattr(Ct2Translator, "translate_batches", reversed_outputs)
+    out = tmp_path / "ct2.tgt"
+    with pytest.raises(EngineMismatch, match=r"equal our decoder's on \d+\.\d% of 70 checked "
+                                             r"sentences, below kd.min_identical = 0.95"):
+        translate_file(model, bpe, source, out, SearchSettings(beam=3, batch_size=8),
+                       torch.device("cpu"), EngineSettings("ctranslate2", check_sentences=100),
+                       tmp_path / "engine.json")
+    assert not out.exists() and not (tmp_path / "engine.json").exists()
+    assert len(partial_path(out).read_text().splitlines()) == 1 + 70  # nothing decoded is lost
+
+
+def test_engine_auto_and_a_missing_ctranslate2(monkeypatch):
+    cpu = torch.device("cpu")
+    assert engines.resolve("auto", cpu) == "ctranslate2" and engines.resolve("ours", cpu) == "ours"
+    monkeypatch.setattr(ct2, "usable", lambda device: False)
+    assert engines.resolve("auto", cpu) == "ours"
+    with pytest.raises(ImportError, match="config key kd.engine is ctranslate2 but CTranslate2 "
+                                          "cannot run on cpu"):
+        engines.resolve("ctranslate2", cpu)
 
 
 IDENTITY = {"model": "m1", "source": "s1"}

@@ -14,7 +14,7 @@ from wd import methods
 from wd.data.corpora import CORPORA, registry_corpus
 from wd.evaluate.metrics import VARIANTS
 from wd.model.inits import check_inheritable
-from wd.settings import ModelConfig, SearchSettings, TrainSettings
+from wd.settings import EngineSettings, ModelConfig, SearchSettings, TrainSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -128,9 +128,10 @@ def _check_semantics(config: dict) -> None:
     _check_optional_packages(config)
 
 
-# Config keys that switch on a feature of an optional package: (key path, package, extra).
-OPTIONAL_PACKAGES = [(("logging", "tensorboard"), "tensorboard", "tensorboard"),
-                     (("evaluation", "ctranslate2"), "ctranslate2", "bench")]
+# Config keys that need an optional package at a value: (key path, value, package, extra).
+OPTIONAL_PACKAGES = [(("logging", "tensorboard"), True, "tensorboard", "tensorboard"),
+                     (("evaluation", "ctranslate2"), True, "ctranslate2", "bench"),
+                     (("kd", "engine"), "ctranslate2", "ctranslate2", "bench")]
 
 
 def train_sections(config: dict) -> dict[str, dict]:
@@ -144,10 +145,10 @@ def train_sections(config: dict) -> dict[str, dict]:
 def _check_optional_packages(config: dict) -> None:
     """A feature switched on (true) whose package is not installed is refused at start-up, not
     hours later in the job that needs it."""
-    for (section, key), package, extra in OPTIONAL_PACKAGES:
-        if config[section][key] is True and importlib.util.find_spec(package) is None:
-            raise ConfigError(f"config error at {section}.{key}: true needs the {package} "
-                              f"package: pip install 'wd[{extra}]'")
+    for (section, key), value, package, extra in OPTIONAL_PACKAGES:
+        if config[section][key] == value and importlib.util.find_spec(package) is None:
+            raise ConfigError(f"config error at {section}.{key}: {str(value).lower()} needs the "
+                              f"{package} package: pip install 'wd[{extra}]'")
 
 
 def _check_data(data: dict) -> None:
@@ -199,5 +200,13 @@ def shape(config: dict, name: str) -> dict:
 
 def search_settings(section: dict) -> SearchSettings:
     """The beam-search keys of a ``kd`` or ``evaluation`` section (which also holds other keys)."""
-    return SearchSettings(**{f.name: section[f.name] for f in dataclasses.fields(SearchSettings)
-                             if f.name in section})
+    return _settings(SearchSettings, section)
+
+
+def engine_settings(section: dict) -> EngineSettings:
+    """The decoding-engine keys of the ``kd`` section."""
+    return _settings(EngineSettings, section)
+
+
+def _settings(cls: type, section: dict):
+    return cls(**{f.name: section[f.name] for f in dataclasses.fields(cls) if f.name in section})

@@ -6,6 +6,7 @@ Each function takes explicit paths and settings, so it runs (and is tested) with
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 from pathlib import Path
@@ -15,8 +16,8 @@ import torch
 from wd import faults
 from wd.data.batching import Pair, load_parallel, pieces_to_ids
 from wd.data.bpe import ids_to_pieces, load_bpe
+from wd.decode import engines
 from wd.decode.journal import Journal
-from wd.decode.search import translate_batches
 from wd.io import read_lines, write_lines
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.inits import INITS
@@ -25,7 +26,7 @@ from wd.plan import identity as job_identity
 from wd.plan import validation_search
 from wd.progress import Progress
 from wd.runtime import file_digest
-from wd.settings import ModelConfig, SearchSettings, TrainSettings
+from wd.settings import EngineSettings, ModelConfig, SearchSettings, TrainSettings
 from wd.train import stopping
 from wd.train.checkpoint import load, load_model, save_model
 from wd.train.trainer import Trainer
@@ -218,8 +219,12 @@ def run_train_job(job: dict, *, device: torch.device) -> None:
 
 
 def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
-                   search: SearchSettings, device: torch.device) -> int:
-    """Translate a file of BPE pieces into a file of BPE pieces; line counts are asserted.
+                   search: SearchSettings, device: torch.device,
+                   engine: EngineSettings = EngineSettings(), record: Path | None = None) -> int:
+    """Translate a file of BPE pieces into a file of BPE pieces with ``engine.engine``; line
+    counts are asserted. With CTranslate2, a sample is checked against our decoder before ``out``
+    is written (:func:`wd.decode.engines.check`); ``record`` gets the engine and the check's result
+    as JSON.
 
     Finished batches are journaled in ``<out>.partial`` (:class:`wd.decode.journal.Journal`): a run
     stopped by SIGTERM/SIGUSR1 after a batch (exit status 75), or killed, resumes there.
@@ -227,16 +232,19 @@ def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
     model, _ = load_model(model_path, device)
     sp = load_bpe(bpe_model)
     sources = pieces_to_ids(sp, read_lines(src))
-    journal = Journal(partial_path(out), {"model": file_digest(model_path),
-                                          "source": file_digest(src),
-                                          "search": dataclasses.asdict(search)})
+    name = engines.resolve(engine.engine, device)
+    identity = {"model": file_digest(model_path), "source": file_digest(src),
+                "search": dataclasses.asdict(search)}
+    journal = Journal(partial_path(out), identity if name == "ours" else {**identity,
+                                                                           "engine": name})
     done = journal.load()
     if done:
         log.info("resuming from %s: %d of %d sentences translated", journal.path, len(done),
                  len(sources))
+    log.info("decoding with %s (kd.engine: %s)", name, engine.engine)
     progress = Progress(log, f"translating {src}", len(sources), "sentences", done=len(done))
-    with stopping.stop_signals():
-        for batch, hyps in translate_batches(model, sources, search, device, frozenset(done)):
+    with stopping.stop_signals(), engines.batch_decoder(name, model, search, device) as batches:
+        for batch, hyps in batches(sources, frozenset(done)):
             texts = ids_to_pieces(sp, hyps)
             journal.append(zip(batch, texts))
             done.update(zip(batch, texts))
@@ -245,6 +253,15 @@ def translate_file(model_path: Path, bpe_model: Path, src: Path, out: Path,
             if len(done) < len(sources):
                 stopping.stop_if_requested(f"{len(done)} of {len(sources)} sentences of {src} "
                                            f"translated, kept in {journal.path}")
+    result = {"engine": "ours", "checked": 0, "identical": None}
+    if name != "ours":
+        result = engines.check(model, sources, done, lambda ids: ids_to_pieces(sp, ids), search,
+                               engine, device, str(src))
+        log.info("engine check: %s of %d sampled sentences identical to our decoder "
+                 "(kd.min_identical %s)", result["identical"], result["checked"],
+                 engine.min_identical)
+    if record is not None:
+        write_lines(record, [json.dumps(result)])
     written = write_lines(out, (done[i] for i in range(len(sources))))
     journal.remove()
     if written != len(sources):

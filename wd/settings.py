@@ -103,3 +103,13 @@ class SearchSettings:
     batch_size: int = 64
     min_len: int = 0  # EOS is not allowed before this many output tokens
     int8: bool = False  # int8 decoder matrices (CPU only), see wd.decode.quantize
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Which decoder makes the KD data and how CTranslate2's output is checked against ours
+    (wd.decode.engines; config keys kd.engine, kd.check_sentences, kd.min_identical)."""
+
+    engine: str = "ours"
+    check_sentences: int = 200
+    min_identical: float = 0.95

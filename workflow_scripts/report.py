@@ -13,6 +13,6 @@ with step(snakemake):
     refs = per_testset(p.testsets, inp.refs, p.testsets.values())
     table = build_report(p.experiment, {
         name: ([(*system, path) for system, path in zip(p.systems, evals[name])], refs[name])
-        for name in p.testsets}, inp.train_logs)
+        for name in p.testsets}, inp.train_logs, inp.kd_records)
     write_tables(table, out[0], out[1])
     write_lines(out[2], yaml.safe_dump(dict(snakemake.config), sort_keys=False).splitlines())

@@ -10,7 +10,7 @@ the limit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -69,18 +69,29 @@ class Ct2Translator:
             str(model_dir), device=device.type, device_index=device.index or 0,
             compute_type=compute_type, intra_threads=threads, inter_threads=1)
 
-    def translate(self, sources: list[list[int]], s: SearchSettings) -> list[list[int]]:
-        """Each source's best hypothesis (token ids without EOS), in input order."""
-        out: list[list[int]] = [[] for _ in sources]
+    def translate_batches(self, sources: list[list[int]], s: SearchSettings,
+                          skip: frozenset[int] = frozenset()
+                          ) -> Iterator[tuple[list[int], list[list[int]]]]:
+        """Source indices and best hypotheses (token ids without EOS) of each length-sorted
+        batch, the batches :func:`wd.decode.search.translate_batches` makes; batches wholly in
+        ``skip`` are left out."""
         for idx in length_sorted_batches(sources, s.batch_size):
+            if skip.issuperset(idx):
+                continue
             batch = [sources[i] for i in idx]
             results = self.translator.translate_batch(
                 [[self.vocab[t] for t in src] for src in batch], beam_size=s.beam,
                 length_penalty=s.lenpen, max_decoding_length=output_limit(batch, s),
                 min_decoding_length=s.min_len, suppress_sequences=SUPPRESSED,
                 max_batch_size=len(batch))
-            for i, result in zip(idx, results):
-                out[i] = [self.ids[t] for t in result.hypotheses[0]]
+            yield idx, [[self.ids[t] for t in result.hypotheses[0]] for result in results]
+
+    def translate(self, sources: list[list[int]], s: SearchSettings) -> list[list[int]]:
+        """Each source's best hypothesis (token ids without EOS), in input order."""
+        out: list[list[int]] = [[] for _ in sources]
+        for idx, hyps in self.translate_batches(sources, s):
+            for i, hyp in zip(idx, hyps):
+                out[i] = hyp
         return out
 
 

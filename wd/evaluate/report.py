@@ -25,7 +25,8 @@ COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "
            "bleu_ci95_low", "bleu_ci95_high", "chrf", "delta_bleu_vs_kd", "p_vs_kd",
            "p_vs_cutoff", "params", "sents_per_sec", "tokens_per_sec", "speedup",
            "speedup_tokens", "train_steps", "best_step", "stopped_by", "valid_bleu",
-           "valid_loss_last_drop", "train_seconds", "device", "beam", "batch_size", "threads",
+           "valid_loss_last_drop", "train_seconds", "kd_engine", "kd_identical", "device",
+           "beam", "batch_size", "threads",
            "bleu_signature", "chrf_signature", "generator_params", "schema_version"]
 # Integer columns some rows lack (WD's generator; best_step, from the checkpoint's meta, before
 # early stopping existed): Int64, empty there.
@@ -86,15 +87,34 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
 
 def build_report(experiment: str,
                  testsets: dict[str, tuple[list[tuple[str, str, int, Path]], Sequence[Path]]],
-                 train_logs: Sequence[Path]) -> pd.DataFrame:
+                 train_logs: Sequence[Path], kd_records: Sequence[Path] = ()) -> pd.DataFrame:
     """The rows of every test set, ``name -> (evaluations, references)`` as
     :func:`build_table` takes them, the primary (first, timed) test set's rows first; the
-    further test sets' speed columns are empty."""
+    further test sets' speed columns are empty. ``kd_records`` (one per KD shard, none when
+    our decoder made the KD data) fill ``kd_engine`` and ``kd_identical`` of the rows trained
+    on KD data."""
     tables = [build_table(experiment, evaluations, references, train_logs, name)
               for name, (evaluations, references) in testsets.items()]
     table = pd.concat(tables, ignore_index=True).reindex(columns=columns(tables[0]))
     table[INT_COLUMNS] = table[INT_COLUMNS].astype("Int64")
+    engine, identical = kd_engine(kd_records)
+    on_kd = table.train_data.str.split("+").map(lambda parts: "kd" in parts)
+    table["kd_engine"] = table.kd_engine.astype(object).where(~on_kd, engine)
+    table["kd_identical"] = table.kd_identical.where(~on_kd, identical)
     return table
+
+
+def kd_engine(records: Sequence[Path]) -> tuple[str, float]:
+    """The engine(s) that decoded the KD shards (``+``-joined where shards differ) and the share
+    of checked sentences identical to our decoder over all shards (NaN when none was checked)."""
+    if not records:
+        return "ours", math.nan
+    shards = [json.loads(Path(path).read_text()) for path in records]
+    checked = sum(shard["checked"] for shard in shards if shard["identical"] is not None)
+    same = sum(shard["checked"] * shard["identical"] for shard in shards
+               if shard["identical"] is not None)
+    engine = "+".join(sorted({shard["engine"] for shard in shards}))
+    return engine, round(same / checked, 4) if checked else math.nan
 
 
 def variant_columns(table: pd.DataFrame) -> list[str]:

@@ -72,6 +72,16 @@ def package_config(model: Transformer, system: dict, languages: dict, search: Se
             "teacher_sha256": file_digest(teacher), "wd": version("wd"), **git_state()}
 
 
+def kd_note(row: dict) -> str:
+    """Which decoder made the KD data a row was trained on (empty for rows without KD data)."""
+    engine, identical = row.get("kd_engine"), row.get("kd_identical")
+    if not isinstance(engine, str) or not engine:
+        return ""
+    check = "" if identical is None or identical != identical else (
+        f", identical to our decoder on {identical:.1%} of the checked sentences")
+    return f" (KD data decoded by {engine}{check})"
+
+
 def model_card(config: dict, row: dict) -> str:
     """README.md of a package: what the model is, how it was trained, its results row, use."""
     system, arch = config["system"], config["architecture"]
@@ -90,7 +100,7 @@ def model_card(config: dict, row: dict) -> str:
     return "\n".join([
         f"# {src}-{tgt} translation model: experiment `{system['experiment']}`, {name}",
         "",
-        f"{what[0].upper()}{what[1:]}; trained on {system['train_data']}. A "
+        f"{what[0].upper()}{what[1:]}; trained on {system['train_data']}{kd_note(row)}. A "
         f"Transformer with {arch['enc_layers']} encoder and {arch['dec_layers']} decoder layers "
         f"(width {arch['enc_dim']}/{arch['dec_dim']}, FFN {arch['enc_ffn']}/{arch['dec_ffn']}, "
         f"{arch['enc_heads']}/{arch['dec_heads']} heads, "
