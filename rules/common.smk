@@ -115,6 +115,7 @@ CURVE_FILES = sorted(
 )
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
+SPEEDS = exp("eval/speeds.json")  # every system timed together (wd.evaluate.evaluate)
 # A model package (wd.export.package) per evaluated system: the teacher's, and each student
 # method's of the first seed (the others are there for the statistics).
 PACKAGE_SYSTEMS = {"teacher": SYSTEMS[0]} | {

@@ -1,33 +1,58 @@
-# Evaluation of every system in one job (speed-ups are ratios measured together, on the primary
-# test set; the further test sets are decoded and scored in the same job, untimed), then tables
-# with confidence intervals and significance from the hypotheses.
+# Evaluation: each system decodes and scores every test set in its own job (a new system adds
+# only its own), one job times all systems together on the primary test set (speed-ups are
+# ratios measured together), then tables with confidence intervals and significance from the
+# hypotheses.
 
 
-rule evaluate:
+rule evaluate_system:
     input:
-        models=[model_path(*system) for system in SYSTEMS],
+        model=lambda wildcards: model_path(wildcards.student, wildcards.method, int(wildcards.seed)),
         bpe=exp("bpe/spm.model"),
         srcs=[exp(f"bpe/{testset}.src") for testset in TESTSETS],
         refs=ALL_TEST_REFS,  # every reference of each test set: signatures say nrefs:N
     output:
-        jsons=ALL_EVALS,
-        hyps=ALL_HYPS,
-        env=ENV_USED,  # versions and the machine whose speeds the table reports
+        jsons=[exp(f"eval/{{student}}/{{method}}/seed{{seed}}/{t}.json") for t in TESTSETS],
+        hyps=[exp(f"eval/{{student}}/{{method}}/seed{{seed}}/{t}.hyp") for t in TESTSETS],
     log:
-        exp("logs/evaluate.log"),
+        exp("logs/evaluate/{student}.{method}.seed{seed}.log"),
     benchmark:
-        exp("benchmarks/evaluate.tsv")
+        exp("benchmarks/evaluate/{student}.{method}.seed{seed}.tsv")
+    wildcard_constraints:
+        student="|".join(["teacher", *STUDENTS]),
+        method=methods.evaluated_pattern(),
+        seed="[0-9]+",
     threads: config["threads"]["decode"]
     resources:
         gpu=config["gpus"],
     params:
-        names=["/".join(map(str, system)) for system in SYSTEMS],
         testsets={testset: len(refs) for testset, refs in TEST_REFS.items()},
         search=config["evaluation"],
         bleu_variants=config["evaluation"]["bleu_variants"],
         tgt_lang=config["data"]["tgt_lang"],
     script:
-        "../workflow_scripts/evaluate.py"
+        "../workflow_scripts/evaluate_system.py"
+
+
+rule time_systems:
+    input:
+        models=[model_path(*system) for system in SYSTEMS],
+        bpe=exp("bpe/spm.model"),
+        src=exp(f"bpe/{TESTSETS[0]}.src"),
+    output:
+        speeds=SPEEDS,
+        env=ENV_USED,  # versions and the machine whose speeds the table reports
+    log:
+        exp("logs/time_systems.log"),
+    benchmark:
+        exp("benchmarks/time_systems.tsv")
+    threads: config["threads"]["decode"]
+    resources:
+        gpu=config["gpus"],
+    params:
+        names=["/".join(map(str, system)) for system in SYSTEMS],
+        search=config["evaluation"],
+    script:
+        "../workflow_scripts/time_systems.py"
 
 
 rule report:
@@ -37,6 +62,7 @@ rule report:
         refs=ALL_TEST_REFS,
         train_logs=TRAIN_LOGS,  # one per system: valid_loss_last_drop
         kd_records=expand(KD_RECORDS.get("record", []), shard=KD_SHARDS),  # kd_engine
+        speeds=SPEEDS,  # the primary test set's speed columns
     output:
         report(TABLES[0], caption="../report/results.rst", category="Results"),
         TABLES[1],

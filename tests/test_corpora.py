@@ -329,9 +329,11 @@ def test_dry_run_of_multi30k_plans_its_downloads_and_three_test_sets_offline(tmp
     planned = set(re.findall(r"output: \S+/downloads/(\S+)", run.stdout))
     assert planned == {f.name for f in registry_corpus("multi30k", "en", "de").files}
     assert len(planned) == 10 and re.search(r"prepare_corpus\s+5\b", run.stdout)
-    evaluated = re.search(r"rule evaluate:\n(?:\s+input: .*\n)\s+output: (.*)", run.stdout).group(1)
+    evaluated = re.findall(r"rule evaluate_system:\n(?:\s+input: .*\n)\s+output: (.*)",
+                           run.stdout)
+    wd_seed3 = next(out for out in evaluated if "eval/stu1/wd/seed3/" in out)
     for testset in ("test_2016_flickr", "test_2017_flickr", "test_2017_mscoco"):
-        assert f"eval/stu1/wd/seed3/{testset}.json" in evaluated
+        assert f"eval/stu1/wd/seed3/{testset}.json" in wd_seed3
     assert not any(tmp_path.iterdir())  # planned, nothing fetched or written
 
 

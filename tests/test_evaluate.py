@@ -1,7 +1,17 @@
-"""Decoding speed measured fairly: every system timed several times, the systems interleaved."""
+"""Evaluation: each system scored on every test set in its own job; speed measured fairly in
+one job, every system timed several times, the systems interleaved."""
+import json
+
+import pytest
 import torch
 
+from conftest import tiny
+from wd.data.bpe import encode_file, load_bpe
 from wd.evaluate import evaluate
+from wd.io import write_lines
+from wd.model.transformer import Transformer
+from wd.settings import SearchSettings
+from wd.train.checkpoint import save_model
 
 
 def test_timed_passes_interleave_the_systems_and_report_every_time():
@@ -22,3 +32,56 @@ def test_timed_passes_interleave_the_systems_and_report_every_time():
     assert timed == [T, K, W, K, W, T, W, T, K]  # each pass starts one system later
     assert {name: len(times) for name, times in seconds.items()} == {T: 3, K: 3, W: 3}
     assert hyps[W] == [[5]] * 10
+
+
+@pytest.fixture
+def tested(tmp_path, toy_bpe):
+    """Two tiny random systems and two test sets (BPE sources and references)."""
+    vocab = load_bpe(toy_bpe).get_piece_size()
+    models = {}
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        save_model(Transformer(tiny(vocab_size=vocab)).eval(), tmp_path / f"m{seed}.pt", {})
+        models[f"s/m/{seed}"] = tmp_path / f"m{seed}.pt"
+    testsets = {}
+    for name, lines in {"first": SENTENCES, "second": SENTENCES[:3]}.items():
+        write_lines(tmp_path / f"{name}.txt", lines)
+        encode_file(load_bpe(toy_bpe), tmp_path / f"{name}.txt", tmp_path / f"{name}.src")
+        testsets[name] = tmp_path / f"{name}.src", [tmp_path / f"{name}.txt"]
+    return models, testsets
+
+
+SENTENCES = ["the cat sat on the mat", "a dog ran", "birds sing", "the park", "a cat", "the dog"]
+SEARCH = SearchSettings(beam=2, batch_size=4, max_len_b=12)
+
+
+def test_a_system_is_scored_on_every_test_set_in_its_own_job(tested, toy_bpe, tmp_path):
+    models, testsets = tested
+    outputs = [evaluate.TestSet(name, src, refs, tmp_path / "eval" / f"{name}.json")
+               for name, (src, refs) in testsets.items()]
+    evaluate.evaluate_system(models["s/m/0"], toy_bpe, outputs, "en", SEARCH,
+                             torch.device("cpu"), ct2_types=("float32",))
+    first, second = (json.loads(t.output.read_text()) for t in outputs)
+    assert first["sentences"] == 6 and second["sentences"] == 3
+    assert len(outputs[1].output.with_suffix(".hyp").read_text().splitlines()) == 3
+    assert 0 <= first["ct2_same_output"] <= 1 and "ct2_bleu" in first  # primary only
+    assert "ct2_bleu" not in second and "sents_per_sec" not in first  # speeds: time_systems
+    again = evaluate.TestSet("first", *testsets["first"], tmp_path / "again.json")
+    evaluate.evaluate_system(models["s/m/0"], toy_bpe, [again], "en", SEARCH,
+                             torch.device("cpu"))
+    assert again.output.with_suffix(".hyp").read_text() == \
+        outputs[0].output.with_suffix(".hyp").read_text()  # the same hypotheses, job after job
+
+
+def test_one_job_times_every_system_on_a_fixed_sample(tested, toy_bpe):
+    models, testsets = tested
+    speeds = evaluate.time_systems(models, toy_bpe, testsets["first"][0], SEARCH,
+                                   torch.device("cpu"), timed_passes=2, timed_sentences=4,
+                                   ct2_types=("float32",))
+    assert set(speeds) == set(models)
+    for speed in speeds.values():
+        assert speed["timed_sentences"] == 4 and len(speed["decode_seconds_passes"]) == 2
+        assert speed["sents_per_sec"] > 0 and speed["ct2_sents_per_sec"] > 0
+    sample = evaluate.timed_sample(1000, 4)
+    assert sample == evaluate.timed_sample(1000, 4) == sorted(sample) and len(set(sample)) == 4
+    assert evaluate.timed_sample(6, 0) == evaluate.timed_sample(6, 9) == list(range(6))

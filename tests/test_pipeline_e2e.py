@@ -1,4 +1,5 @@
 """The real Snakemake DAG on a micro config: every step runs, the table holds real numbers."""
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,22 @@ def micro_config(results: Path) -> list[str]:
     """The micro config with two student seeds, writing under ``results``."""
     return ["--configfile", str(MICRO), str(results / "seeds.yaml"),
             "--config", f"results_dir={results}"]
+
+
+def test_adding_a_method_to_a_finished_run_decodes_only_that_method(micro_run):
+    results = micro_run.parent
+    (results / "more.yaml").write_text(f"methods: [{', '.join(METHODS)}, embed_kd]\n")
+    run = run_snakemake("-n", "all", "--configfile", str(MICRO), str(results / "seeds.yaml"),
+                        str(results / "more.yaml"), "--config", f"results_dir={results}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout.split("Job stats:")[1], re.M))
+    # The tables, plots and packages read every system's row: they are remade (seconds each).
+    assert stats == {"train_student": "2", "evaluate_system": "2", "time_systems": "1",
+                     "report": "1", "plots": "1", "package": str(len(METHODS) + 2), "all": "1",
+                     "total": str(9 + len(METHODS) + 2)}
+    evaluated = re.findall(r"rule evaluate_system:\n(?:\s+input: .*\n)\s+output: (.*)",
+                           run.stdout)
+    assert len(evaluated) == 2 and all("/eval/tiny1/embed_kd/seed" in out for out in evaluated)
 
 
 def test_table_has_every_system_with_real_numbers(micro_run):

@@ -169,6 +169,13 @@ def trained_pattern() -> str:
     return "|".join([*_SCALABLE, *map(_unnamed, FAMILIES.values())])
 
 
+def evaluated_pattern() -> str:
+    """Regular expression of the method names of evaluated systems: the teacher, the student
+    runs that train, and those evaluated as Phase 1 left them (the evaluation's wildcard)."""
+    untrained = [n for n, m in REGISTRY.items() if not m.trains or n == "teacher"]
+    return "|".join([*untrained, trained_pattern()])
+
+
 def phase1_pattern() -> str:
     """Regular expression of the Phase-1 run names (:attr:`Method.phase1_run`)."""
     return _unnamed(PHASE1_RUN)

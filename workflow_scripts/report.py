@@ -1,5 +1,8 @@
 """Assemble results.csv / results.md (with significance from the hypotheses, per test set) and
 save the config used beside them."""
+import json
+from pathlib import Path
+
 import yaml
 
 from wd.evaluate.report import build_report, write_tables
@@ -13,6 +16,7 @@ with step(snakemake):
     refs = per_testset(p.testsets, inp.refs, p.testsets.values())
     table = build_report(p.experiment, {
         name: ([(*system, path) for system, path in zip(p.systems, evals[name])], refs[name])
-        for name in p.testsets}, inp.train_logs, inp.kd_records)
+        for name in p.testsets}, inp.train_logs, inp.kd_records,
+        json.loads(Path(inp.speeds).read_text()))
     write_tables(table, out[0], out[1])
     write_lines(out[2], yaml.safe_dump(dict(snakemake.config), sort_keys=False).splitlines())

@@ -6,7 +6,7 @@ score against them, and only the labelled BLEU variants (``wd.evaluate.metrics``
 
 An experiment has one or more test sets (:func:`experiment_testsets`), the first the primary
 one. A test set may have several references (NIST Zh-En has 4): the first is ``<name>.tgt``,
-further ones ``<name>.tgt.1``, ``<name>.tgt.2``, ... (what the evaluate rule reads).
+further ones ``<name>.tgt.1``, ``<name>.tgt.2``, ... (what the evaluate_system rule reads).
 """
 
 from __future__ import annotations

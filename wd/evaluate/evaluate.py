@@ -1,17 +1,20 @@
-"""Decode the test sets with every system in one process, time the primary one, and score them
-all (wd.evaluate.metrics).
+"""Evaluation in two kinds of job: each system decodes and scores every test set in its own job
+(:func:`evaluate_system`, so adding a system decodes only it), and one job times all systems
+together on the primary test set (:func:`time_systems`).
 
 Timing all systems in the same job on the same device and thread count is what makes the
 student/teacher speed-ups comparable. Every system is loaded first and decodes one untimed
-warm-up batch; then the test set is decoded ``timed_passes`` times per system, the systems
-interleaved (each pass starts one system later, so none is always first or always last while the
-machine warms up or is disturbed), and each system's median time is reported. Where CTranslate2
-is timed too (:mod:`wd.decode.ct2`, float32 and int8), its runs join the same interleaving.
+warm-up batch; then the timed sentences are decoded ``timed_passes`` times per system, the
+systems interleaved (each pass starts one system later, so none is always first or always last
+while the machine warms up or is disturbed), and each system's median time is reported. Where
+CTranslate2 is timed too (:mod:`wd.decode.ct2`, float32 and int8), its runs join the same
+interleaving.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import statistics
 import tempfile
 import time
@@ -86,78 +89,86 @@ def ct2_runners(models: dict[str, Transformer], search: SearchSettings, device: 
 
 @dataclass(frozen=True)
 class TestSet:
-    """One test set to score every system on: its BPE source, its references, and per system
-    name the result json to write (the hypotheses go beside it, suffix ``.hyp``)."""
+    """One test set a system is scored on: its BPE source, its references, and the result json
+    to write (the hypotheses go beside it, suffix ``.hyp``)."""
 
     name: str
     src_pieces: Path
     references: Sequence[Path]
-    outputs: dict[str, Path]
+    output: Path
 
 
-def evaluate_all(models: dict[str, Path], bpe_model: Path, testsets: Sequence[TestSet],
-                 tgt_lang: str, search: SearchSettings, device: torch.device,
-                 bleu_variants: Sequence[str] = (), timed_passes: int = 3,
-                 ct2_types: Sequence[str] = ()) -> None:
-    """Decode, time and score each system ``name -> checkpoint`` on the first (primary) test
-    set: BLEU and chrF against all its references, each of ``bleu_variants``, and with
-    ``ct2_types`` the CTranslate2 speeds (``<engine>_sents_per_sec``, ``<engine>_bleu``, the
-    share of its hypotheses equal to ours). The further test sets are decoded once, untimed,
-    and scored the same way without the speed fields."""
+def evaluate_system(model_path: Path, bpe_model: Path, testsets: Sequence[TestSet],
+                    tgt_lang: str, search: SearchSettings, device: torch.device,
+                    bleu_variants: Sequence[str] = (), ct2_types: Sequence[str] = ()) -> None:
+    """Decode each test set with one system and score it: BLEU and chrF against all its
+    references and each of ``bleu_variants``; on the first (primary) test set with
+    ``ct2_types`` also CTranslate2's BLEU (``<engine>_bleu``) and the share of its hypotheses
+    equal to ours (``<engine>_same_output``). Speeds come from :func:`time_systems`."""
     sp = load_bpe(bpe_model)
-    loaded = {name: load_model(path, device) for name, path in models.items()}
-    primary, *others = testsets
-    _timed_results(primary, loaded, sp, tgt_lang, search, device, bleu_variants, timed_passes,
-                   ct2_types)
-    for testset in others:
+    model, meta = load_model(model_path, device)
+    for number, testset in enumerate(testsets):
         sources = pieces_to_ids(sp, read_lines(testset.src_pieces))
         refs = read_references(testset.references)
-        for name, (model, meta) in loaded.items():
-            ours = translate(model, sources, s=search, device=device)
-            text = ids_to_text(sp, ours, tgt_lang)
-            result = {**score(text, refs, bleu_variants), **meta,
-                      **_decoding(sources, ours, search, device)}
-            _write(testset.outputs[name], text, result)
-            log.info("%s on %s: BLEU %.2f chrF %.2f", name, testset.name, result["bleu"],
-                     result["chrf"])
+        ours = translate(model, sources, s=search, device=device)
+        text = ids_to_text(sp, ours, tgt_lang)
+        result = {**score(text, refs, bleu_variants), **meta,
+                  **_decoding(sources, ours, search, device)}
+        log.info("%s on %s: BLEU %.2f chrF %.2f", model_path, testset.name, result["bleu"],
+                 result["chrf"])
+        with tempfile.TemporaryDirectory() as workdir:
+            engines = ct2_runners({"": model}, search, device, ct2_types if number == 0 else (),
+                                  Path(workdir))
+            for (_, engine), run in engines.items():
+                hyps = run(sources)
+                same = sum(a == b for a, b in zip(hyps, ours)) / len(ours)
+                bleu = score(ids_to_text(sp, hyps, tgt_lang), refs)["bleu"]
+                result |= {f"{engine}_bleu": bleu, f"{engine}_same_output": same}
+                log.info("%s in %s: BLEU %.2f, %.1f%% of hypotheses equal to ours", engine,
+                         testset.name, bleu, 100 * same)
+        _write(testset.output, text, result)
 
 
-def _timed_results(testset: TestSet, loaded: dict[str, tuple[Transformer, dict]], sp,
-                   tgt_lang: str, search: SearchSettings, device: torch.device,
-                   bleu_variants: Sequence[str], timed_passes: int,
-                   ct2_types: Sequence[str]) -> None:
-    """The primary test set: every system's runners timed together (module docstring)."""
-    sources = pieces_to_ids(sp, read_lines(testset.src_pieces))
-    refs = read_references(testset.references)
-    models = {name: model for name, (model, _) in loaded.items()}
+def timed_sample(count: int, wanted: int) -> list[int]:
+    """The indices of the timed sentences: all with ``wanted`` 0, else a seeded sample (sorted),
+    the same for every run of the experiment."""
+    if not wanted or wanted >= count:
+        return list(range(count))
+    return sorted(random.Random(0).sample(range(count), wanted))
+
+
+def time_systems(models: dict[str, Path], bpe_model: Path, src_pieces: Path,
+                 search: SearchSettings, device: torch.device, timed_passes: int = 3,
+                 timed_sentences: int = 0, ct2_types: Sequence[str] = ()) -> dict[str, dict]:
+    """Per system ``name -> checkpoint``: its speeds on ``timed_sentences`` sentences of the
+    primary test set (0: all), its runs interleaved with every other system's (module
+    docstring), and with ``ct2_types`` its CTranslate2 speeds (``<engine>_sents_per_sec``)."""
+    sp = load_bpe(bpe_model)
+    loaded = {name: load_model(path, device)[0] for name, path in models.items()}
+    sources = pieces_to_ids(sp, read_lines(src_pieces))
+    sources = [sources[i] for i in timed_sample(len(sources), timed_sentences)]
     runners = {(name, "ours"): partial(translate, model, s=search, device=device)
-               for name, model in models.items()}
+               for name, model in loaded.items()}
     with tempfile.TemporaryDirectory() as workdir:
-        runners |= ct2_runners(models, search, device, ct2_types, Path(workdir))
+        runners |= ct2_runners(loaded, search, device, ct2_types, Path(workdir))
         hyps, seconds = interleaved_timings(runners, sources, search.batch_size, device,
                                             timed_passes)
-    for name, (_, meta) in loaded.items():
-        ours = hyps[name, "ours"]
-        text = ids_to_text(sp, ours, tgt_lang)
+    speeds: dict[str, dict] = {}
+    for name in loaded:
         median = statistics.median(seconds[name, "ours"])
-        result = {**score(text, refs, bleu_variants), **meta,
-                  **_decoding(sources, ours, search, device),
-                  "decode_seconds": round(median, 3),
+        result = {"timed_sentences": len(sources), "decode_seconds": round(median, 3),
                   "decode_seconds_passes": [round(t, 3) for t in seconds[name, "ours"]],
                   "sents_per_sec": round(len(sources) / median, 2),
-                  "tokens_per_sec": round(sum(len(h) for h in ours) / median, 1)}
-        log.info("%s on %s: BLEU %.2f chrF %.2f, %.1f sent/s (median of %d passes)", name,
-                 testset.name, result["bleu"], result["chrf"], result["sents_per_sec"],
-                 timed_passes)
+                  "tokens_per_sec": round(sum(len(h) for h in hyps[name, "ours"]) / median, 1),
+                  "device": _device_name(device), "threads": torch.get_num_threads()}
         for engine in [e for system, e in runners if system == name and e != "ours"]:
-            same = sum(a == b for a, b in zip(hyps[name, engine], ours)) / len(ours)
-            speed = round(len(sources) / statistics.median(seconds[name, engine]), 2)
-            bleu = score(ids_to_text(sp, hyps[name, engine], tgt_lang), refs)["bleu"]
-            result |= {f"{engine}_sents_per_sec": speed, f"{engine}_bleu": bleu,
-                       f"{engine}_same_output": same}
-            log.info("%s in %s: %.1f sent/s, BLEU %.2f, %.1f%% of hypotheses equal to ours",
-                     name, engine, speed, bleu, 100 * same)
-        _write(testset.outputs[name], text, result)
+            result[f"{engine}_sents_per_sec"] = round(
+                len(sources) / statistics.median(seconds[name, engine]), 2)
+        log.info("%s: %.1f sent/s (median of %d passes)%s", name, result["sents_per_sec"],
+                 timed_passes, "".join(f", {key} {value}" for key, value in result.items()
+                                       if key.startswith("ct2")))
+        speeds[name] = result
+    return speeds
 
 
 def _decoding(sources: list[list[int]], hyps: list[list[int]], search: SearchSettings,

@@ -1,6 +1,6 @@
 """What produced a results table: this package's version and git commit (when run from a
 checkout), the versions of the libraries that decide the numbers, and the machine. The
-evaluation job writes it (``tables/env.used.yaml``): its machine is the one the speed columns
+timing job writes it (``tables/env.used.yaml``): its machine is the one the speed columns
 measure."""
 
 from __future__ import annotations

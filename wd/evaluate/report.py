@@ -1,7 +1,7 @@
 """Result tables: ``results.csv`` (the stable interface scripts read) and ``results.md`` (people).
 
 One row per (system, seed, test set). Speed-ups are ratios to the teacher's sentences/s from the
-same evaluation job; differences to the KD and cut-off students are taken within a seed. Nothing is
+same timing job; differences to the KD and cut-off students are taken within a seed. Nothing is
 filtered or re-ordered by score: a student that loses shows as such.
 """
 
@@ -47,14 +47,18 @@ def method_rank(method: str) -> int:
 
 def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
                 references: Sequence[Path], train_logs: Sequence[Path],
-                testset: str = "test") -> pd.DataFrame:
+                testset: str = "test", speeds: dict[str, dict] | None = None) -> pd.DataFrame:
     """Rows from ``(student, method, seed, eval json)``; the teacher has student ``teacher``.
     Each json's hypotheses (``.hyp`` beside it) and the ``references`` give the confidence intervals
     and p-values (:mod:`wd.evaluate.significance`); ``train_logs`` (one per evaluation: the
-    ``train_log.csv`` of the run that made its weights) whether the run reached its plateau."""
+    ``train_log.csv`` of the run that made its weights) whether the run reached its plateau;
+    ``speeds`` (``student/method/seed`` -> the timing job's fields, the timed test set only)
+    the speed columns."""
     rows = []
     for (student, method, seed, path), log in zip(evaluations, train_logs, strict=True):
         result = json.loads(Path(path).read_text())
+        if speeds is not None:
+            result |= speeds[f"{student}/{method}/{seed}"]
         rows.append({**result, "experiment": experiment, "student": student, "method": method,
                      "seed": seed, "testset": testset,
                      "valid_loss_last_drop": round(last_drop(log), 4)})
@@ -87,14 +91,16 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
 
 def build_report(experiment: str,
                  testsets: dict[str, tuple[list[tuple[str, str, int, Path]], Sequence[Path]]],
-                 train_logs: Sequence[Path], kd_records: Sequence[Path] = ()) -> pd.DataFrame:
+                 train_logs: Sequence[Path], kd_records: Sequence[Path] = (),
+                 speeds: dict[str, dict] | None = None) -> pd.DataFrame:
     """The rows of every test set, ``name -> (evaluations, references)`` as
-    :func:`build_table` takes them, the primary (first, timed) test set's rows first; the
-    further test sets' speed columns are empty. ``kd_records`` (one per KD shard, none when
-    our decoder made the KD data) fill ``kd_engine`` and ``kd_identical`` of the rows trained
-    on KD data."""
-    tables = [build_table(experiment, evaluations, references, train_logs, name)
-              for name, (evaluations, references) in testsets.items()]
+    :func:`build_table` takes them, the primary (first, timed: ``speeds``) test set's rows
+    first; the further test sets' speed columns are empty. ``kd_records`` (one per KD shard,
+    none when our decoder made the KD data) fill ``kd_engine`` and ``kd_identical`` of the rows
+    trained on KD data."""
+    tables = [build_table(experiment, evaluations, references, train_logs, name,
+                          speeds if number == 0 else None)
+              for number, (name, (evaluations, references)) in enumerate(testsets.items())]
     table = pd.concat(tables, ignore_index=True).reindex(columns=columns(tables[0]))
     table[INT_COLUMNS] = table[INT_COLUMNS].astype("Int64")
     engine, identical = kd_engine(kd_records)

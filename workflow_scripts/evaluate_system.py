@@ -1,0 +1,15 @@
+"""Decode and score every test set with one system (its speed: time_systems)."""
+from wd.config import search_settings
+from wd.decode.ct2 import compute_types
+from wd.evaluate.evaluate import TestSet, evaluate_system
+from wd.workflow import per_testset, step
+
+with step(snakemake) as device:
+    inp, p = snakemake.input, snakemake.params
+    refs = per_testset(p.testsets, inp.refs, p.testsets.values())
+    testsets = [TestSet(name, src, refs[name], out)
+                for name, src, out in zip(p.testsets, inp.srcs, snakemake.output.jsons)]
+    evaluate_system(inp.model, bpe_model=inp.bpe, testsets=testsets, tgt_lang=p.tgt_lang,
+                    search=search_settings(p.search), device=device,
+                    bleu_variants=p.bleu_variants,
+                    ct2_types=compute_types(p.search["ctranslate2"], device))

@@ -1,0 +1,19 @@
+"""Time every system together on the primary test set (wd.evaluate.evaluate.time_systems);
+record the versions and the machine (wd.evaluate.provenance)."""
+import yaml
+
+from wd.config import search_settings
+from wd.decode.ct2 import compute_types
+from wd.evaluate.evaluate import time_systems
+from wd.evaluate.provenance import environment
+from wd.io import write_json, write_lines
+from wd.workflow import step
+
+with step(snakemake) as device:
+    inp, p = snakemake.input, snakemake.params
+    speeds = time_systems(dict(zip(p.names, inp.models)), inp.bpe, inp.src,
+                          search_settings(p.search), device, p.search["timed_passes"],
+                          p.search["timed_sentences"],
+                          compute_types(p.search["ctranslate2"], device))
+    write_json(snakemake.output.speeds, speeds)
+    write_lines(snakemake.output.env, yaml.safe_dump(environment(), sort_keys=False).splitlines())
