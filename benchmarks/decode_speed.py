@@ -1,8 +1,11 @@
 """Decoding speed of our beam search against the engines a user would pick instead.
 
-Same shapes, same random weights, same inputs for every engine: 256 sentences of 25 source
-tokens (24 random + EOS), exactly 25 output tokens forced (EOS suppressed before 25, nothing
-allowed after), batch 32, beam 1 and 4, 2 CPU threads. Engines: ours-fp32, ours-int8 (int8
+Same shapes, same random weights, same inputs for every engine. ``--preset paper`` (the
+default): Transformer-base shapes, 32k vocabulary, 256 sentences of 25 source tokens (24 random +
+EOS), exactly 25 output tokens forced (EOS suppressed before 25, nothing allowed after);
+``--preset toy``: the default config's teacher and student shapes and BPE size, 16 source
+tokens and 18 output tokens (the toy test set's mean lengths). Batch 32, beam 1 and 4, 2 CPU
+threads. Engines: ours-fp32, ours-int8 (int8
 decoder, wd.decode.quantize), hf (transformers ``generate`` on the model ``wd-export-hf`` makes),
 ct2-float32 and ct2-int8 (CTranslate2 on our exported weights, wd.decode.ct2, as the
 evaluation times it); ``--device cuda`` runs every engine but ours-int8 on the GPU. Engines and
@@ -23,9 +26,11 @@ import csv
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 
 from wd.data.batching import source_tensor
 from wd.decode.ct2 import Ct2Translator
@@ -43,28 +48,47 @@ SHAPES = {"teacher": TEACHER,
           "stu1": {**TEACHER, "dec_layers": 1, "dec_dim": 256, "dec_ffn": 1024, "dec_heads": 4},
           "stu2": {**TEACHER, "dec_layers": 2}}
 ENGINES = ["ours-fp32", "ours-int8", "hf", "ct2-float32", "ct2-int8"]
-SRC_LEN, OUT_LEN = 25, 25
+
+
+@dataclass(frozen=True)
+class Preset:
+    vocab: int
+    shapes: dict[str, dict]
+    src_len: int  # source tokens, EOS included
+    out_len: int  # output tokens forced, EOS excluded
+
+
+def toy_preset() -> Preset:
+    """The default config's (config.yaml) teacher and students, at the toy's lengths."""
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    teacher = {k: v for k, v in config["teacher"]["model"].items() if k != "dropout"}
+    students = {s["name"]: {**teacher, **{k: v for k, v in s.items() if k != "name"}}
+                for s in config["students"]}
+    return Preset(config["bpe"]["vocab_size"], {"teacher": teacher, **students}, 16, 18)
+
+
+PRESETS = {"paper": lambda: Preset(VOCAB, SHAPES, 25, 25), "toy": toy_preset}
 
 Runner = Callable[[list[list[int]], int, int], list[list[int]]]  # (sources, beam, batch) -> hyps
 
 
-def build_model(shape: dict, seed: int) -> Transformer:
+def build_model(shape: dict, vocab: int, seed: int) -> Transformer:
     torch.manual_seed(seed)
-    return Transformer(ModelConfig(vocab_size=VOCAB, dropout=0.0, **shape)).eval()
+    return Transformer(ModelConfig(vocab_size=vocab, dropout=0.0, **shape)).eval()
 
 
-def forced_length(beam: int, batch: int) -> SearchSettings:
-    """Exactly OUT_LEN output tokens: EOS forbidden before, the limit right after (our limit
+def forced_length(beam: int, batch: int, out_len: int) -> SearchSettings:
+    """Exactly ``out_len`` output tokens: EOS forbidden before, the limit right after (our limit
     counts the EOS step, wd.decode.ct2 maps it to CTranslate2's)."""
-    return SearchSettings(beam=beam, lenpen=1.0, max_len_a=0.0, max_len_b=OUT_LEN + 1,
-                          min_len=OUT_LEN, batch_size=batch)
+    return SearchSettings(beam=beam, lenpen=1.0, max_len_a=0.0, max_len_b=out_len + 1,
+                          min_len=out_len, batch_size=batch)
 
 
-def ours(model: Transformer, int8: bool, device: torch.device) -> Runner:
+def ours(model: Transformer, int8: bool, device: torch.device, out_len: int) -> Runner:
     decoder = IncrementalDecoder(model, int8=int8)  # packing is load time, not decode time
 
     def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
-        s = forced_length(beam, batch)
+        s = forced_length(beam, batch, out_len)
         out = []
         for i in range(0, len(sources), batch):
             src = source_tensor(sources[i:i + batch]).to(device)
@@ -74,16 +98,16 @@ def ours(model: Transformer, int8: bool, device: torch.device) -> Runner:
 
 
 def ct2(model: Transformer, compute_type: str, workdir: Path, threads: int,
-        device: torch.device) -> Runner:
+        device: torch.device, out_len: int) -> Runner:
     """CTranslate2 on our exported weights (exported once per model, quantised at load)."""
     translator = Ct2Translator(model, workdir / f"ct2-{id(model)}", compute_type, device, threads)
 
     def run(sources: list[list[int]], beam: int, batch: int) -> list[list[int]]:
-        return translator.translate(sources, forced_length(beam, batch))
+        return translator.translate(sources, forced_length(beam, batch, out_len))
     return run
 
 
-def hf(model: Transformer, device: torch.device) -> Runner | None:
+def hf(model: Transformer, device: torch.device, out_len: int) -> Runner | None:
     """The transformers model holding our weights, as ``wd-export-hf`` makes it (MarianMT for
     post-norm, Pegasus for pre-norm); None where transformers cannot express the shape."""
     if refusal(model):
@@ -96,26 +120,27 @@ def hf(model: Transformer, device: torch.device) -> Runner | None:
         for i in range(0, len(sources), batch):
             src = source_tensor(sources[i:i + batch]).to(device)
             ids = marian.generate(input_ids=src, attention_mask=src != PAD_ID, num_beams=beam,
-                                  do_sample=False, min_new_tokens=OUT_LEN,
-                                  max_new_tokens=OUT_LEN, length_penalty=1.0)
+                                  do_sample=False, min_new_tokens=out_len,
+                                  max_new_tokens=out_len, length_penalty=1.0)
             out += [row[1:].tolist() for row in ids]
         return out
     return run
 
 
-def measure(run: Runner, sources: list[list[int]], beam: int, batch: int) -> float:
+def measure(run: Runner, sources: list[list[int]], beam: int, batch: int, out_len: int
+            ) -> float:
     start = time.perf_counter()
     hyps = run(sources, beam, batch)
     seconds = time.perf_counter() - start
     lengths = {len(h) for h in hyps}
-    if lengths != {OUT_LEN}:
-        raise RuntimeError(f"output lengths {sorted(lengths)}, expected exactly {OUT_LEN}")
+    if lengths != {out_len}:
+        raise RuntimeError(f"output lengths {sorted(lengths)}, expected exactly {out_len}")
     return seconds
 
 
-def table(rows: list[dict], beams: list[int]) -> str:
+def table(rows: list[dict], beams: list[int], shapes: list[str]) -> str:
     by = {(r["engine"], r["model"], r["beam"]): r["tokens_per_sec"] for r in rows}
-    models = [m for m in SHAPES if any(r["model"] == m for r in rows)]
+    models = [m for m in shapes if any(r["model"] == m for r in rows)]
     engines = [e for e in ENGINES if any(r["engine"] == e for r in rows)]
     lines = [f"{'model':8} {'beam':>4} " + " ".join(f"{e:>12}" for e in engines)
              + "   (target tokens/s; x = ratio to ct2-float32; s/t = speed-up over teacher)"]
@@ -147,7 +172,8 @@ def main() -> None:
     p.add_argument("--beams", type=int, nargs="+", default=[1, 4])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=1, help="interleaved repeats; best is kept")
-    p.add_argument("--models", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    p.add_argument("--preset", choices=list(PRESETS), default="paper")
+    p.add_argument("--models", nargs="+", help="default: every shape of the preset")
     p.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", type=torch.device, default=torch.device("cpu"),
@@ -155,19 +181,23 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(args.seed)
-    sources = torch.randint(4, VOCAB, (args.sentences, SRC_LEN - 1), generator=g).tolist()
+    preset = PRESETS[args.preset]()
+    models = args.models or list(preset.shapes)
+    out_len = preset.out_len
+    sources = torch.randint(4, preset.vocab, (args.sentences, preset.src_len - 1),
+                            generator=g).tolist()
 
     runners: dict[tuple[str, str], Runner] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models:
-            model = build_model(SHAPES[name], args.seed).to(args.device)
-            makers = {"ours-fp32": lambda: ours(model, False, args.device),
-                      "ours-int8": lambda: ours(model, True, args.device),
-                      "hf": lambda: hf(model, args.device),
+        for name in models:
+            model = build_model(preset.shapes[name], preset.vocab, args.seed).to(args.device)
+            makers = {"ours-fp32": lambda: ours(model, False, args.device, out_len),
+                      "ours-int8": lambda: ours(model, True, args.device, out_len),
+                      "hf": lambda: hf(model, args.device, out_len),
                       "ct2-float32": lambda: ct2(model, "float32", Path(tmp), args.threads,
-                                                 args.device),
+                                                 args.device, out_len),
                       "ct2-int8": lambda: ct2(model, "int8", Path(tmp), args.threads,
-                                              args.device)}
+                                              args.device, out_len)}
             for engine in args.engines:
                 if engine == "ours-int8" and args.device.type != "cpu":
                     print("skipping ours-int8: CPU only (wd.decode.quantize)")
@@ -185,25 +215,26 @@ def main() -> None:
 
         best: dict[tuple[str, str, int], float] = {}
         for _ in range(args.repeats):
-            for name in args.models:
+            for name in models:
                 for beam in args.beams:
                     for engine in args.engines:
                         if (engine, name) not in runners:
                             continue
-                        seconds = measure(runners[engine, name], sources, beam, args.batch)
+                        seconds = measure(runners[engine, name], sources, beam, args.batch,
+                                          out_len)
                         key = (engine, name, beam)
                         best[key] = min(seconds, best.get(key, float("inf")))
                         print(f"{engine:12} {name:8} beam {beam}: {seconds:.2f}s", flush=True)
 
     rows = [{"engine": e, "model": m, "beam": b,
-             "tokens_per_sec": round(args.sentences * OUT_LEN / s, 1),
+             "tokens_per_sec": round(args.sentences * out_len / s, 1),
              "sents_per_sec": round(args.sentences / s, 2)} for (e, m, b), s in best.items()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(table(rows, args.beams))
+    print(table(rows, args.beams, models))
 
 
 if __name__ == "__main__":

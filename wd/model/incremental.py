@@ -81,12 +81,16 @@ class _Norm:
 
 
 class _Layer:
+    """One decoder layer's packed weights and its step: self-attention of the new position to
+    the cached ones, cross-attention to the sentence's source, feed-forward."""
+
     def __init__(self, layer: nn.Module, pre_norm: bool, int8: bool):
+        heads = layer.self_attn.heads
+        self.heads, self.head_dim = heads, layer.self_attn.q.out_features // heads
         self.self_qkv = _pack(layer.self_attn.q, layer.self_attn.k, layer.self_attn.v, int8=int8)
         self.self_out = _pack(layer.self_attn.out, int8=int8)
         # 1/sqrt(head_dim) folded into the query projection: cross-attention is two matmuls
-        scale = (layer.cross_attn.q.out_features // layer.cross_attn.heads) ** -0.5
-        self.cross_q = _pack(layer.cross_attn.q, int8=int8, scale=scale)
+        self.cross_q = _pack(layer.cross_attn.q, int8=int8, scale=self.head_dim ** -0.5)
         self.cross_kv = _pack(layer.cross_attn.k, layer.cross_attn.v, int8=int8)
         self.cross_out = _pack(layer.cross_attn.out, int8=int8)
         self.fc1 = _pack(layer.ffn.fc1, int8=int8, relu=True)
@@ -95,10 +99,38 @@ class _Layer:
                       for sub in (layer.self_attn_sub, layer.cross_attn_sub, layer.ffn_sub)]
         self.pre_norm = pre_norm
 
-    def residual(self, x: Tensor, norm: _Norm, block) -> Tensor:
+    def step(self, x: Tensor, t: int, cache: list[Tensor], cross: tuple[Tensor, Tensor],
+             cross_mask: Tensor, width: int) -> Tensor:
+        """The layer's output for position ``t`` of each row of ``x`` (rows, dim)."""
+        self_norm, cross_norm, ffn_norm = self.norms
         if self.pre_norm:
-            return x + block(norm(x))
-        return norm(x + block(x))
+            x = x + self.self_attention(self_norm(x), t, cache)
+            x = x + self.cross_attention(cross_norm(x), cross, cross_mask, width)
+            return x + self.fc2(self.fc1(ffn_norm(x)))
+        x = self_norm(x + self.self_attention(x, t, cache))
+        x = cross_norm(x + self.cross_attention(x, cross, cross_mask, width))
+        return ffn_norm(x + self.fc2(self.fc1(x)))
+
+    def self_attention(self, h: Tensor, t: int, cache: list[Tensor]) -> Tensor:
+        rows = h.size(0)
+        qkv = self.self_qkv(h).view(rows, 3, self.heads, self.head_dim)
+        k_cache, v_cache = cache[0][:rows], cache[1][:rows]
+        k_cache[:, :, t] = qkv[:, 1]
+        v_cache[:, :, t] = qkv[:, 2]
+        y = F.scaled_dot_product_attention(
+            qkv[:, 0].unsqueeze(2), k_cache[:, :, : t + 1], v_cache[:, :, : t + 1])
+        return self.self_out(y.view(rows, -1))
+
+    def cross_attention(self, h: Tensor, cross: tuple[Tensor, Tensor], cross_mask: Tensor,
+                        width: int) -> Tensor:
+        # The beams of a sentence are the queries of one attention call: two matmuls (on CPU,
+        # sdpa with a padding mask took ~3x longer for a few queries against the source).
+        rows = h.size(0)
+        ck, cv = cross
+        q = self.cross_q(h).view(rows // width, width, self.heads, self.head_dim)
+        scores = torch.matmul(q.transpose(1, 2), ck).add_(cross_mask)
+        y = torch.matmul(torch.softmax(scores, dim=-1), cv)
+        return self.cross_out(y.transpose(1, 2).reshape(rows, -1))
 
 
 @dataclass
@@ -160,32 +192,10 @@ class IncrementalDecoder:
     @torch.no_grad()
     def step(self, tokens: Tensor, state: DecoderState) -> Tensor:
         """Logits ``(rows, vocab)`` for the next token after ``tokens`` ``(rows,)``."""
-        rows, t = tokens.numel(), state.step
-        sentences = rows // state.width
+        t = state.step
         x = self.embedding.index_select(0, tokens) * self.scale + self.positions[t]
-        for layer, (ck, cv), cache in zip(self.layers, state.cross, state.caches):
-            def self_attn(h: Tensor, layer=layer, cache=cache) -> Tensor:
-                qkv = layer.self_qkv(h).view(rows, 3, self.heads, self.head_dim)
-                k_cache, v_cache = cache[0][:rows], cache[1][:rows]
-                k_cache[:, :, t] = qkv[:, 1]
-                v_cache[:, :, t] = qkv[:, 2]
-                y = F.scaled_dot_product_attention(
-                    qkv[:, 0].unsqueeze(2), k_cache[:, :, : t + 1], v_cache[:, :, : t + 1])
-                return layer.self_out(y.view(rows, -1))
-
-            def cross_attn(h: Tensor, layer=layer, ck=ck, cv=cv) -> Tensor:
-                # Two matmuls: on CPU, sdpa with a padding mask took ~3x longer for these shapes
-                # (a few queries per sentence against the whole source).
-                q = layer.cross_q(h).view(sentences, state.width, self.heads, self.head_dim)
-                scores = torch.matmul(q.transpose(1, 2), ck).add_(state.cross_mask)
-                y = torch.matmul(torch.softmax(scores, dim=-1), cv)
-                return layer.cross_out(y.transpose(1, 2).reshape(rows, -1))
-
-            def ffn(h: Tensor, layer=layer) -> Tensor:
-                return layer.fc2(layer.fc1(h))
-
-            for norm, block in zip(layer.norms, (self_attn, cross_attn, ffn)):
-                x = layer.residual(x, norm, block)
+        for layer, cross, cache in zip(self.layers, state.cross, state.caches):
+            x = layer.step(x, t, cache, cross, state.cross_mask, state.width)
         state.step += 1
         if self.final_norm is not None:
             x = self.final_norm(x)
