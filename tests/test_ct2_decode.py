@@ -11,7 +11,8 @@ pytest.importorskip("ctranslate2")
 
 
 @pytest.mark.parametrize("over", [{}, {"pre_norm": True}, {"dec_dim": 16, "dec_ffn": 24,
-                                                            "dec_heads": 2}])
+                                                            "dec_heads": 2},
+                                  {"activation": "swish", "positions": "marian"}])
 def test_float32_greedy_equals_ours_in_input_order(over, tmp_path):
     model, src = peaked(**over), sources()
     search = SearchSettings(beam=1, max_len_a=0.0, max_len_b=12, batch_size=5)

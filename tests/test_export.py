@@ -13,7 +13,8 @@ ctranslate2 = pytest.importorskip("ctranslate2")
 
 @pytest.mark.parametrize("over", [{}, {"pre_norm": True}, {"share_embeddings": True},
                                   {"tie_output": False, "dec_heads": 2, "dec_layers": 1},
-                                  {"dec_dim": 16, "dec_ffn": 24, "dec_heads": 2}])
+                                  {"dec_dim": 16, "dec_ffn": 24, "dec_heads": 2},
+                                  {"activation": "swish", "positions": "marian"}])
 def test_exported_model_translates_like_ours(over, tmp_path):
     model, src = peaked(**over), sources()
     ours = translate(model, src, SearchSettings(beam=1, max_len_a=0.0, max_len_b=12),

@@ -18,7 +18,8 @@ transformers = pytest.importorskip("transformers")
 
 SHAPES = {"post_norm_teacher": {}, "pre_norm_teacher": {"pre_norm": True},
           "pre_norm_stu2": {"pre_norm": True, "dec_layers": 1, "tie_output": False},
-          "shared_embeddings": {"share_embeddings": True}}
+          "shared_embeddings": {"share_embeddings": True},
+          "swish_marian_positions": {"activation": "swish", "positions": "marian"}}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -45,8 +46,10 @@ def test_transformers_loads_it_offline_and_generates_our_greedy_output(shape, to
     assert len({tuple(h) for h in ours}) > 2  # outputs depend on the input
 
 
-def test_logits_are_ours_to_rounding():
-    model = peaked(pre_norm=True)
+@pytest.mark.parametrize("over", [{"pre_norm": True}, {"activation": "swish",
+                                                        "positions": "marian"}])
+def test_logits_are_ours_to_rounding(over):
+    model = peaked(**over)
     hf = hf_model(model)
     src, tgt = torch.tensor([[5, 6, 7, 8, 3], [9, 10, 3, 0, 0]]), torch.tensor([[2, 11, 12],
                                                                               [2, 14, 0]])

@@ -4,8 +4,8 @@ import torch
 from conftest import tiny
 from wd.decode.search import beam_search, translate
 from wd.model.incremental import IncrementalDecoder
-from wd.model.transformer import Transformer, count_parameters
-from wd.settings import SearchSettings
+from wd.model.transformer import Transformer, count_parameters, sinusoidal_positions
+from wd.settings import ModelConfig, SearchSettings
 from wd.vocab import EOS_ID
 
 
@@ -16,7 +16,8 @@ def build(**over) -> Transformer:
 
 @pytest.mark.parametrize("over", [{}, {"pre_norm": True}, {"share_embeddings": True},
                                   {"tie_output": False, "dec_dim": 16, "dec_ffn": 24,
-                                   "dec_heads": 2, "dec_layers": 1}])
+                                   "dec_heads": 2, "dec_layers": 1},
+                                  {"activation": "swish", "positions": "marian"}])
 def test_incremental_decoding_matches_full_forward(over, batch):
     model = build(**over)
     src, tgt = batch
@@ -93,3 +94,20 @@ def test_translate_restores_input_order(batch):
     s = SearchSettings(beam=2, batch_size=2)
     one_by_one = [translate(model, [x], s, torch.device("cpu"))[0] for x in sources]
     assert translate(model, sources, s, torch.device("cpu")) == one_by_one
+
+
+def test_marian_positions_are_transformers_table():
+    pytest.importorskip("transformers")
+    from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
+    theirs = MarianSinusoidalPositionalEmbedding(512, 32)
+    theirs.weight.data = theirs.create_weight()
+    assert torch.equal(sinusoidal_positions(512, 32, layout="marian"), theirs.weight)
+    assert not torch.allclose(sinusoidal_positions(512, 32), theirs.weight, atol=1e-3)
+
+
+def test_later_model_fields_stay_out_of_a_default_models_identity():
+    assert "activation" not in tiny().to_dict() and "positions" not in tiny().to_dict()
+    swish = tiny(activation="swish", positions="marian")
+    assert swish.to_dict()["activation"] == "swish" and ModelConfig(**swish.to_dict()) == swish
+    with pytest.raises(ValueError, match="activation 'gelu' is not one of"):
+        tiny(activation="gelu")

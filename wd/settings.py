@@ -26,15 +26,35 @@ class ModelConfig:
     pre_norm: bool = False
     share_embeddings: bool = False
     tie_output: bool = True
+    # The feed-forward activation: relu, or swish (SiLU, as OPUS-MT's MarianMT models use).
+    activation: str = "relu"
+    # The sinusoidal position table: fairseq's frequencies 10000^(-i/(d/2-1)) or MarianMT's
+    # 10000^(-2i/d), sines in the first half of the width and cosines in the second either way.
+    positions: str = "fairseq"
 
     def __post_init__(self) -> None:
         if self.enc_dim % self.enc_heads or self.dec_dim % self.dec_heads:
             raise ValueError(f"model width must be divisible by its heads: {self}")
         if self.share_embeddings and self.enc_dim != self.dec_dim:
             raise ValueError("share_embeddings needs enc_dim == dec_dim")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation {self.activation!r} is not one of {ACTIVATIONS}")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"positions {self.positions!r} is not one of {POSITIONS}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields, those added after the first checkpoints left out at their defaults (so
+        a run's identity, which holds this, stays what it was)."""
+        out = asdict(self)
+        for key, default in LATER_FIELDS.items():
+            if out[key] == default:
+                del out[key]
+        return out
+
+
+ACTIVATIONS = ("relu", "swish")
+POSITIONS = ("fairseq", "marian")
+LATER_FIELDS = {"activation": "relu", "positions": "fairseq"}
 
 
 @dataclass(frozen=True)

@@ -53,12 +53,12 @@ def _norm(spec, norm: nn.LayerNorm) -> None:
     spec.gamma, spec.beta = _np(norm.weight), _np(norm.bias)
 
 
-def _inputs(spec, embedding: nn.Embedding) -> None:
+def _inputs(spec, embedding: nn.Embedding, positions: str) -> None:
     table = spec.embeddings[0] if isinstance(spec.embeddings, list) else spec.embeddings
     table.weight = _np(embedding.weight)
     spec.scale_embeddings = True
     spec.position_encodings.encodings = _np(
-        sinusoidal_positions(MAX_POSITIONS, embedding.embedding_dim))
+        sinusoidal_positions(MAX_POSITIONS, embedding.embedding_dim, layout=positions))
 
 
 def _layer(spec, layer: nn.Module, cross: bool) -> None:
@@ -83,10 +83,14 @@ def build_spec(model: Transformer, vocabulary: list[str]):
     cfg = model.cfg
     if len(vocabulary) != cfg.vocab_size:
         raise ValueError(f"vocabulary has {len(vocabulary)} entries, the model {cfg.vocab_size}")
-    encoder = specs.TransformerEncoderSpec(cfg.enc_layers, cfg.enc_heads, pre_norm=cfg.pre_norm)
-    decoder = specs.TransformerDecoderSpec(cfg.dec_layers, cfg.dec_heads, pre_norm=cfg.pre_norm)
-    _inputs(encoder, model.src_embed)
-    _inputs(decoder, model.tgt_embed)
+    activation = ct2_module().specs.Activation.SWISH if cfg.activation == "swish" else \
+        ct2_module().specs.Activation.RELU
+    encoder = specs.TransformerEncoderSpec(cfg.enc_layers, cfg.enc_heads, pre_norm=cfg.pre_norm,
+                                           activation=activation)
+    decoder = specs.TransformerDecoderSpec(cfg.dec_layers, cfg.dec_heads, pre_norm=cfg.pre_norm,
+                                           activation=activation)
+    _inputs(encoder, model.src_embed, cfg.positions)
+    _inputs(decoder, model.tgt_embed, cfg.positions)
     for layer_spec, layer in zip(encoder.layer, model.encoder):
         _layer(layer_spec, layer, cross=False)
     for layer_spec, layer in zip(decoder.layer, model.decoder):

@@ -2,11 +2,12 @@
 ``AutoTokenizer`` load offline.
 
 Our post-norm models are MarianMT models and our pre-norm ones Pegasus models (pre-norm, with a
-final LayerNorm per stack): same layers, biases, ReLU, sqrt(width) embedding scale, sinusoidal
-positions from 0. Their position tables use another frequency spacing than ours
-(``10000^(-2i/d)`` against fairseq's ``10000^(-i/(d/2-1))``), so ours is written into the
-weights file, where ``from_pretrained`` loads it (``save_pretrained`` would leave it out and the
-model would recompute its own). Embeddings are stored untied (encoder, decoder, output: copies
+final LayerNorm per stack): same layers, biases, activation (ReLU or swish), sqrt(width)
+embedding scale, sinusoidal positions from 0. Their position tables use another frequency
+spacing than our default (``10000^(-2i/d)`` against fairseq's ``10000^(-i/(d/2-1))``; a model
+with ``positions: marian`` has theirs), so ours is written into the weights file, where
+``from_pretrained`` loads it (``save_pretrained`` would leave it out and the model would
+recompute its own). Embeddings are stored untied (encoder, decoder, output: copies
 where ours share one matrix), which computes the same. A decoder narrower than the encoder has no
 counterpart: both classes have one model width.
 
@@ -58,7 +59,7 @@ def hf_model(model: Transformer, max_positions: int = MAX_POSITIONS):
         vocab_size=cfg.vocab_size, d_model=cfg.enc_dim, encoder_layers=cfg.enc_layers,
         decoder_layers=cfg.dec_layers, encoder_attention_heads=cfg.enc_heads,
         decoder_attention_heads=cfg.dec_heads, encoder_ffn_dim=cfg.enc_ffn,
-        decoder_ffn_dim=cfg.dec_ffn, activation_function="relu", dropout=0.0,
+        decoder_ffn_dim=cfg.dec_ffn, activation_function=cfg.activation, dropout=0.0,
         attention_dropout=0.0, activation_dropout=0.0, max_position_embeddings=max_positions,
         scale_embedding=True, pad_token_id=PAD_ID, eos_token_id=EOS_ID, bos_token_id=BOS_ID,
         decoder_start_token_id=BOS_ID, forced_eos_token_id=None, tie_word_embeddings=False,
@@ -86,7 +87,8 @@ def hf_state_dict(model: Transformer, max_positions: int) -> dict[str, Tensor]:
            "lm_head.weight": ours["tgt_embed.weight" if cfg.tie_output else "output.weight"],
            "final_logits_bias": torch.zeros(1, cfg.vocab_size)}
     for side, dim in (("encoder", cfg.enc_dim), ("decoder", cfg.dec_dim)):
-        out[f"model.{side}.embed_positions.weight"] = sinusoidal_positions(max_positions, dim)
+        out[f"model.{side}.embed_positions.weight"] = sinusoidal_positions(
+            max_positions, dim, layout=cfg.positions)
     for name, tensor in ours.items():
         place = parse(name)
         if place.kind not in ("embedding", "output"):  # those are set above

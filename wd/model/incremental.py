@@ -93,7 +93,9 @@ class _Layer:
         self.cross_q = _pack(layer.cross_attn.q, int8=int8, scale=self.head_dim ** -0.5)
         self.cross_kv = _pack(layer.cross_attn.k, layer.cross_attn.v, int8=int8)
         self.cross_out = _pack(layer.cross_attn.out, int8=int8)
-        self.fc1 = _pack(layer.ffn.fc1, int8=int8, relu=True)
+        relu = layer.ffn.activation == "relu"  # fused into the matrix product; swish after it
+        self.fc1 = _pack(layer.ffn.fc1, int8=int8, relu=relu)
+        self.activation = (lambda h: h) if relu else F.silu
         self.fc2 = _pack(layer.ffn.fc2, int8=int8)
         self.norms = [_Norm(sub.norm.weight.detach(), sub.norm.bias.detach(), sub.norm.eps)
                       for sub in (layer.self_attn_sub, layer.cross_attn_sub, layer.ffn_sub)]
@@ -106,10 +108,10 @@ class _Layer:
         if self.pre_norm:
             x = x + self.self_attention(self_norm(x), t, cache)
             x = x + self.cross_attention(cross_norm(x), cross, cross_mask, width)
-            return x + self.fc2(self.fc1(ffn_norm(x)))
+            return x + self.fc2(self.activation(self.fc1(ffn_norm(x))))
         x = self_norm(x + self.self_attention(x, t, cache))
         x = cross_norm(x + self.cross_attention(x, cross, cross_mask, width))
-        return ffn_norm(x + self.fc2(self.fc1(x)))
+        return ffn_norm(x + self.fc2(self.activation(self.fc1(x))))
 
     def self_attention(self, h: Tensor, t: int, cache: list[Tensor]) -> Tensor:
         rows = h.size(0)
@@ -174,7 +176,8 @@ class IncrementalDecoder:
         per sentence."""
         n, src_len, _ = memory.shape
         if self.positions.size(0) < max_steps:
-            self.positions = sinusoidal_positions(max_steps, self.cfg.dec_dim).to(memory.device)
+            self.positions = sinusoidal_positions(max_steps, self.cfg.dec_dim,
+                                                  layout=self.cfg.positions).to(memory.device)
         flat = memory.reshape(n * src_len, -1)
         cross = []
         for layer in self.layers:

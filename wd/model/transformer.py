@@ -20,9 +20,18 @@ from wd.settings import ModelConfig
 from wd.vocab import PAD_ID
 
 
-def sinusoidal_positions(length: int, dim: int, offset: int = 0, device=None) -> Tensor:
-    """Fixed position encodings (fairseq layout: sin half then cos half)."""
+def sinusoidal_positions(length: int, dim: int, offset: int = 0, device=None,
+                         layout: str = "fairseq") -> Tensor:
+    """Fixed position encodings, sin half then cos half: fairseq's frequencies, or with
+    ``layout="marian"`` MarianMT's (computed in float64 as transformers does, then float32)."""
     half = dim // 2
+    if layout == "marian":
+        if dim % 2:
+            raise ValueError(f"MarianMT positions need an even width, not {dim}")
+        freqs = 10000.0 ** (-2 * torch.arange(half, dtype=torch.float64, device=device) / dim)
+        pos = torch.arange(offset, offset + length, dtype=torch.float64, device=device)
+        angles = pos[:, None] * freqs[None, :]
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
     scale = math.log(10000.0) / max(half - 1, 1)
     freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=device) * -scale)
     pos = torch.arange(offset, offset + length, dtype=torch.float32, device=device)
@@ -67,13 +76,15 @@ class Attention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    def __init__(self, dim: int, hidden: int, dropout: float):
+    def __init__(self, dim: int, hidden: int, dropout: float, activation: str = "relu"):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, dim)
-        self.dropout = dropout
+        self.dropout, self.activation = dropout, activation
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.activation == "swish":
+            return self.fc2(dropout(F.silu(self.fc1(x)), self.dropout, self.training))
         return self.fc2(relu_dropout(self.fc1(x), self.dropout, self.training))
 
 
@@ -101,7 +112,7 @@ class EncoderLayer(nn.Module):
         d = cfg.enc_dim
         self.self_attn = Attention(d, d, cfg.enc_heads, cfg.dropout)
         self.self_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
-        self.ffn = FeedForward(d, cfg.enc_ffn, cfg.dropout)
+        self.ffn = FeedForward(d, cfg.enc_ffn, cfg.dropout, cfg.activation)
         self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
@@ -117,7 +128,7 @@ class DecoderLayer(nn.Module):
         self.self_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
         self.cross_attn = Attention(d, cfg.enc_dim, cfg.dec_heads, cfg.dropout)
         self.cross_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
-        self.ffn = FeedForward(d, cfg.dec_ffn, cfg.dropout)
+        self.ffn = FeedForward(d, cfg.dec_ffn, cfg.dropout, cfg.activation)
         self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
 
     def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], src_mask: Tensor) -> Tensor:
@@ -163,7 +174,8 @@ class Transformer(nn.Module):
 
     def embed(self, table: nn.Embedding, tokens: Tensor, offset: int = 0) -> Tensor:
         dim = table.embedding_dim
-        pos = sinusoidal_positions(tokens.size(1), dim, offset, tokens.device)
+        pos = sinusoidal_positions(tokens.size(1), dim, offset, tokens.device,
+                                   self.cfg.positions)
         x = table(tokens) * math.sqrt(dim) + pos.to(table.weight.dtype)
         return dropout(x, self.cfg.dropout, self.training)
 
