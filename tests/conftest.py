@@ -26,6 +26,10 @@ def run_snakemake(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(snakemake_cmd(*args), cwd=REPO, capture_output=True, text=True)
 
 
+# What an OPUS-MT MarianMT model has beyond our defaults (wd.settings.ModelConfig).
+OPUS_MT_LIKE = {"activation": "swish", "positions": "marian", "output_bias": True}
+
+
 def tiny(**over) -> ModelConfig:
     keys = dict(vocab_size=VOCAB, enc_layers=2, dec_layers=2, enc_dim=32, dec_dim=32, enc_ffn=64,
                 dec_ffn=64, enc_heads=4, dec_heads=4, dropout=0.0)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import peaked, sources
+from conftest import OPUS_MT_LIKE, peaked, sources
 from wd.decode import ct2 as ct2_decode
 from wd.decode.search import length_sorted_batches, max_output_lengths, translate
 from wd.settings import SearchSettings
@@ -12,7 +12,7 @@ pytest.importorskip("ctranslate2")
 
 @pytest.mark.parametrize("over", [{}, {"pre_norm": True}, {"dec_dim": 16, "dec_ffn": 24,
                                                             "dec_heads": 2},
-                                  {"activation": "swish", "positions": "marian"}])
+                                  OPUS_MT_LIKE])
 def test_float32_greedy_equals_ours_in_input_order(over, tmp_path):
     model, src = peaked(**over), sources()
     search = SearchSettings(beam=1, max_len_a=0.0, max_len_b=12, batch_size=5)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import peaked, sources
+from conftest import OPUS_MT_LIKE, peaked, sources
 from wd.decode.search import translate
 from wd.export.ct2 import export_model, main, vocabulary
 from wd.settings import SearchSettings
@@ -14,7 +14,7 @@ ctranslate2 = pytest.importorskip("ctranslate2")
 @pytest.mark.parametrize("over", [{}, {"pre_norm": True}, {"share_embeddings": True},
                                   {"tie_output": False, "dec_heads": 2, "dec_layers": 1},
                                   {"dec_dim": 16, "dec_ffn": 24, "dec_heads": 2},
-                                  {"activation": "swish", "positions": "marian"}])
+                                  OPUS_MT_LIKE])
 def test_exported_model_translates_like_ours(over, tmp_path):
     model, src = peaked(**over), sources()
     ours = translate(model, src, SearchSettings(beam=1, max_len_a=0.0, max_len_b=12),

@@ -19,7 +19,8 @@ transformers = pytest.importorskip("transformers")
 SHAPES = {"post_norm_teacher": {}, "pre_norm_teacher": {"pre_norm": True},
           "pre_norm_stu2": {"pre_norm": True, "dec_layers": 1, "tie_output": False},
           "shared_embeddings": {"share_embeddings": True},
-          "swish_marian_positions": {"activation": "swish", "positions": "marian"}}
+          "opus_mt_like": {"activation": "swish", "positions": "marian", "output_bias": True,
+                           "share_embeddings": True}}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -47,7 +48,8 @@ def test_transformers_loads_it_offline_and_generates_our_greedy_output(shape, to
 
 
 @pytest.mark.parametrize("over", [{"pre_norm": True}, {"activation": "swish",
-                                                        "positions": "marian"}])
+                                                        "positions": "marian",
+                                                        "output_bias": True}])
 def test_logits_are_ours_to_rounding(over):
     model = peaked(**over)
     hf = hf_model(model)

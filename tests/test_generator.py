@@ -277,3 +277,22 @@ def test_an_unknown_generator_start_is_refused():
     teacher = teacher_model()
     with pytest.raises(ValueError, match="unknown generator start 'pruned'"):
         Phase1Model(teacher.state_dict(), teacher.cfg, teacher.cfg, start="pruned")
+
+
+@pytest.mark.parametrize("init", ["cutoff", "select", "prune", "embeddings"])
+def test_a_teachers_output_bias_reaches_every_initialisation(init):
+    """An imported MarianMT teacher has a bias on its logits; a student of its shape family gets
+    the teacher's (the vocabulary is the same), and WD's generator maps it."""
+    import random
+
+    from wd.model.inits import INITS
+    teacher = teacher_model(output_bias=True, activation="swish", positions="marian")
+    cfg = tiny(dec_layers=1, dec_dim=16, dec_ffn=32, dec_heads=2, output_bias=True,
+               activation="swish", positions="marian")
+    rng = random.Random(0)
+    sample = [([rng.randrange(4, 40) for _ in range(5)], [rng.randrange(4, 40) for _ in range(4)])
+              for _ in range(8)]
+    student = INITS[init].build(teacher.state_dict(), teacher.cfg, cfg, sample).state_dict()
+    assert torch.equal(student["output_bias.bias"], teacher.state_dict()["output_bias.bias"])
+    generated = Phase1Model(teacher.state_dict(), teacher.cfg, cfg).generator()
+    assert generated["output_bias.bias"].shape == (cfg.vocab_size,)

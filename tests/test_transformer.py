@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from conftest import tiny
+from conftest import OPUS_MT_LIKE, tiny
 from wd.decode.search import beam_search, translate
 from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer, count_parameters, sinusoidal_positions
@@ -17,9 +17,11 @@ def build(**over) -> Transformer:
 @pytest.mark.parametrize("over", [{}, {"pre_norm": True}, {"share_embeddings": True},
                                   {"tie_output": False, "dec_dim": 16, "dec_ffn": 24,
                                    "dec_heads": 2, "dec_layers": 1},
-                                  {"activation": "swish", "positions": "marian"}])
+                                  OPUS_MT_LIKE])
 def test_incremental_decoding_matches_full_forward(over, batch):
     model = build(**over)
+    if model.output_bias is not None:
+        torch.nn.init.normal_(model.output_bias.bias)
     src, tgt = batch
     full = model(src, tgt)
     decoder = IncrementalDecoder(model)

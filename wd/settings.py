@@ -31,6 +31,8 @@ class ModelConfig:
     # The sinusoidal position table: fairseq's frequencies 10000^(-i/(d/2-1)) or MarianMT's
     # 10000^(-2i/d), sines in the first half of the width and cosines in the second either way.
     positions: str = "fairseq"
+    # A bias on the output logits (MarianMT's final_logits_bias), tied output or not.
+    output_bias: bool = False
 
     def __post_init__(self) -> None:
         if self.enc_dim % self.enc_heads or self.dec_dim % self.dec_heads:
@@ -54,7 +56,7 @@ class ModelConfig:
 
 ACTIVATIONS = ("relu", "swish")
 POSITIONS = ("fairseq", "marian")
-LATER_FIELDS = {"activation": "relu", "positions": "fairseq"}
+LATER_FIELDS = {"activation": "relu", "positions": "fairseq", "output_bias": False}
 
 
 @dataclass(frozen=True)

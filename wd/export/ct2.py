@@ -100,6 +100,8 @@ def build_spec(model: Transformer, vocabulary: list[str]):
         _norm(decoder.layer_norm, model.dec_norm)
     output = model.tgt_embed.weight if model.output is None else model.output.weight
     decoder.projection.weight = _np(output)
+    if model.output_bias is not None:
+        decoder.projection.bias = _np(model.output_bias.bias)
 
     spec = specs.TransformerSpec(encoder, decoder)
     spec.config.layer_norm_epsilon = model.decoder[0].ffn_sub.norm.eps

@@ -79,19 +79,21 @@ def hf_model(model: Transformer, max_positions: int = MAX_POSITIONS):
 
 
 def hf_state_dict(model: Transformer, max_positions: int) -> dict[str, Tensor]:
-    """Our parameters under BART-family names; position tables; a zero output bias."""
+    """Our parameters under BART-family names; position tables; the output bias (zero for a
+    model without one)."""
     cfg, ours = model.cfg, model.state_dict()
     out = {"model.encoder.embed_tokens.weight": ours["src_embed.weight"],
            "model.decoder.embed_tokens.weight": ours["tgt_embed.weight"],
            "model.shared.weight": ours["src_embed.weight"],
            "lm_head.weight": ours["tgt_embed.weight" if cfg.tie_output else "output.weight"],
-           "final_logits_bias": torch.zeros(1, cfg.vocab_size)}
+           "final_logits_bias": (torch.zeros(cfg.vocab_size) if model.output_bias is None
+                                 else ours["output_bias.bias"]).reshape(1, -1)}
     for side, dim in (("encoder", cfg.enc_dim), ("decoder", cfg.dec_dim)):
         out[f"model.{side}.embed_positions.weight"] = sinusoidal_positions(
             max_positions, dim, layout=cfg.positions)
     for name, tensor in ours.items():
         place = parse(name)
-        if place.kind not in ("embedding", "output"):  # those are set above
+        if place.kind not in ("embedding", "output", "output_bias"):  # those are set above
             out[place.hf()] = tensor
     return {k: v.detach().clone().contiguous() for k, v in out.items()}
 

@@ -165,7 +165,8 @@ class IncrementalDecoder:
         self.embedding = model.tgt_embed.weight.detach()
         self.scale = math.sqrt(cfg.dec_dim)
         out = self.embedding if model.output is None else model.output.weight.detach()
-        self.output = PackedLinear(out.float(), None, int8)
+        bias = None if model.output_bias is None else model.output_bias.bias.detach().float()
+        self.output = PackedLinear(out.float(), bias, int8)
         self.heads, self.head_dim = cfg.dec_heads, cfg.dec_dim // cfg.dec_heads
         self.positions = torch.zeros(0, cfg.dec_dim)
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 STACKS = {"encoder": "enc", "decoder": "dec"}  # a layer stack's name -> its side
 # Modules outside the layer stacks -> (side, kind).
 TOP_LEVEL = {"src_embed": ("enc", "embedding"), "tgt_embed": ("dec", "embedding"),
-             "enc_norm": ("enc", "norm"), "dec_norm": ("dec", "norm"), "output": ("dec", "output")}
+             "enc_norm": ("enc", "norm"), "dec_norm": ("dec", "norm"), "output": ("dec", "output"),
+             "output_bias": ("dec", "output_bias")}
 # (block, module) inside a layer -> the kind of tensor it holds.
 LAYER_MODULES = {**{(attn, proj): "attention" for attn in ("self_attn", "cross_attn")
                     for proj in ("q", "k", "v", "out")},
@@ -34,7 +35,8 @@ HF_LAYER_MODULES = {("self_attn", "q"): "self_attn.q_proj", ("self_attn", "k"): 
                     ("ffn", "fc2"): "fc2"}
 HF_TOP_LEVEL = {"src_embed": "model.encoder.embed_tokens",
                 "tgt_embed": "model.decoder.embed_tokens", "enc_norm": "model.encoder.layer_norm",
-                "dec_norm": "model.decoder.layer_norm", "output": "lm_head"}
+                "dec_norm": "model.decoder.layer_norm", "output": "lm_head",
+                "output_bias": "final_logits_bias"}
 
 _LAYER = re.compile(r"(?P<stack>encoder|decoder)\.(?P<layer>\d+)"
                     r"(?:\.(?P<block>self_attn|cross_attn|ffn)"
@@ -60,8 +62,8 @@ class Name:
 
     @property
     def kind(self) -> str | None:
-        """embedding, output, norm, attention (q, k, v, out) or ffn (fc1, fc2); None for a
-        layer or a block."""
+        """embedding, output, output_bias, norm, attention (q, k, v, out) or ffn (fc1, fc2);
+        None for a layer or a block."""
         if self.layer is None:
             return TOP_LEVEL[self.module][1]
         return LAYER_MODULES.get((self.block, self.module))
@@ -74,6 +76,8 @@ class Name:
 
     def hf(self) -> str:
         """The name of this parameter in transformers' BART family (MarianMT, Pegasus)."""
+        if self.kind == "output_bias":  # a (1, vocab) buffer there
+            return HF_TOP_LEVEL[self.module]
         if self.layer is None:
             return f"{HF_TOP_LEVEL[self.module]}.{self.tensor}"
         module = HF_LAYER_MODULES[self.block, self.module]

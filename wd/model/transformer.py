@@ -140,6 +140,15 @@ class DecoderLayer(nn.Module):
         return self.ffn_sub(x, self.ffn(self.ffn_sub.pre(x)))
 
 
+class OutputBias(nn.Module):
+    """The bias of the output logits (``output_bias.bias``), apart from the output matrix so
+    that a tied output can have one too."""
+
+    def __init__(self, vocab_size: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+
+
 class Transformer(nn.Module):
     """Encoder-decoder with sinusoidal positions and (optionally tied) embeddings."""
 
@@ -154,6 +163,7 @@ class Transformer(nn.Module):
         self.enc_norm = nn.LayerNorm(cfg.enc_dim) if cfg.pre_norm else None
         self.dec_norm = nn.LayerNorm(cfg.dec_dim) if cfg.pre_norm else None
         self.output = None if cfg.tie_output else nn.Linear(cfg.dec_dim, cfg.vocab_size, bias=False)
+        self.output_bias = OutputBias(cfg.vocab_size) if cfg.output_bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -193,7 +203,7 @@ class Transformer(nn.Module):
         if self.dec_norm is not None:
             x = self.dec_norm(x)
         weight = self.tgt_embed.weight if self.output is None else self.output.weight
-        return F.linear(x, weight)
+        return F.linear(x, weight, None if self.output_bias is None else self.output_bias.bias)
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher-forced logits ``(batch, tgt_len, vocab)``."""

@@ -22,7 +22,7 @@ def embedding_student(teacher_state: dict[str, Tensor], teacher_cfg: ModelConfig
     check_compatible(teacher_cfg, student_cfg)
     student = Transformer(student_cfg)
     for name, param in student.named_parameters():
-        if parse(name).kind in ("embedding", "output"):
+        if parse(name).kind in ("embedding", "output", "output_bias"):
             source = teacher_sources(name, teacher_cfg, student_cfg)[-1]
             param.copy_(cut(teacher_state[source], param.shape))
     return student

@@ -58,6 +58,8 @@ def axes(name: str) -> tuple[str, ...]:
     side, model = place.side, f"{place.side}_model"
     if place.kind in ("embedding", "output"):
         return ("vocab", model)
+    if place.kind == "output_bias":
+        return ("vocab",)
     if place.kind == "norm":
         return (model,)
     if place.module == "fc1":
