@@ -123,6 +123,7 @@ def test_paper_configs_plan(name, tmp_path):
     ("logging.tensorboard", "tensorboard", [False], True),
     ("evaluation.ctranslate2", "ctranslate2", [False, "auto"], True),  # auto: where installed
     ("kd.engine", "ctranslate2", ["ours", "auto"], "ctranslate2"),
+    ("evaluation.engine", "ctranslate2", ["ours", "auto"], "ctranslate2"),
 ])
 def test_a_feature_whose_package_is_missing_is_refused_at_start_up(key, package, off, on,
                                                                    monkeypatch):

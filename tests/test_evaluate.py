@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from conftest import tiny
-from wd.data.bpe import encode_file, load_bpe
+from wd.data.batching import pieces_to_ids
+from wd.data.bpe import encode_file, ids_to_text, load_bpe
+from wd.decode.ct2 import Ct2Translator
 from wd.evaluate import evaluate
-from wd.io import write_lines
+from wd.io import read_lines, write_lines
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
-from wd.train.checkpoint import save_model
+from wd.train.checkpoint import load_model, save_model
 
 
 def test_timed_passes_interleave_the_systems_and_report_every_time():
@@ -85,3 +87,17 @@ def test_one_job_times_every_system_on_a_fixed_sample(tested, toy_bpe):
     sample = evaluate.timed_sample(1000, 4)
     assert sample == evaluate.timed_sample(1000, 4) == sorted(sample) and len(set(sample)) == 4
     assert evaluate.timed_sample(6, 0) == evaluate.timed_sample(6, 9) == list(range(6))
+
+
+def test_the_evaluated_hypotheses_may_come_from_ctranslate2(tested, toy_bpe, tmp_path):
+    models, testsets = tested
+    out = evaluate.TestSet("first", *testsets["first"], tmp_path / "ct2.json")
+    evaluate.evaluate_system(models["s/m/0"], toy_bpe, [out], "en", SEARCH, torch.device("cpu"),
+                             engine="ctranslate2")
+    model, _ = load_model(models["s/m/0"])
+    sources = pieces_to_ids(load_bpe(toy_bpe), read_lines(testsets["first"][0]))
+    theirs = Ct2Translator(model, tmp_path / "m", "float32", torch.device("cpu"), 1).translate(
+        sources, SEARCH)
+    assert json.loads(out.output.read_text())["eval_engine"] == "ctranslate2"
+    assert out.output.with_suffix(".hyp").read_text().splitlines() == ids_to_text(
+        load_bpe(toy_bpe), theirs, "en")

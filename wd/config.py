@@ -131,7 +131,8 @@ def _check_semantics(config: dict) -> None:
 # Config keys that need an optional package at a value: (key path, value, package, extra).
 OPTIONAL_PACKAGES = [(("logging", "tensorboard"), True, "tensorboard", "tensorboard"),
                      (("evaluation", "ctranslate2"), True, "ctranslate2", "bench"),
-                     (("kd", "engine"), "ctranslate2", "ctranslate2", "bench")]
+                     (("kd", "engine"), "ctranslate2", "ctranslate2", "bench"),
+                     (("evaluation", "engine"), "ctranslate2", "ctranslate2", "bench")]
 
 
 def train_sections(config: dict) -> dict[str, dict]:

@@ -12,4 +12,5 @@ with step(snakemake) as device:
     evaluate_system(inp.model, bpe_model=inp.bpe, testsets=testsets, tgt_lang=p.tgt_lang,
                     search=search_settings(p.search), device=device,
                     bleu_variants=p.bleu_variants,
-                    ct2_types=compute_types(p.search["ctranslate2"], device))
+                    ct2_types=compute_types(p.search["ctranslate2"], device),
+                    engine=p.search["engine"])

@@ -29,15 +29,15 @@ class EngineMismatch(RuntimeError):
     """CTranslate2's hypotheses differ from ours on more of the checked sentences than allowed."""
 
 
-def resolve(engine: str, device: torch.device) -> str:
-    """``ours`` or ``ctranslate2`` for the config value: ``auto`` is CTranslate2 where it is
-    installed and can run on ``device``."""
+def resolve(engine: str, device: torch.device, key: str = "kd.engine") -> str:
+    """``ours`` or ``ctranslate2`` for the value of config ``key``: ``auto`` is CTranslate2
+    where it is installed and can run on ``device``."""
     if engine not in ENGINES:
-        raise ValueError(f"config key kd.engine: {engine!r} is not one of {', '.join(ENGINES)}")
+        raise ValueError(f"config key {key}: {engine!r} is not one of {', '.join(ENGINES)}")
     if engine == "auto":
         return "ctranslate2" if ct2.usable(device) else "ours"
     if engine == "ctranslate2" and not ct2.usable(device):
-        raise ImportError(f"config key kd.engine is ctranslate2 but CTranslate2 cannot run on "
+        raise ImportError(f"config key {key} is ctranslate2 but CTranslate2 cannot run on "
                           f"{device.type}: pip install 'wd[bench]' (a build with CUDA for a GPU), "
                           "or set it to ours or auto")
     return engine

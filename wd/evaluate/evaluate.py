@@ -29,6 +29,7 @@ import torch
 from wd.data.batching import pieces_to_ids
 from wd.data.bpe import ids_to_text, load_bpe
 from wd.decode.ct2 import Ct2Translator
+from wd.decode.engines import resolve
 from wd.decode.search import translate
 from wd.evaluate.metrics import read_references, score
 from wd.io import read_lines, write_json, write_lines
@@ -100,33 +101,50 @@ class TestSet:
 
 def evaluate_system(model_path: Path, bpe_model: Path, testsets: Sequence[TestSet],
                     tgt_lang: str, search: SearchSettings, device: torch.device,
-                    bleu_variants: Sequence[str] = (), ct2_types: Sequence[str] = ()) -> None:
+                    bleu_variants: Sequence[str] = (), ct2_types: Sequence[str] = (),
+                    engine: str = "ours") -> None:
     """Decode each test set with one system and score it: BLEU and chrF against all its
-    references and each of ``bleu_variants``; on the first (primary) test set with
-    ``ct2_types`` also CTranslate2's BLEU (``<engine>_bleu``) and the share of its hypotheses
-    equal to ours (``<engine>_same_output``). Speeds come from :func:`time_systems`."""
+    references and each of ``bleu_variants``, the hypotheses from ``engine`` (``ours``,
+    ``ctranslate2`` or ``auto``, resolved as :func:`wd.decode.engines.resolve` does it); on the
+    first (primary) test set with ``ct2_types`` also CTranslate2's BLEU (``<engine>_bleu``) and
+    the share of its hypotheses equal to ours (``<engine>_same_output``). Speeds come from
+    :func:`time_systems`."""
     sp = load_bpe(bpe_model)
     model, meta = load_model(model_path, device)
+    name = resolve(engine, device, "evaluation.engine")
     for number, testset in enumerate(testsets):
         sources = pieces_to_ids(sp, read_lines(testset.src_pieces))
         refs = read_references(testset.references)
-        ours = translate(model, sources, s=search, device=device)
-        text = ids_to_text(sp, ours, tgt_lang)
+        hyps = _decode(model, sources, search, device, name)
+        text = ids_to_text(sp, hyps, tgt_lang)
         result = {**score(text, refs, bleu_variants), **meta,
-                  **_decoding(sources, ours, search, device)}
+                  **_decoding(sources, hyps, search, device), "eval_engine": name}
         log.info("%s on %s: BLEU %.2f chrF %.2f", model_path, testset.name, result["bleu"],
                  result["chrf"])
         with tempfile.TemporaryDirectory() as workdir:
             engines = ct2_runners({"": model}, search, device, ct2_types if number == 0 else (),
                                   Path(workdir))
-            for (_, engine), run in engines.items():
-                hyps = run(sources)
-                same = sum(a == b for a, b in zip(hyps, ours)) / len(ours)
-                bleu = score(ids_to_text(sp, hyps, tgt_lang), refs)["bleu"]
-                result |= {f"{engine}_bleu": bleu, f"{engine}_same_output": same}
-                log.info("%s in %s: BLEU %.2f, %.1f%% of hypotheses equal to ours", engine,
+            ours = hyps if name == "ours" or not engines else _decode(model, sources, search,
+                                                                           device, "ours")
+            for (_, kind), run in engines.items():
+                theirs = run(sources)
+                same = sum(a == b for a, b in zip(theirs, ours)) / len(ours)
+                bleu = score(ids_to_text(sp, theirs, tgt_lang), refs)["bleu"]
+                result |= {f"{kind}_bleu": bleu, f"{kind}_same_output": same}
+                log.info("%s in %s: BLEU %.2f, %.1f%% of hypotheses equal to ours", kind,
                          testset.name, bleu, 100 * same)
         _write(testset.output, text, result)
+
+
+def _decode(model: Transformer, sources: list[list[int]], search: SearchSettings,
+            device: torch.device, engine: str) -> list[list[int]]:
+    """Hypotheses of ``sources`` from our decoder or CTranslate2 (int8 weights where the
+    search is int8, as with ours)."""
+    if engine == "ours":
+        return translate(model, sources, s=search, device=device)
+    with tempfile.TemporaryDirectory() as workdir:
+        return Ct2Translator(model, Path(workdir), "int8" if search.int8 else "float32", device,
+                             torch.get_num_threads()).translate(sources, search)
 
 
 def timed_sample(count: int, wanted: int) -> list[int]:
