@@ -39,9 +39,9 @@ def test_adding_a_method_to_a_finished_run_decodes_only_that_method(micro_run):
     assert run.returncode == 0, run.stderr[-3000:]
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout.split("Job stats:")[1], re.M))
     # The tables, plots and packages read every system's row: they are remade (seconds each).
+    assert int(stats.pop("total")) == sum(map(int, stats.values()))
     assert stats == {"train_student": "2", "evaluate_system": "2", "time_systems": "1",
-                     "report": "1", "plots": "1", "package": str(len(METHODS) + 2), "all": "1",
-                     "total": str(9 + len(METHODS) + 2)}
+                     "report": "1", "plots": "1", "package": str(len(METHODS) + 2), "all": "1"}
     evaluated = re.findall(r"rule evaluate_system:\n(?:\s+input: .*\n)\s+output: (.*)",
                            run.stdout)
     assert len(evaluated) == 2 and all("/eval/tiny1/embed_kd/seed" in out for out in evaluated)
