@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from wd.decode.search import length_sorted_batches, max_output_lengths
+from wd.decode.search import in_input_order, length_sorted_batches, max_output_lengths
 from wd.export.ct2 import SPECIAL, ct2_module, export_model, vocabulary
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
@@ -88,11 +88,7 @@ class Ct2Translator:
 
     def translate(self, sources: list[list[int]], s: SearchSettings) -> list[list[int]]:
         """Each source's best hypothesis (token ids without EOS), in input order."""
-        out: list[list[int]] = [[] for _ in sources]
-        for idx, hyps in self.translate_batches(sources, s):
-            for i, hyp in zip(idx, hyps):
-                out[i] = hyp
-        return out
+        return in_input_order(len(sources), self.translate_batches(sources, s))
 
 
 def output_limit(batch: list[list[int]], s: SearchSettings) -> int:

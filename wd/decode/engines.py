@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from wd.decode import ct2
-from wd.decode.search import translate, translate_batches
+from wd.decode.search import in_input_order, translate, translate_batches
 from wd.model.transformer import Transformer
 from wd.settings import EngineSettings, SearchSettings
 
@@ -60,6 +60,13 @@ def batch_decoder(engine: str, model: Transformer, s: SearchSettings,
         yield lambda sources, skip: translator.translate_batches(sources, s, skip)
 
 
+def translate_with(engine: str, model: Transformer, sources: list[list[int]],
+                   s: SearchSettings, device: torch.device) -> list[list[int]]:
+    """Each source's best hypothesis from the resolved ``engine``, in input order."""
+    with batch_decoder(engine, model, s, device) as batches:
+        return in_input_order(len(sources), batches(sources, frozenset()))
+
+
 def check(model: Transformer, sources: list[list[int]], outputs: dict[int, str],
           to_text: Callable[[list[list[int]]], list[str]], s: SearchSettings,
           settings: EngineSettings, device: torch.device, what: str) -> dict:
@@ -69,9 +76,9 @@ def check(model: Transformer, sources: list[list[int]], outputs: dict[int, str],
     ``settings.min_identical``."""
     sample = sorted(random.Random(CHECK_SEED).sample(range(len(sources)),
                                                      min(settings.check_sentences, len(sources))))
-    ours = to_text(translate(model, [sources[i] for i in sample], s, device))
     if not sample:
         return {"engine": "ctranslate2", "checked": 0, "identical": None}
+    ours = to_text(translate(model, [sources[i] for i in sample], s, device))
     share = sum(text == outputs[i] for text, i in zip(ours, sample)) / len(sample)
     if share < settings.min_identical:
         raise EngineMismatch(

@@ -214,8 +214,13 @@ def translate(model: Transformer, sources: list[list[int]], s: SearchSettings,
               device: torch.device, nbest: int = 0) -> list:
     """Translate token-id sources in length-sorted batches; output in input order: each
     sentence's best hypothesis, or with ``nbest`` its n best with scores."""
-    out: list = [[] for _ in sources]
-    for idx, hyps in translate_batches(model, sources, s, device, nbest=nbest):
+    return in_input_order(len(sources), translate_batches(model, sources, s, device, nbest=nbest))
+
+
+def in_input_order(count: int, batches: Iterator[tuple[list[int], list]]) -> list:
+    """The hypotheses of ``(indices, hypotheses)`` batches put back in input order."""
+    out: list = [[] for _ in range(count)]
+    for idx, hyps in batches:
         for i, hyp in zip(idx, hyps):
             out[i] = hyp
     return out

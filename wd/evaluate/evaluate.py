@@ -29,7 +29,7 @@ import torch
 from wd.data.batching import pieces_to_ids
 from wd.data.bpe import ids_to_text, load_bpe
 from wd.decode.ct2 import Ct2Translator
-from wd.decode.engines import resolve
+from wd.decode.engines import resolve, translate_with
 from wd.decode.search import translate
 from wd.evaluate.metrics import read_references, score
 from wd.io import read_lines, write_json, write_lines
@@ -115,7 +115,7 @@ def evaluate_system(model_path: Path, bpe_model: Path, testsets: Sequence[TestSe
     for number, testset in enumerate(testsets):
         sources = pieces_to_ids(sp, read_lines(testset.src_pieces))
         refs = read_references(testset.references)
-        hyps = _decode(model, sources, search, device, name)
+        hyps = translate_with(name, model, sources, search, device)
         text = ids_to_text(sp, hyps, tgt_lang)
         result = {**score(text, refs, bleu_variants), **meta,
                   **_decoding(sources, hyps, search, device), "eval_engine": name}
@@ -124,8 +124,8 @@ def evaluate_system(model_path: Path, bpe_model: Path, testsets: Sequence[TestSe
         with tempfile.TemporaryDirectory() as workdir:
             engines = ct2_runners({"": model}, search, device, ct2_types if number == 0 else (),
                                   Path(workdir))
-            ours = hyps if name == "ours" or not engines else _decode(model, sources, search,
-                                                                           device, "ours")
+            ours = hyps if name == "ours" or not engines else translate(model, sources, search,
+                                                                             device)
             for (_, kind), run in engines.items():
                 theirs = run(sources)
                 same = sum(a == b for a, b in zip(theirs, ours)) / len(ours)
@@ -134,17 +134,6 @@ def evaluate_system(model_path: Path, bpe_model: Path, testsets: Sequence[TestSe
                 log.info("%s in %s: BLEU %.2f, %.1f%% of hypotheses equal to ours", kind,
                          testset.name, bleu, 100 * same)
         _write(testset.output, text, result)
-
-
-def _decode(model: Transformer, sources: list[list[int]], search: SearchSettings,
-            device: torch.device, engine: str) -> list[list[int]]:
-    """Hypotheses of ``sources`` from our decoder or CTranslate2 (int8 weights where the
-    search is int8, as with ours)."""
-    if engine == "ours":
-        return translate(model, sources, s=search, device=device)
-    with tempfile.TemporaryDirectory() as workdir:
-        return Ct2Translator(model, Path(workdir), "int8" if search.int8 else "float32", device,
-                             torch.get_num_threads()).translate(sources, search)
 
 
 def timed_sample(count: int, wanted: int) -> list[int]:
