@@ -26,9 +26,8 @@ COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "
            "p_vs_cutoff", "params", "sents_per_sec", "tokens_per_sec", "speedup",
            "speedup_tokens", "train_steps", "best_step", "stopped_by", "valid_bleu",
            "valid_loss_last_drop", "train_seconds", "kd_engine", "kd_identical", "eval_engine",
-           "device",
-           "beam", "batch_size", "threads",
-           "bleu_signature", "chrf_signature", "generator_params", "schema_version"]
+           "device", "beam", "batch_size", "threads", "bleu_signature", "chrf_signature",
+           "generator_params", "schema_version"]
 # Integer columns some rows lack (WD's generator; best_step, from the checkpoint's meta, before
 # early stopping existed): Int64, empty there.
 INT_COLUMNS = ["best_step", "generator_params"]

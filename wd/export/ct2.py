@@ -83,8 +83,7 @@ def build_spec(model: Transformer, vocabulary: list[str]):
     cfg = model.cfg
     if len(vocabulary) != cfg.vocab_size:
         raise ValueError(f"vocabulary has {len(vocabulary)} entries, the model {cfg.vocab_size}")
-    activation = ct2_module().specs.Activation.SWISH if cfg.activation == "swish" else \
-        ct2_module().specs.Activation.RELU
+    activation = specs.Activation.SWISH if cfg.activation == "swish" else specs.Activation.RELU
     encoder = specs.TransformerEncoderSpec(cfg.enc_layers, cfg.enc_heads, pre_norm=cfg.pre_norm,
                                            activation=activation)
     decoder = specs.TransformerDecoderSpec(cfg.dec_layers, cfg.dec_heads, pre_norm=cfg.pre_norm,
