@@ -72,7 +72,8 @@ def test_the_card_gives_the_ctranslate2_speeds_where_they_were_measured(tmp_path
 def test_the_card_names_the_decoder_of_the_kd_data(tmp_path, toy_bpe, kd, note):
     _, path = make_package(tmp_path, toy_bpe, row=ROW | kd)
     card = (path / "README.md").read_text()
-    assert f"; trained on both concatenated{note} A Transformer" in card
+    assert (f"; trained on the original bitext and the KD data, concatenated{note} A "
+            "Transformer") in card
 
 
 def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, toy_bpe,

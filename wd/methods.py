@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 TRAIN_DATA = {"bitext": "the original bitext",
               "kd": "the KD data (the teacher's translations of the training sources)",
-              "bitext+kd": "both concatenated"}
+              "bitext+kd": "the original bitext and the KD data, concatenated"}
 # How a WD Phase-1 generator's projections start (wd.model.generator.STARTS), as run names say it.
 PHASE1_STARTS = {"random": "", "cutoff": "_cutinit", "select": "_selectinit"}
 PARTS = ("encoder", "decoder", "attention", "ffn")
