@@ -6,6 +6,7 @@ from conftest import OPUS_MT_LIKE, peaked, sources
 from wd.decode import ct2 as ct2_decode
 from wd.decode.search import length_sorted_batches, max_output_lengths, translate
 from wd.settings import SearchSettings
+from wd.vocab import EOS_ID
 
 pytest.importorskip("ctranslate2")
 
@@ -62,3 +63,19 @@ def test_the_config_switch(monkeypatch):
     assert ct2_decode.compute_types("auto", cpu) == ()
     with pytest.raises(ImportError, match="cannot run on cpu: pip install"):
         ct2_decode.compute_types(True, cpu)
+
+
+def test_each_sentence_keeps_its_own_source_relative_length_limit(tmp_path):
+    """Outputs that run to the limit (a logits bias that rules EOS out) end at each sentence's
+    own limit, not at that of the batch's longest source."""
+    model, src = peaked(output_bias=True), [[5] * n for n in (2, 3, 3, 6, 9)]
+    with torch.no_grad():
+        model.output_bias.bias[EOS_ID] = -1e4
+    search = SearchSettings(beam=2, max_len_a=1.5, max_len_b=2, batch_size=5)
+    theirs = ct2_decode.Ct2Translator(model, tmp_path / "m", "float32", torch.device("cpu"),
+                                      1).translate(src, search)
+    ours = translate(model, src, search, torch.device("cpu"))
+    limits = [int(1.5 * (n + 1) + 2) - 1 for n in (2, 3, 3, 6, 9)]  # EOS step excluded
+    assert [len(h) for h in theirs] == limits
+    assert [len(h) for h in ours] == limits
+    assert [len(run) for run in ct2_decode.equal_limit_runs(src, search)] == [1, 2, 1, 1]

@@ -64,6 +64,10 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     # ctranslate2 is installed with the tests, and micro.yaml sets evaluation.ctranslate2: auto.
     assert table.loc[0, "ct2_speedup"] == 1.0 and (table.ct2_int8_sents_per_sec > 0).all()
     assert table.ct2_bleu.between(0, 100).all() and table.ct2_int8_bleu.between(0, 100).all()
+    # micro.yaml decodes the KD data with CTranslate2: the rows trained on it say so.
+    on_kd = table.train_data.str.contains("kd")
+    assert (table.kd_engine[on_kd] == "ctranslate2").all() and table.kd_engine[~on_kd].isna().all()
+    assert table.kd_identical[on_kd].between(0, 1).all() and (table.eval_engine == "ours").all()
     assert (table.params[1:] < table.params[0]).all()
     students = table[(table.student == "tiny1") & (table.seed == 1)].set_index("method")
     # Equal budgets; the Phase-1-only ablation has only the Phase-1 share of it.

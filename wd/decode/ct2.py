@@ -1,11 +1,12 @@
 """Decoding with CTranslate2 on our exported weights (:mod:`wd.export.ct2`): the deployment engine
 whose speed the evaluation reports beside ours.
 
-Both engines do the same work: the same length-sorted batches, beam, length penalty and minimum
-length as :mod:`wd.decode.search`, and the ids our search never emits (BOS, padding) suppressed. One
-difference: CTranslate2 takes one length limit per batch, so every sentence of a batch gets the
-limit of its longest source (ours: each its own), which only matters for outputs that run to
-the limit.
+Both engines do the same work: the same length-sorted batches, beam, length penalty, minimum
+length and length limit as :mod:`wd.decode.search`, and the ids our search never emits (BOS,
+padding) suppressed. CTranslate2 takes one length limit per call, so a batch whose sentences have
+different limits is decoded in runs of equal limit. One difference remains, for outputs that run
+to the limit: ours forces and scores EOS at the last step, CTranslate2 stops without it, so the
+two may rank such hypotheses differently.
 """
 
 from __future__ import annotations
@@ -78,17 +79,32 @@ class Ct2Translator:
         for idx in length_sorted_batches(sources, s.batch_size):
             if skip.issuperset(idx):
                 continue
-            batch = [sources[i] for i in idx]
-            results = self.translator.translate_batch(
-                [[self.vocab[t] for t in src] for src in batch], beam_size=s.beam,
-                length_penalty=s.lenpen, max_decoding_length=output_limit(batch, s),
-                min_decoding_length=s.min_len, suppress_sequences=SUPPRESSED,
-                max_batch_size=len(batch))
-            yield idx, [[self.ids[t] for t in result.hypotheses[0]] for result in results]
+            hyps: list[list[int]] = []
+            for run in equal_limit_runs([sources[i] for i in idx], s):
+                results = self.translator.translate_batch(
+                    [[self.vocab[t] for t in src] for src in run], beam_size=s.beam,
+                    length_penalty=s.lenpen, max_decoding_length=output_limit(run, s),
+                    min_decoding_length=s.min_len, suppress_sequences=SUPPRESSED,
+                    max_batch_size=len(run))
+                hyps += [[self.ids[t] for t in result.hypotheses[0]] for result in results]
+            yield idx, hyps
 
     def translate(self, sources: list[list[int]], s: SearchSettings) -> list[list[int]]:
         """Each source's best hypothesis (token ids without EOS), in input order."""
         return in_input_order(len(sources), self.translate_batches(sources, s))
+
+
+def equal_limit_runs(batch: list[list[int]], s: SearchSettings) -> list[list[list[int]]]:
+    """A length-sorted batch cut where the output limit changes: CTranslate2 takes one limit per
+    call, ours is each sentence's own (a source-relative limit differs within a batch; a
+    length-sorted batch of a large corpus mostly has one or two source lengths)."""
+    runs: list[list[list[int]]] = []
+    for src in batch:
+        if runs and output_limit([src], s) == output_limit(runs[-1][:1], s):
+            runs[-1].append(src)
+        else:
+            runs.append([src])
+    return runs
 
 
 def output_limit(batch: list[list[int]], s: SearchSettings) -> int:
