@@ -78,4 +78,4 @@ def test_each_sentence_keeps_its_own_source_relative_length_limit(tmp_path):
     limits = [int(1.5 * (n + 1) + 2) - 1 for n in (2, 3, 3, 6, 9)]  # EOS step excluded
     assert [len(h) for h in theirs] == limits
     assert [len(h) for h in ours] == limits
-    assert [len(run) for run in ct2_decode.equal_limit_runs(src, search)] == [1, 2, 1, 1]
+    assert ct2_decode.equal_limit_runs([0, 1, 2, 3, 4], src, search) == [[0], [1, 2], [3], [4]]

@@ -3,10 +3,11 @@ whose speed the evaluation reports beside ours.
 
 Both engines do the same work: the same length-sorted batches, beam, length penalty, minimum
 length and length limit as :mod:`wd.decode.search`, and the ids our search never emits (BOS,
-padding) suppressed. CTranslate2 takes one length limit per call, so a batch whose sentences have
-different limits is decoded in runs of equal limit. One difference remains, for outputs that run
-to the limit: ours forces and scores EOS at the last step, CTranslate2 stops without it, so the
-two may rank such hypotheses differently.
+padding) suppressed. CTranslate2 takes one length limit per call: a batch is decoded at the limit
+of its longest source, and the sentences whose output ran past their own limit are decoded again
+in runs of equal limit. One difference remains, for outputs that run to the limit: ours forces and
+scores EOS at the last step, CTranslate2 stops without it, so the two may rank such hypotheses
+differently.
 """
 
 from __future__ import annotations
@@ -79,31 +80,42 @@ class Ct2Translator:
         for idx in length_sorted_batches(sources, s.batch_size):
             if skip.issuperset(idx):
                 continue
-            hyps: list[list[int]] = []
-            for run in equal_limit_runs([sources[i] for i in idx], s):
-                results = self.translator.translate_batch(
-                    [[self.vocab[t] for t in src] for src in run], beam_size=s.beam,
-                    length_penalty=s.lenpen, max_decoding_length=output_limit(run, s),
-                    min_decoding_length=s.min_len, suppress_sequences=SUPPRESSED,
-                    max_batch_size=len(run))
-                hyps += [[self.ids[t] for t in result.hypotheses[0]] for result in results]
+            batch = [sources[i] for i in idx]
+            hyps = self._decode(batch, s)
+            # One limit per call, that of the longest source: the sentences that ran past their
+            # own limit are decoded again in runs of equal limit (ours: each its own).
+            over = [j for j, src in enumerate(batch) if len(hyps[j]) > output_limit([src], s)]
+            for run in equal_limit_runs(over, [batch[j] for j in over], s):
+                for j, hyp in zip(run, self._decode([batch[j] for j in run], s)):
+                    hyps[j] = hyp
             yield idx, hyps
+
+    def _decode(self, batch: list[list[int]], s: SearchSettings) -> list[list[int]]:
+        """One CTranslate2 call, at the output limit of the batch's longest source."""
+        results = self.translator.translate_batch(
+            [[self.vocab[t] for t in src] for src in batch], beam_size=s.beam,
+            length_penalty=s.lenpen, max_decoding_length=output_limit(batch, s),
+            min_decoding_length=s.min_len, suppress_sequences=SUPPRESSED,
+            max_batch_size=len(batch))
+        return [[self.ids[t] for t in result.hypotheses[0]] for result in results]
 
     def translate(self, sources: list[list[int]], s: SearchSettings) -> list[list[int]]:
         """Each source's best hypothesis (token ids without EOS), in input order."""
         return in_input_order(len(sources), self.translate_batches(sources, s))
 
 
-def equal_limit_runs(batch: list[list[int]], s: SearchSettings) -> list[list[list[int]]]:
-    """A length-sorted batch cut where the output limit changes: CTranslate2 takes one limit per
-    call, ours is each sentence's own (a source-relative limit differs within a batch; a
-    length-sorted batch of a large corpus mostly has one or two source lengths)."""
-    runs: list[list[list[int]]] = []
-    for src in batch:
-        if runs and output_limit([src], s) == output_limit(runs[-1][:1], s):
-            runs[-1].append(src)
+def equal_limit_runs(positions: list[int], sources: list[list[int]], s: SearchSettings
+                     ) -> list[list[int]]:
+    """``positions`` (of length-sorted ``sources``) cut where the output limit changes."""
+    runs: list[list[int]] = []
+    last = None
+    for position, src in zip(positions, sources):
+        limit = output_limit([src], s)
+        if runs and limit == last:
+            runs[-1].append(position)
         else:
-            runs.append([src])
+            runs.append([position])
+        last = limit
     return runs
 
 
