@@ -64,7 +64,7 @@ def test_the_card_gives_the_ctranslate2_speeds_where_they_were_measured(tmp_path
 
 @pytest.mark.parametrize(("kd", "note"), [
     ({}, "."),  # a row without KD data
-    ({"kd_engine": "ours", "kd_identical": float("nan")}, " (KD data decoded by ours)."),
+    ({"kd_engine": "ours", "kd_identical": float("nan")}, " (KD data decoded by our decoder)."),
     ({"kd_engine": "ctranslate2", "kd_identical": 0.9975},
      " (KD data decoded by ctranslate2, identical to our decoder on 99.8% of the checked "
      "sentences)."),

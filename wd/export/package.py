@@ -79,7 +79,7 @@ def kd_note(row: dict) -> str:
         return ""
     check = "" if identical is None or identical != identical else (
         f", identical to our decoder on {identical:.1%} of the checked sentences")
-    return f" (KD data decoded by {engine}{check})"
+    return f" (KD data decoded by {'our decoder' if engine == 'ours' else engine}{check})"
 
 
 def model_card(config: dict, row: dict) -> str:
