@@ -23,6 +23,7 @@ import torch
 from wd.model.names import parse
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
+from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 ACTIVATIONS = {"relu": "relu", "swish": "swish", "silu": "swish"}  # transformers' -> ours
 
@@ -41,9 +42,10 @@ class VocabularyMap:
 
 def vocabulary_map(size: int, pad: int, eos: int, unk: int) -> VocabularyMap:
     """The reordering of MarianMT's ``size`` ids described in the module docstring."""
+    special = {PAD_ID: pad, UNK_ID: unk, BOS_ID: pad, EOS_ID: eos}  # ours -> MarianMT's
     others = [i for i in range(size) if i not in (pad, eos, unk)]
-    rows = [pad, unk, pad, eos, *others]
-    ours = {marian: our for our, marian in enumerate(rows) if our != 2}  # PAD stays PAD
+    rows = [special[i] for i in range(len(special))] + others
+    ours = {marian: our for our, marian in enumerate(rows) if our != BOS_ID}  # PAD stays PAD
     return VocabularyMap(rows, ours)
 
 
