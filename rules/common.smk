@@ -12,6 +12,7 @@ from wd.data.prepare import (
     reference_count,
 )
 from wd.plan import Plan
+from wd.pretrained import TOKENIZER_FILES, local_files
 
 for warning in rename_methods(config):
     print(warning, file=sys.stderr)
@@ -43,6 +44,8 @@ TEST_REFS = {
     for testset in TESTSETS
 }
 TEACHER = PLAN.teacher_model
+BPE = PLAN.bpe  # the tokenizer: bpe/spm.model, or a pretrained teacher's (wd.data.bpe)
+PRETRAINED = PLAN.pretrained  # teacher.pretrained, or None: the teacher is trained
 SEEDS = config["seeds"]
 phase1_dir, run_dir, model_path = PLAN.phase1_dir, PLAN.run_dir, PLAN.model_path
 

@@ -87,27 +87,47 @@ rule tokenize:
         "../workflow_scripts/tokenize.py"
 
 
-rule train_bpe:
-    input:
-        exp("data/tok/train.src"),
-        exp("data/tok/train.tgt"),
-    output:
-        exp("bpe/spm.model"),
-    log:
-        exp("logs/train_bpe.log"),
-    params:
-        vocab_size=config["bpe"]["vocab_size"],
-        seed=config["seed"],
-    script:
-        "../workflow_scripts/train_bpe.py"
+if PRETRAINED:
+
+    # A pretrained teacher's tokenizer reads raw text: no Moses steps, no BPE training. A model
+    # id is fetched from the hub where snakemake runs (localrule), as cluster nodes often have no
+    # network; a local directory's files are inputs, so that changing them reruns the import.
+    rule import_tokenizer:
+        input:
+            local_files(PRETRAINED),
+        output:
+            [exp("bpe/marian", name) for name in TOKENIZER_FILES],
+        log:
+            exp("logs/import_tokenizer.log"),
+        localrule: True
+        params:
+            source=PRETRAINED,
+        script:
+            "../workflow_scripts/import_tokenizer.py"
+
+else:
+
+    rule train_bpe:
+        input:
+            exp("data/tok/train.src"),
+            exp("data/tok/train.tgt"),
+        output:
+            BPE,
+        log:
+            exp("logs/train_bpe.log"),
+        params:
+            vocab_size=config["bpe"]["vocab_size"],
+            seed=config["seed"],
+        script:
+            "../workflow_scripts/train_bpe.py"
 
 
 rule apply_bpe:
     # One job per side (all splits): the two run together and end together, so the teacher (two
     # threads, top priority) starts next instead of a student slipping into a free core.
     input:
-        model=exp("bpe/spm.model"),
-        text=expand(exp("data/tok/{split}.{{side}}"), split=SPLITS),
+        model=BPE,
+        text=expand(exp("data/raw" if PRETRAINED else "data/tok", "{split}.{{side}}"), split=SPLITS),
     output:
         expand(exp("bpe/{split}.{{side}}"), split=SPLITS),
     log:

@@ -7,7 +7,7 @@
 rule evaluate_system:
     input:
         model=lambda wildcards: model_path(wildcards.student, wildcards.method, int(wildcards.seed)),
-        bpe=exp("bpe/spm.model"),
+        bpe=BPE,
         srcs=[exp(f"bpe/{testset}.src") for testset in TESTSETS],
         refs=ALL_TEST_REFS,  # every reference of each test set: signatures say nrefs:N
     output:
@@ -36,7 +36,7 @@ rule evaluate_system:
 rule time_systems:
     input:
         models=[model_path(*system) for system in SYSTEMS],
-        bpe=exp("bpe/spm.model"),
+        bpe=BPE,
         src=exp(f"bpe/{TESTSETS[0]}.src"),
     output:
         speeds=SPEEDS,
@@ -95,7 +95,7 @@ rule plots:
 rule package:
     input:
         model=lambda wildcards: model_path(*PACKAGE_SYSTEMS[wildcards.system]),
-        bpe=exp("bpe/spm.model"),
+        bpe=BPE,
         table=TABLES[0],  # the system's row goes into the model card
         teacher=TEACHER,  # its digest goes into config.json
     output:

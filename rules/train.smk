@@ -1,24 +1,44 @@
 # Teacher, sequence-level KD data, students (scratch, kd, cutoff) and weight distillation
 # (Phase 1 generator, then Phase 2 fine-tuning). All students of a shape get the same updates.
-rule train_teacher:
-    input:
-        **TEACHER_PLAN.inputs,
-    output:
-        model=TEACHER,
-        curve=exp("models/teacher/train_log.csv"),
-    log:
-        exp("logs/train/teacher.log"),
-    benchmark:
-        exp("benchmarks/train/teacher.tsv")
-    # The teacher and its KD data are the critical path: never let a student start first.
-    priority: 20
-    threads: config["threads"]["teacher"]
-    resources:
-        gpu=config["gpus"],
-    params:
-        job=TEACHER_PLAN.job,
-    script:
-        "../workflow_scripts/train.py"
+if PRETRAINED:
+
+    # The teacher is a pretrained MarianMT model, imported (wd.model.marian); where and why a
+    # local rule: as import_tokenizer.
+    rule import_teacher:
+        input:
+            local_files(PRETRAINED),
+        output:
+            model=TEACHER,
+            curve=exp("models/teacher/train_log.csv"),
+        log:
+            exp("logs/train/teacher.log"),
+        localrule: True
+        params:
+            source=PRETRAINED,
+        script:
+            "../workflow_scripts/import_teacher.py"
+
+else:
+
+    rule train_teacher:
+        input:
+            **TEACHER_PLAN.inputs,
+        output:
+            model=TEACHER,
+            curve=exp("models/teacher/train_log.csv"),
+        log:
+            exp("logs/train/teacher.log"),
+        benchmark:
+            exp("benchmarks/train/teacher.tsv")
+        # The teacher and its KD data are the critical path: never let a student start first.
+        priority: 20
+        threads: config["threads"]["teacher"]
+        resources:
+            gpu=config["gpus"],
+        params:
+            job=TEACHER_PLAN.job,
+        script:
+            "../workflow_scripts/train.py"
 
 
 # KD data in kd.shards contiguous shards, one decoding job each (parallel on a cluster), re-joined
@@ -51,7 +71,7 @@ rule kd_split:
 rule kd_translate:
     input:
         model=TEACHER,
-        bpe=exp("bpe/spm.model"),
+        bpe=BPE,
         src=exp("kd/shards/train.{shard}.src"),
     output:
         **KD_RECORDS,

@@ -107,7 +107,7 @@ BAD_VALUES = [
     ("student_train.stepz", 4, "student_train: Additional properties are not allowed ('stepz'"),
     # bad method names
     ("methods", ["kd", "wd_p2wu"], "methods.1: unknown method 'wd_p2wu'; expected one of"),
-    ("methods", ["teacher"], "methods.0: the teacher is always trained"),
+    ("methods", ["teacher"], "methods.0: the teacher is always evaluated"),
     ("methods", ["kd", "kd"], "methods: ['kd', 'kd'] has non-unique elements"),
     ("methods", [], "methods: [] should be non-empty"),
     # bad student names (they become directory names too)

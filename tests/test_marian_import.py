@@ -8,7 +8,8 @@ import torch
 
 from wd.decode.search import translate
 from wd.export.hf import hf_model
-from wd.model.marian import MarianImportError, import_marian
+from wd.model.marian import import_marian
+from wd.pretrained import PretrainedError
 from wd.settings import SearchSettings
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
@@ -111,14 +112,14 @@ def test_exporting_an_imported_teacher_gives_back_its_logits(tmp_path):
 
 
 def test_what_is_not_an_expressible_marian_model_is_refused_in_one_line(tmp_path):
-    with pytest.raises(MarianImportError, match=r"^config error at teacher.pretrained: \S+ is "
-                                                r"not a transformers model directory"):
+    with pytest.raises(PretrainedError, match=r"^config error at teacher.pretrained: \S+ has "
+                                              r"no config.json"):
         import_marian(tmp_path)
     bart = transformers.BartConfig(vocab_size=20, d_model=16, encoder_layers=1, decoder_layers=1,
                                    encoder_attention_heads=2, decoder_attention_heads=2,
                                    encoder_ffn_dim=16, decoder_ffn_dim=16)
     bart.save_pretrained(tmp_path / "bart")
-    with pytest.raises(MarianImportError, match="is a bart model, not MarianMT"):
+    with pytest.raises(PretrainedError, match="is a bart model, not MarianMT"):
         import_marian(tmp_path / "bart")
     for over, reason in [({"scale_embedding": False}, "scale_embedding is false"),
                          ({"activation_function": "gelu"}, "activation_function 'gelu'")]:
@@ -129,6 +130,6 @@ def test_what_is_not_an_expressible_marian_model_is_refused_in_one_line(tmp_path
                                            **{"activation_function": "swish",
                                               "scale_embedding": True, **over})
         config.save_pretrained(tmp_path / "m")
-        with pytest.raises(MarianImportError, match=f"cannot import this MarianMT model: "
+        with pytest.raises(PretrainedError, match=f"cannot import this MarianMT model: "
                                                     f"{reason}"):
             import_marian(tmp_path / "m")

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from wd import methods
+from wd import methods, pretrained
 from wd.data.corpora import CORPORA, registry_corpus
 from wd.evaluate.metrics import VARIANTS
 from wd.model.inits import check_inheritable
@@ -37,7 +37,20 @@ def validate(config: dict, schema_path: Path = SCHEMA) -> None:
     if error is not None:
         raise ConfigError(f"config error at {_where(error.absolute_path)}: {error.message}")
     _apply_defaults(schema, config, schema)
+    _pretrained_shape(config)
     _check_semantics(config)
+
+
+def _pretrained_shape(config: dict) -> None:
+    """With ``teacher.pretrained``, ``teacher.model`` is the pretrained model's shape (read and
+    checked here, at start-up, without torch), whatever the config said."""
+    source = config["teacher"].get("pretrained")
+    if source is None:
+        return
+    try:
+        config["teacher"]["model"] = pretrained.check(source)
+    except pretrained.PretrainedError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _apply_defaults(node: dict, value, root: dict) -> None:
@@ -92,7 +105,8 @@ def _check_semantics(config: dict) -> None:
         for index, name in enumerate(names):
             try:
                 if name == "teacher":
-                    raise ValueError("the teacher is always trained; list student methods only")
+                    raise ValueError("the teacher is always evaluated; list student methods "
+                                     "only")
                 methods.get(name)
             except ValueError as err:
                 raise ConfigError(f"config error at {key}.{index}: {err}") from None

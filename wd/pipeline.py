@@ -29,6 +29,7 @@ from wd.runtime import file_digest
 from wd.settings import EngineSettings, ModelConfig, SearchSettings, TrainSettings
 from wd.train import stopping
 from wd.train.checkpoint import load, load_model, save_model
+from wd.train.log import FIELDS as LOG_FIELDS
 from wd.train.trainer import Trainer
 from wd.train.validation import ValidationSet
 
@@ -123,6 +124,19 @@ def stopping_meta(result: dict, steps_before: int) -> dict:
     meta = {"best_step": steps_before + result["best_step"], "stopped_by": result["stopped_by"]}
     if result["valid_bleu"] is not None:
         meta["valid_bleu"] = result["valid_bleu"]
+    return meta
+
+
+def import_teacher(source: str, model_out: Path, curve_out: Path) -> dict:
+    """A pretrained MarianMT teacher (``teacher.pretrained``) as the experiment's teacher: its
+    weights in our Transformer (wd.model.marian), and an empty training log (no updates here)."""
+    from wd.model.marian import import_marian
+    model, _ = import_marian(source)
+    meta = {"train_steps": 0, "train_seconds": 0.0, "params": count_parameters(model),
+            "init": "pretrained"}
+    save_model(model, model_out, meta)
+    write_lines(curve_out, [",".join(LOG_FIELDS)])
+    log.info("imported %s: %d parameters", source, meta["params"])
     return meta
 
 

@@ -60,7 +60,9 @@ class Plan:
     def __init__(self, config: dict):
         self.config = config
         self.root = Path(config["results_dir"]) / config["experiment"]
-        self.bpe = self.path("bpe/spm.model")
+        # The tokenizer (wd.data.bpe): ours, or a pretrained teacher's files.
+        self.pretrained = config["teacher"].get("pretrained")
+        self.bpe = self.path("bpe/marian/vocab.json" if self.pretrained else "bpe/spm.model")
         self.valid = [self.path("bpe/valid.src"), self.path("bpe/valid.tgt")]
         self.valid_refs = self.path("data/raw/valid.tgt")  # what validation BLEU is scored against
         self.teacher_model = self.path("models/teacher/final.pt")

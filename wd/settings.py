@@ -38,7 +38,8 @@ class ModelConfig:
         if self.enc_dim % self.enc_heads or self.dec_dim % self.dec_heads:
             raise ValueError(f"model width must be divisible by its heads: {self}")
         if self.share_embeddings and self.enc_dim != self.dec_dim:
-            raise ValueError("share_embeddings needs enc_dim == dec_dim")
+            raise ValueError("share_embeddings needs enc_dim == dec_dim (a narrower decoder "
+                             "than a shared-embedding teacher's: set share_embeddings: false)")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation {self.activation!r} is not one of {ACTIVATIONS}")
         if self.positions not in POSITIONS:

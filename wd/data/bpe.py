@@ -1,7 +1,17 @@
-"""Joint sentencepiece BPE over source and target; pieces are stored as space-separated text."""
+"""The pipeline's tokenizers, read through one interface: pieces are stored as space-separated
+text, and every step maps them to ids through :func:`load_bpe`'s object.
+
+* :class:`JointBPE` (the default, ``bpe/spm.model``): Moses-tokenised text, one sentencepiece
+  BPE model trained on both sides, whose ids are ours (:mod:`wd.vocab`);
+* :class:`TeacherTokenizer` (``teacher.pretrained``, ``bpe/marian/vocab.json``): a MarianMT
+  teacher's own files on raw text, as its MarianTokenizer does: ``source.spm`` for sources,
+  ``target.spm`` for targets, one ``vocab.json``, whose ids are reordered to ours
+  (:func:`wd.pretrained.vocabulary_map`).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -9,9 +19,12 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from wd.data.text import detokenize
+from wd.data.text import detokenize, tokenize
 from wd.io import read_lines, write_lines
+from wd.pretrained import TOKENIZER_FILES, vocabulary_map
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+
+TEACHER_VOCAB = "vocab.json"  # the file that names a TeacherTokenizer; its siblings hold the rest
 
 
 def train_bpe(inputs: list[Path], model_path: Path, vocab_size: int, seed: int) -> None:
@@ -31,24 +44,95 @@ def train_bpe(inputs: list[Path], model_path: Path, vocab_size: int, seed: int) 
         shutil.move(prefix + ".model", model_path)
 
 
-def load_bpe(model_path: Path) -> spm.SentencePieceProcessor:
-    return spm.SentencePieceProcessor(model_file=str(model_path))
+class JointBPE:
+    """Ours: Moses tokenisation before, detokenisation after, one BPE model for both sides."""
+
+    moses = True
+
+    def __init__(self, model_path: Path):
+        self.path = Path(model_path)
+        self.files = [self.path]
+        self.sp = spm.SentencePieceProcessor(model_file=str(model_path))
+
+    def encode(self, lines: list[str], side: str = "src") -> list[list[str]]:
+        return self.sp.encode(lines, out_type=str)
+
+    def piece_to_id(self, piece: str) -> int:
+        return self.sp.piece_to_id(piece)
+
+    def id_to_piece(self, index: int) -> str:
+        return self.sp.id_to_piece(index)
+
+    def get_piece_size(self) -> int:
+        return self.sp.get_piece_size()
+
+    def decode(self, pieces: list[str]) -> str:
+        return self.sp.decode(pieces)
 
 
-def encode_file(sp: spm.SentencePieceProcessor, src: Path, out: Path) -> int:
-    pieces = sp.encode(read_lines(src), out_type=str)
+class TeacherTokenizer:
+    """A pretrained teacher's tokenizer (see the module docstring); our BOS, which MarianMT does
+    not have (it starts decoding from its PAD), is the piece ``<s>``."""
+
+    moses = False
+
+    def __init__(self, vocab_path: Path):
+        self.path = Path(vocab_path)
+        folder = self.path.parent
+        self.files = [folder / name for name in TOKENIZER_FILES]
+        self.spm = {side: spm.SentencePieceProcessor(model_file=str(folder / name))
+                    for side, name in (("src", "source.spm"), ("tgt", "target.spm"))}
+        marian = json.loads(Path(vocab_path).read_text(encoding="utf-8"))
+        by_id = {i: piece for piece, i in marian.items()}
+        rows = vocabulary_map(marian).rows
+        self.pieces = [by_id[i] for i in rows]
+        self.pieces[BOS_ID] = "<s>"
+        self.ids = {piece: i for i, piece in enumerate(self.pieces) if i != BOS_ID}
+        self.ids[self.pieces[PAD_ID]] = PAD_ID
+
+    def encode(self, lines: list[str], side: str = "src") -> list[list[str]]:
+        return self.spm[side].encode(lines, out_type=str)
+
+    def piece_to_id(self, piece: str) -> int:
+        return self.ids.get(piece, UNK_ID)
+
+    def id_to_piece(self, index: int) -> str:
+        return self.pieces[index]
+
+    def get_piece_size(self) -> int:
+        return len(self.pieces)
+
+    def decode(self, pieces: list[str]) -> str:
+        """The target text, unknown tokens left out (as transformers' ``batch_decode(...,
+        skip_special_tokens=True)``; sentencepiece would write them as " ⁇ ")."""
+        return self.spm["tgt"].decode_pieces([p for p in pieces if p != self.pieces[UNK_ID]])
+
+
+Tokenizer = JointBPE | TeacherTokenizer
+
+
+def load_bpe(path: Path) -> Tokenizer:
+    """The tokenizer at ``path``: a teacher's ``vocab.json`` (beside its .spm files), else ours."""
+    return TeacherTokenizer(path) if Path(path).name == TEACHER_VOCAB else JointBPE(path)
+
+
+def encode_file(sp: Tokenizer, src: Path, out: Path, side: str = "src") -> int:
+    pieces = sp.encode(read_lines(src), side)
     return write_lines(out, (" ".join(p) for p in pieces))
 
 
-def decode_pieces(sp: spm.SentencePieceProcessor, lines: list[str]) -> list[str]:
-    return [sp.decode(line.split()) for line in lines]
+def source_ids(sp: Tokenizer, lines: list[str], lang: str) -> list[list[int]]:
+    """Raw source sentences as the ids a model reads (Moses-tokenised first for ours)."""
+    text = [tokenize(line, lang) for line in lines] if sp.moses else lines
+    return [[sp.piece_to_id(p) for p in pieces] for pieces in sp.encode(text, "src")]
 
 
-def ids_to_pieces(sp: spm.SentencePieceProcessor, hyps: list[list[int]]) -> list[str]:
-    """Token ids (a decoder's output) as lines of space-separated BPE pieces."""
+def ids_to_pieces(sp: Tokenizer, hyps: list[list[int]]) -> list[str]:
+    """Token ids (a decoder's output) as lines of space-separated pieces."""
     return [" ".join(sp.id_to_piece(t) for t in h) for h in hyps]
 
 
-def ids_to_text(sp: spm.SentencePieceProcessor, hyps: list[list[int]], lang: str) -> list[str]:
-    """Token ids as detokenised text: BPE pieces joined, then Moses detokenisation."""
-    return [detokenize(line, lang) for line in decode_pieces(sp, ids_to_pieces(sp, hyps))]
+def ids_to_text(sp: Tokenizer, hyps: list[list[int]], lang: str) -> list[str]:
+    """Token ids as text: pieces joined, then Moses detokenisation for ours."""
+    text = [sp.decode([sp.id_to_piece(t) for t in h]) for h in hyps]
+    return [detokenize(line, lang) for line in text] if sp.moses else text

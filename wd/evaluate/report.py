@@ -64,6 +64,8 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
                      "valid_loss_last_drop": round(last_drop(log), 4)})
     table = pd.DataFrame(rows)
     table["train_data"] = [methods.get(m).train_data for m in table.method]
+    if "init" in table:  # a teacher imported (teacher.pretrained), not trained here
+        table.loc[table.init == "pretrained", "train_data"] = "pretrained"
     teacher = table[table.method == "teacher"]
     if len(teacher) != 1:
         raise ValueError("exactly one teacher evaluation is needed for speed-ups")

@@ -1,10 +1,11 @@
 """``wd-translate``: translate raw text with a model package (or a checkpoint), for users of a
 student.
 
-Same preprocessing as the pipeline (Moses normalisation and tokenisation, the joint BPE model), beam
-search from :mod:`wd.decode.search`, then BPE removal and Moses detokenisation. Input is read and
-translated one batch of lines at a time, so a stream is translated as it comes; on a terminal, a
-progress bar on standard error counts the sentences.
+Same preprocessing as the pipeline (Moses normalisation and tokenisation and the joint BPE model,
+or a pretrained teacher's own tokenizer: :mod:`wd.data.bpe`), beam search from
+:mod:`wd.decode.search`, then the pieces joined (and Moses detokenisation for ours). Input is
+read and translated one batch of lines at a time, so a stream is translated as it comes; on a
+terminal, a progress bar on standard error counts the sentences.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import sentencepiece as spm
 import torch
 
-from wd.data.bpe import ids_to_text, load_bpe
-from wd.data.text import tokenize
+from wd.data.bpe import Tokenizer, ids_to_text, load_bpe, source_ids
 from wd.decode.search import translate
 from wd.export.package import PackageError, is_package, load_package
 from wd.io import write_lines
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4)
-def _bpe(path: Path) -> spm.SentencePieceProcessor:
+def _bpe(path: Path) -> Tokenizer:
     return load_bpe(path)
 
 
@@ -43,8 +42,7 @@ def translate_lines(model: Transformer, bpe_model: Path, lines: list[str], src_l
                     tgt_lang: str, search: SearchSettings, device: torch.device) -> list[str]:
     """Raw source sentences in, detokenised translations out (same order)."""
     sp = _bpe(Path(bpe_model))
-    sources = sp.encode([tokenize(line, src_lang) for line in lines], out_type=int)
-    hyps = translate(model, sources, search, device)
+    hyps = translate(model, source_ids(sp, lines, src_lang), search, device)
     return ids_to_text(sp, hyps, tgt_lang)
 
 
@@ -54,7 +52,7 @@ def nbest_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang:
     """Moses n-best lines ``index ||| translation ||| score`` (index from ``first``, the best
     first; the score is the length-normalised log-probability that beam search ranks by)."""
     sp = _bpe(Path(bpe_model))
-    sources = sp.encode([tokenize(line, src_lang) for line in lines], out_type=int)
+    sources = source_ids(sp, lines, src_lang)
     out = []
     for index, hyps in enumerate(translate(model, sources, search, device, nbest=n), first):
         texts = ids_to_text(sp, [tokens for tokens, _ in hyps], tgt_lang)
@@ -74,7 +72,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True,
                    help="model package directory (results/<exp>/models/<student>/<method>/"
                         "package), or a checkpoint file (then give --bpe, --src-lang, --tgt-lang)")
-    p.add_argument("--bpe", type=Path, help="sentencepiece model (default: the package's)")
+    p.add_argument("--bpe", type=Path,
+                   help="tokenizer: a sentencepiece model, or a pretrained teacher's vocab.json "
+                        "beside its .spm files (default: the package's)")
     p.add_argument("--src-lang", help="source language code for Moses (default: the package's)")
     p.add_argument("--tgt-lang", help="target language code for Moses (default: the package's)")
     p.add_argument("--input", type=Path, help="file to translate (default: stdin)")

@@ -11,10 +11,11 @@ recompute its own). Embeddings are stored untied (encoder, decoder, output: copi
 where ours share one matrix), which computes the same. A decoder narrower than the encoder has no
 counterpart: both classes have one model width.
 
-The tokenizer is a MarianTokenizer over our sentencepiece model with our ids: it turns
-Moses-tokenised text (as in the pipeline's ``data/tok/``) into the ids our model reads, with the
-source EOS; ``wd-translate`` does the Moses steps for raw text. Generation starts from BOS and
-never emits PAD or BOS, as our beam search.
+The tokenizer is a MarianTokenizer with our ids over our sentencepiece model (it turns
+Moses-tokenised text, as in the pipeline's ``data/tok/``, into the ids our model reads, with the
+source EOS; ``wd-translate`` does the Moses steps for raw text), or over a pretrained teacher's
+``source.spm`` and ``target.spm`` (raw text, as the teacher's own tokenizer). Generation starts
+from BOS and never emits PAD or BOS, as our beam search.
 """
 
 from __future__ import annotations
@@ -99,12 +100,13 @@ def hf_state_dict(model: Transformer, max_positions: int) -> dict[str, Tensor]:
 
 
 def write_tokenizer(bpe_model: Path, out: Path, languages: tuple[str, str]) -> None:
-    """MarianTokenizer files over our sentencepiece model and ids."""
+    """MarianTokenizer files over the model's sentencepiece models, with our ids."""
     sp = load_bpe(bpe_model)
     vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
-    for name in ("source.spm", "target.spm"):
-        shutil.copyfile(bpe_model, out / name)
+    models = sp.files * 2 if sp.moses else sp.files[:2]  # ours: one model for both sides
+    for name, model in zip(("source.spm", "target.spm"), models):
+        shutil.copyfile(model, out / name)
     pieces = {i: sp.id_to_piece(i) for i in (PAD_ID, UNK_ID, EOS_ID)}
     (out / "tokenizer_config.json").write_text(json.dumps({
         "tokenizer_class": "MarianTokenizer", "source_lang": languages[0],

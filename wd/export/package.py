@@ -3,10 +3,12 @@ system and to know what it is.
 
 * ``model.safetensors``: the weights (tied tensors stored once);
 * ``config.json``: the architecture, the languages, the preprocessing (Moses normalisation and
-  tokenisation, then the sentencepiece BPE model), the evaluation's beam settings (the defaults of
+  tokenisation, then the sentencepiece BPE model; or a pretrained teacher's own tokenizer), the
+  file the tokenizer is read from, the evaluation's beam settings (the defaults of
   ``wd-translate``), which system it is (experiment, student shape, method, seed), the teacher's
   SHA-256 and this package's version and commit;
-* ``spm.model``: the BPE model;
+* the tokenizer: ``spm.model`` (the BPE model), or a pretrained teacher's ``source.spm``,
+  ``target.spm`` and ``vocab.json`` (:mod:`wd.data.bpe`);
 * ``README.md``: the model card, with the system's row of the results table.
 
 ``wd-translate --model <package>`` and the exporters read it; :func:`load_package` refuses a
@@ -25,19 +27,25 @@ from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 
 from wd import methods
+from wd.data.bpe import TEACHER_VOCAB, Tokenizer, load_bpe
 from wd.evaluate.provenance import git_state, version
 from wd.io import atomic_dir
 from wd.model.transformer import Transformer, count_parameters
+from wd.pretrained import TOKENIZER_FILES
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings
 from wd.train.checkpoint import load_model
 
 FORMAT = "wd-model-package"
 FORMAT_VERSION = 1
-FILES = ("model.safetensors", "config.json", "spm.model", "README.md")
-PREPROCESSING = {"moses": "sacremoses punctuation normalisation and tokenisation (no escaping) "
-                          "of the source; detokenisation of the output",
-                 "bpe": "spm.model (sentencepiece), applied to the tokenised text"}
+FILES = ("model.safetensors", "config.json", "README.md")  # and the tokenizer's
+JOINT_BPE = "spm.model"  # the tokenizer file of packages that do not name one
+PREPROCESSING = {
+    True: {"moses": "sacremoses punctuation normalisation and tokenisation (no escaping) of the "
+                    "source; detokenisation of the output",
+           "bpe": "spm.model (sentencepiece), applied to the tokenised text"},
+    False: {"tokenizer": "the pretrained teacher's: source.spm on the raw source, pieces to ids "
+                         "by vocab.json, target.spm joins the output pieces"}}
 
 
 class PackageError(ValueError):
@@ -60,15 +68,20 @@ class Package:
 
 
 def package_config(model: Transformer, system: dict, languages: dict, search: SearchSettings,
-                   teacher: Path) -> dict:
-    """What config.json says (see the module docstring)."""
+                   teacher: Path, tokenizer: Tokenizer, imported: bool = False) -> dict:
+    """What config.json says (see the module docstring); ``imported``: a pretrained teacher."""
     method = system["method"]
+    described = {"description": methods.get(method).description,
+                 "train_data": methods.TRAIN_DATA[methods.get(method).train_data]}
+    if imported:
+        described = {"description": "the pretrained teacher, imported (not trained here)",
+                     "train_data": "its own training data"}
     return {"format": FORMAT, "format_version": FORMAT_VERSION,
             "architecture": model.cfg.to_dict(), "parameters": count_parameters(model),
-            "languages": languages, "preprocessing": PREPROCESSING,
+            "languages": languages, "preprocessing": PREPROCESSING[tokenizer.moses],
+            "tokenizer": Path(tokenizer.path).name,
             "search": {k: v for k, v in vars(search).items() if k != "int8"},
-            "system": {**system, "description": methods.get(method).description,
-                       "train_data": methods.TRAIN_DATA[methods.get(method).train_data]},
+            "system": {**system, **described},
             "teacher_sha256": file_digest(teacher), "wd": version("wd"), **git_state()}
 
 
@@ -90,6 +103,8 @@ def model_card(config: dict, row: dict) -> str:
         f"student `{system['student']}`, method `{system['method']}`, seed {system['seed']}")
     commit = f", commit {config['git_commit']}" if "git_commit" in config else ""
     what = system["description"]
+    steps = ("the Moses and BPE preprocessing" if "moses" in config["preprocessing"]
+             else "the pretrained teacher's tokenizer")
     speed = (f"{row['sents_per_sec']:.1f} sentences/s on {row['device']} with {row['threads']} "
              f"threads, beam {row['beam']} ({row['speedup']:.2f}x the teacher)")
     if "ct2_sents_per_sec" in row:  # the evaluation timed CTranslate2
@@ -123,8 +138,8 @@ def model_card(config: dict, row: dict) -> str:
         "wd-export-ct2 <this directory> ct2_model   # CTranslate2",
         "```",
         "",
-        f"Input: raw {src} text, one sentence per line; the package applies the Moses and BPE "
-        f"preprocessing itself and writes detokenised {tgt}. Beam {config['search']['beam']}, "
+        f"Input: raw {src} text, one sentence per line; the package applies {steps} itself "
+        f"and writes {tgt} text. Beam {config['search']['beam']}, "
         f"length penalty {config['search']['lenpen']} by default, as evaluated.",
         ""])
 
@@ -132,12 +147,15 @@ def model_card(config: dict, row: dict) -> str:
 def write_package(out: Path, model_path: Path, bpe: Path, system: dict, languages: dict,
                   search: SearchSettings, teacher: Path, row: dict) -> None:
     """Build the package beside ``out`` and rename it into place: never a half package."""
-    model, _ = load_model(model_path)
-    config = package_config(model, system, languages, search, teacher)
+    model, meta = load_model(model_path)
+    tokenizer = load_bpe(bpe)
+    config = package_config(model, system, languages, search, teacher, tokenizer,
+                            meta.get("init") == "pretrained")
     with atomic_dir(out) as draft:
         save_weights(model, str(draft / "model.safetensors"))
         (draft / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        shutil.copyfile(bpe, draft / "spm.model")
+        for file in tokenizer.files:
+            shutil.copyfile(file, draft / file.name)
         (draft / "README.md").write_text(model_card(config, row))
 
 
@@ -147,17 +165,21 @@ def is_package(path: Path) -> bool:
 
 
 def load_package(path: Path, device: str | torch.device = "cpu") -> Package:
-    """The model (eval mode), BPE model and config of the package at ``path``."""
+    """The model (eval mode), tokenizer file and config of the package at ``path``."""
     path = Path(path)
     if not path.is_dir():
         raise PackageError(f"no model package at {path}: not a directory")
     missing = [name for name in FILES if not (path / name).is_file()]
+    if not missing:
+        try:
+            config = json.loads((path / "config.json").read_text())
+        except json.JSONDecodeError as err:
+            raise PackageError(f"{path / 'config.json'}: not JSON ({err})") from None
+        tokenizer = config.get("tokenizer", JOINT_BPE)
+        names = TOKENIZER_FILES if tokenizer == TEACHER_VOCAB else (tokenizer,)
+        missing = [name for name in names if not (path / name).is_file()]
     if missing:
         raise PackageError(f"{path} is not a complete model package: missing {', '.join(missing)}")
-    try:
-        config = json.loads((path / "config.json").read_text())
-    except json.JSONDecodeError as err:
-        raise PackageError(f"{path / 'config.json'}: not JSON ({err})") from None
     if config.get("format") != FORMAT:
         raise PackageError(f"{path} is not a {FORMAT} (config.json format: "
                            f"{config.get('format')!r})")
@@ -166,4 +188,4 @@ def load_package(path: Path, device: str | torch.device = "cpu") -> Package:
                            f"this wd reads ({FORMAT_VERSION}); upgrade wd")
     model = Transformer(ModelConfig(**config["architecture"]))
     load_weights(model, str(path / "model.safetensors"))
-    return Package(model.to(device).eval(), path / "spm.model", config)
+    return Package(model.to(device).eval(), path / tokenizer, config)

@@ -100,12 +100,13 @@ def last_drop(path: Path, fraction: float = 0.2) -> float:
     fitted by least squares to the validations from the last one at or before
     ``(1 - fraction) * final step`` to the final one gives the fall over that span, relative to
     the line's value at its start: one noisy validation does not decide it. Under 2% reads as a
-    run at its plateau; NaN when no validation is that early (too few validations)."""
+    run at its plateau; NaN when no validation is that early (too few validations) or there is
+    none (an imported teacher's log: no updates here)."""
     rows = [(int(row["step"]), float(row["valid_loss"]))
             for row in csv.DictReader(io.StringIO("\n".join(read_lines(path))))
             if row["valid_loss"] not in ("", "nan")]
     if not rows:
-        raise ValueError(f"{path}: no validation rows")
+        return math.nan
     final_step = rows[-1][0]
     early = [i for i, (step, _) in enumerate(rows) if step <= (1 - fraction) * final_step]
     if not early:
