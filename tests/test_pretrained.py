@@ -5,6 +5,8 @@ tokenizer gives MarianTokenizer's ids; the micro pipeline distils it to packages
 here, no network."""
 import copy
 import json
+import os
+import subprocess
 
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ import sentencepiece as spm
 import torch
 import yaml
 
-from conftest import DEFAULT_CONFIG, REPO, run_snakemake
+from conftest import DEFAULT_CONFIG, REPO, run_snakemake, snakemake_cmd
 from wd.config import ConfigError, validate
 from wd.data.bpe import TeacherTokenizer, ids_to_text, load_bpe, source_ids
 from wd.data.toy import generate_toy_corpus
@@ -179,3 +181,24 @@ def test_micro_pipeline_distils_the_pretrained_teacher(teacher_dir, tmp_path, mo
     lines = read_lines(exp / "data" / "raw" / "test.src")
     ours = load_bpe(exp / "models" / "teacher" / "package" / "vocab.json")
     assert exported(lines).input_ids == [row + [EOS_ID] for row in source_ids(ours, lines, "en")]
+
+
+@pytest.mark.workflow
+def test_the_opus_mt_config_plans_from_a_local_copy_and_stops_offline_without_one(
+        teacher_dir, tmp_path):
+    opus = str(REPO / "configs" / "opus_mt_en_de.yaml")
+    local = tmp_path / "local.yaml"
+    local.write_text(yaml.safe_dump({"teacher": {"pretrained": str(teacher_dir)},
+                                     "results_dir": str(tmp_path / "results")}))
+    run = run_snakemake("-n", "all", "--configfile", opus, str(local))
+    assert run.returncode == 0, run.stderr[-3000:]
+    for rule in ("import_tokenizer", "import_teacher", "download", "wd_phase1"):
+        assert f"rule {rule}:" in run.stdout + run.stderr, rule
+    assert "rule train_bpe:" not in run.stdout + run.stderr
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    run = subprocess.run(snakemake_cmd("-n", "all", "--configfile", opus, "--config",
+                                       f"results_dir={tmp_path / 'results'}"),
+                         cwd=REPO, capture_output=True, text=True, env=env)
+    assert run.returncode != 0
+    assert ("config error at teacher.pretrained: Helsinki-NLP/opus-mt-en-de is neither a "
+            "directory nor a model id") in run.stderr
