@@ -118,9 +118,15 @@ def test_what_cannot_be_imported_stops_at_start_up_naming_the_key(teacher_dir, t
     gelu.mkdir()
     config = json.loads((teacher_dir / "config.json").read_text())
     (gelu / "config.json").write_text(json.dumps({**config, "activation_function": "gelu"}))
+    exported = tmp_path / "exported"  # wd-export-hf's: decoding starts from BOS
+    exported.mkdir()
+    for file in teacher_dir.iterdir():
+        (exported / file.name).write_bytes(file.read_bytes())
+    (exported / "config.json").write_text(json.dumps({**config, "decoder_start_token_id": 3}))
     for source, reason in [(tmp_path / "empty", "has no config.json"),
                            (multilingual, "a multilingual model"),
-                           (gelu, "activation_function 'gelu'")]:
+                           (gelu, "activation_function 'gelu'"),
+                           (exported, "decoding starts from id 3, not from PAD")]:
         with pytest.raises(ConfigError) as err:
             validate(with_teacher(source))
         message = str(err.value)

@@ -32,7 +32,8 @@ MARIAN_DEFAULTS = {"vocab_size": 58101, "decoder_vocab_size": None, "d_model": 1
                    "decoder_ffn_dim": 4096, "encoder_attention_heads": 16,
                    "decoder_attention_heads": 16, "dropout": 0.1, "activation_function": "gelu",
                    "scale_embedding": False, "share_encoder_decoder_embeddings": True,
-                   "tie_word_embeddings": True, "pad_token_id": 58100, "eos_token_id": 0}
+                   "tie_word_embeddings": True, "pad_token_id": 58100, "eos_token_id": 0,
+                   "decoder_start_token_id": 58100}
 
 
 class PretrainedError(ValueError):
@@ -130,6 +131,10 @@ def vocabulary(source: str, config: dict) -> dict[str, int]:
     for piece, key in (("<pad>", "pad_token_id"), ("</s>", "eos_token_id"), ("<unk>", None)):
         if piece not in vocab or (key and vocab[piece] != config[key]):
             raise refuse(f"vocab.json's {piece} is not the model's {key or 'unknown token'}")
+    if config["decoder_start_token_id"] != config["pad_token_id"]:
+        raise refuse(f"decoding starts from id {config['decoder_start_token_id']}, not from PAD "
+                     f"({config['pad_token_id']}) as in OPUS-MT models (a wd-export-hf model: "
+                     f"use its wd package instead)")
     return vocab
 
 
