@@ -47,6 +47,9 @@ def _pretrained_shape(config: dict) -> None:
     source = config["teacher"].get("pretrained")
     if source is None:
         return
+    if importlib.util.find_spec("transformers") is None:
+        raise ConfigError("config error at teacher.pretrained: needs the transformers package: "
+                          "pip install 'wd[hf]'")
     try:
         config["teacher"]["model"] = pretrained.check(source)
     except pretrained.PretrainedError as err:
