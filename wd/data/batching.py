@@ -6,21 +6,21 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import sentencepiece as spm
 import torch
 from torch import Tensor
 
+from wd.data.bpe import Tokenizer
 from wd.io import check_aligned, read_lines
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 Pair = tuple[list[int], list[int]]
 
 
-def pieces_to_ids(sp: spm.SentencePieceProcessor, lines: list[str]) -> list[list[int]]:
+def pieces_to_ids(sp: Tokenizer, lines: list[str]) -> list[list[int]]:
     return [[sp.piece_to_id(p) for p in line.split()] for line in lines]
 
 
-def load_parallel(sp: spm.SentencePieceProcessor, src: Path, tgt: Path,
+def load_parallel(sp: Tokenizer, src: Path, tgt: Path,
                   max_len: int | None = None) -> list[Pair]:
     """Id pairs from two BPE piece files; pairs longer than ``max_len`` pieces are dropped."""
     src_lines, tgt_lines = read_lines(src), read_lines(tgt)

@@ -12,11 +12,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import sentencepiece as spm
 import torch
 from torch import nn
 
-from wd.data.bpe import ids_to_text, load_bpe
+from wd.data.bpe import Tokenizer, ids_to_text, load_bpe
 from wd.decode.search import translate
 from wd.evaluate.metrics import score
 from wd.io import read_lines
@@ -39,7 +38,7 @@ class ValidationSet:
 
     sources: list[list[int]]
     references: list[str]
-    sp: spm.SentencePieceProcessor
+    sp: Tokenizer
     tgt_lang: str
     search: SearchSettings
 
