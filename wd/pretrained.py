@@ -10,6 +10,7 @@ PAD; we have PAD 0, UNK 1, BOS 2, EOS 3 (:mod:`wd.vocab`). The vocabulary rows a
 reordered: ours are MarianMT's PAD (our PAD, unused: masked), UNK, PAD again (our BOS, so that
 decoding starts from the same embedding), EOS, then MarianMT's other ids in order, one row more
 than MarianMT has. Our search never emits PAD or BOS, as MarianMT's never emits PAD.
+
 A model id is fetched through huggingface_hub's cache (network once); tests use directories.
 """
 
