@@ -279,16 +279,19 @@ def test_an_unknown_generator_start_is_refused():
         Phase1Model(teacher.state_dict(), teacher.cfg, teacher.cfg, start="pruned")
 
 
+@pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("init", ["cutoff", "select", "prune", "embeddings"])
-def test_a_teachers_output_bias_reaches_every_initialisation(init):
-    """An imported MarianMT teacher has a bias on its logits; a student of its shape family gets
-    the teacher's (the vocabulary is the same), and WD's generator maps it."""
+def test_a_teachers_output_bias_reaches_every_initialisation(init, shared):
+    """An imported MarianMT teacher has a bias on its logits (and OPUS-MT's one embedding table
+    for both sides, which a narrower decoder cannot share); a student of its shape family gets
+    the teacher's bias (the vocabulary is the same), and WD's generator maps it."""
     import random
 
     from wd.model.inits import INITS
-    teacher = teacher_model(output_bias=True, activation="swish", positions="marian")
+    teacher = teacher_model(output_bias=True, activation="swish", positions="marian",
+                            share_embeddings=shared)
     cfg = tiny(dec_layers=1, dec_dim=16, dec_ffn=32, dec_heads=2, output_bias=True,
-               activation="swish", positions="marian")
+               activation="swish", positions="marian", share_embeddings=False)
     rng = random.Random(0)
     sample = [([rng.randrange(4, 40) for _ in range(5)], [rng.randrange(4, 40) for _ in range(4)])
               for _ in range(8)]
