@@ -19,6 +19,7 @@ from wd.config import ConfigError, validate
 from wd.data.bpe import TeacherTokenizer, ids_to_text, load_bpe, source_ids
 from wd.data.toy import generate_toy_corpus
 from wd.export.cli import main as translate_main
+from wd.export.ct2 import main as ct2_main
 from wd.export.hf import main as export_main
 from wd.io import read_lines
 from wd.model.marian import import_marian
@@ -180,6 +181,11 @@ def test_micro_pipeline_distils_the_pretrained_teacher(teacher_dir, tmp_path, mo
                     "--output", str(tmp_path / "hyp")])
     evaluated = exp / "eval" / "tiny1" / "wd" / "seed1" / "test.hyp"
     assert (tmp_path / "hyp").read_text() == evaluated.read_text()
+    # CTranslate2's vocabulary is the teacher's pieces in our order (special ids: its names).
+    ct2_main([str(package), str(tmp_path / "ct2")])
+    tokenizer = load_bpe(package / "vocab.json")
+    pieces = json.loads((tmp_path / "ct2" / "shared_vocabulary.json").read_text())
+    assert pieces[4:] == [tokenizer.id_to_piece(i) for i in range(4, tokenizer.get_piece_size())]
     # The teacher's package exported to transformers reads raw text as the teacher's tokenizer.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     export_main([str(exp / "models" / "teacher" / "package"), str(tmp_path / "hf")])
