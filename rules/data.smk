@@ -81,6 +81,7 @@ rule tokenize:
         exp("data/tok/{split}.{side}"),
     log:
         exp("logs/tokenize/{split}.{side}.log"),
+    threads: config["threads"]["decode"]  # worker processes for the pure-Python Moses step
     params:
         lang=lambda wc: SIDES[wc.side],
     script:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from wd.data.stream import CHUNK_LINES, read_chunks
 from wd.data.text import detokenize, tokenize
-from wd.io import read_lines, write_lines
+from wd.io import write_lines
 from wd.pretrained import TOKENIZER_FILES, vocabulary_map
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
@@ -116,8 +117,11 @@ def load_bpe(path: Path) -> Tokenizer:
     return TeacherTokenizer(path) if Path(path).name == TEACHER_VOCAB else JointBPE(path)
 
 
-def encode_file(sp: Tokenizer, src: Path, out: Path, side: str = "src") -> int:
-    pieces = sp.encode(read_lines(src), side)
+def encode_file(sp: Tokenizer, src: Path, out: Path, side: str = "src",
+                chunk: int = CHUNK_LINES) -> int:
+    """Write ``src`` as lines of space-separated pieces, ``chunk`` lines encoded at a time: the
+    pieces of a whole side as Python strings would take gigabytes at WMT size."""
+    pieces = (p for lines in read_chunks(src, chunk) for p in sp.encode(lines, side))
     return write_lines(out, (" ".join(p) for p in pieces))
 
 

@@ -6,9 +6,12 @@ misaligned KD corpus."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
-from wd.io import read_lines, write_json, write_lines
+from wd.data.stream import iter_lines
+from wd.io import write_json, write_lines
 
 
 class ShardError(ValueError):
@@ -30,11 +33,13 @@ def shard_bounds(n_lines: int, n_shards: int) -> list[tuple[int, int]]:
 
 def split_file(src: Path, shards: list[Path], counts: Path) -> list[int]:
     """Write ``src`` as ``len(shards)`` contiguous shards; record their line counts in ``counts``
-    (JSON). Returns the counts."""
-    lines = read_lines(src)
-    written = [write_lines(out, lines[start:end])
-               for out, (start, end) in zip(shards, shard_bounds(len(lines), len(shards)))]
-    record = {"source": str(src), "lines": len(lines),
+    (JSON). Returns the counts. Streams ``src`` twice: once to count its lines (and check them,
+    before any shard is written), once to write the shards."""
+    n_lines = sum(1 for _ in iter_lines(src))
+    lines = iter_lines(src)
+    written = [write_lines(out, islice(lines, end - start))
+               for out, (start, end) in zip(shards, shard_bounds(n_lines, len(shards)))]
+    record = {"source": str(src), "lines": n_lines,
               "shards": [{"file": Path(out).name, "lines": n} for out, n in zip(shards, written)]}
     write_json(counts, record)
     return written
@@ -42,15 +47,20 @@ def split_file(src: Path, shards: list[Path], counts: Path) -> list[int]:
 
 def join_files(shards: list[Path], counts: Path, out: Path) -> int:
     """Concatenate the shard outputs in order into ``out`` after checking each one's line count
-    against ``counts`` (written by :func:`split_file`). Returns the number of lines."""
+    against ``counts`` (written by :func:`split_file`). Returns the number of lines. A wrong
+    count stops the join midway; ``out`` is then not written (:func:`wd.io.write_lines`)."""
     recorded = json.loads(Path(counts).read_text(encoding="utf-8"))["shards"]
     if len(recorded) != len(shards):
         raise ShardError(f"{counts} records {len(recorded)} shards, got {len(shards)} outputs")
-    joined: list[str] = []
+    return write_lines(out, _checked_lines(shards, recorded, counts))
+
+
+def _checked_lines(shards: list[Path], recorded: list[dict], counts: Path) -> Iterator[str]:
+    """The lines of ``shards`` in order, each shard's count checked at its end."""
     for index, (path, entry) in enumerate(zip(shards, recorded)):
-        lines = read_lines(path)
-        if len(lines) != entry["lines"]:
-            raise ShardError(f"shard {index} ({path}) has {len(lines)} lines, its source shard "
+        count = 0
+        for count, line in enumerate(iter_lines(path), 1):
+            yield line
+        if count != entry["lines"]:
+            raise ShardError(f"shard {index} ({path}) has {count} lines, its source shard "
                              f"{entry['file']} had {entry['lines']} (recorded in {counts})")
-        joined += lines
-    return write_lines(out, joined)
