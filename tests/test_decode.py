@@ -1,5 +1,6 @@
 """Incremental decoder (packed weights, caches reordered between beams), int8 decoding, forced
 lengths, and the wd-translate command."""
+import io
 import math
 
 import pytest
@@ -104,7 +105,7 @@ def test_wd_translate_reads_stdin_and_writes_a_file(toy_bpe, tmp_path, monkeypat
     save_model(build(vocab_size=vocab), tmp_path / "final.pt", {})
     args = ["--model", str(tmp_path / "final.pt"), "--bpe", str(toy_bpe), "--src-lang", "en",
             "--tgt-lang", "en", "--beam", "2", "--batch-size", "1"]
-    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("the cat\na dog ran\n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"the cat\na dog ran\n")))
     translate_main(args)
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 2

@@ -81,11 +81,11 @@ def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, 
     _, path = make_package(tmp_path, toy_bpe)
     read = []
 
-    class Source(io.StringIO):
+    class Source(io.BytesIO):
         def __iter__(self):
             for line in SOURCES:
                 read.append(line)
-                yield line + "\n"
+                yield (line + "\n").encode()
 
     class Sink(io.StringIO):
         first_write_after = None
@@ -95,7 +95,7 @@ def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, 
             return super().write(text)
 
     out, bar = Sink(), io.StringIO()
-    monkeypatch.setattr("sys.stdin", Source())
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(Source()))
     monkeypatch.setattr("sys.stdout", out)
     # as if standard error were a terminal
     monkeypatch.setattr("wd.export.cli.terminal", lambda: bar)
@@ -150,7 +150,8 @@ def test_the_ctranslate2_exporter_takes_a_package(tmp_path, toy_bpe):
 def test_nbest_lines_count_on_across_batches_and_start_with_the_best(tmp_path, toy_bpe, capsys,
                                                                     monkeypatch):
     _, path = make_package(tmp_path, toy_bpe)
-    monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in SOURCES)))
+    stdin = "".join(line + "\n" for line in SOURCES).encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin)))
     translate_main(["--model", str(path), "--batch-size", "4", "--nbest", "2"])
     lines = [line.split(" ||| ") for line in capsys.readouterr().out.splitlines()]
     indices = [int(index) for index, _, _ in lines]

@@ -9,14 +9,63 @@ with ``\n`` line endings, one sentence per line.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
+import secrets
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
+
+
+class InputError(ValueError):
+    """Input the user can mend: the message is one line naming the file (and line) and what is
+    wrong, so a traceback adds nothing."""
+
+
+class NoSpaceError(OSError):
+    """A write that ran out of disk space or quota; the message names the file and what to
+    do."""
+
+
+def _out_of_space(err: BaseException | None) -> bool:
+    """Whether ``err`` or an error it was raised from is a full disk or quota (some writers,
+    torch.save among them, report another error on top of it)."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+@contextmanager
+def naming_full_disk(path: Path) -> Iterator[None]:
+    """Turn running out of disk space while writing ``path`` into one clear error."""
+    try:
+        yield
+    except Exception as err:
+        if not _out_of_space(err):
+            raise
+        free = shutil.disk_usage(Path(path).parent).free / 2**20
+        raise NoSpaceError(f"no space left on device writing {path} ({free:.0f} MiB free "
+                           "there): free some space (or point results_dir elsewhere) and "
+                           "rerun; finished outputs and checkpoints are kept") from None
+
+
+class OutputExists(FileExistsError):
+    """An output directory that holds files already; the message names it and what to do."""
+
+
+def umask() -> int:
+    """The process's file-creation mask (read by setting it, then setting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def fsync(path: Path) -> None:
@@ -28,13 +77,31 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _publish(tmp: Path) -> None:
+    """Give ``tmp`` (and everything in it) the permissions the umask gives new files: some
+    writers (``tempfile``, safetensors) create them private whatever the umask, which would hide
+    a package from the other users of a shared machine. Then flush it all to disk."""
+    mask = umask()
+    items = [*(p for p in tmp.rglob("*")), tmp] if tmp.is_dir() else [tmp]
+    for item in items:
+        item.chmod((0o777 if item.is_dir() else 0o666) & ~mask)
+        if item.is_file() or item is tmp:
+            fsync(item)
+
+
 def durable_replace(tmp: Path, path: Path) -> None:
     """Rename the finished ``tmp`` (a file, or a directory and every file in it) to ``path``:
     its data on disk before the rename, the rename itself after."""
-    for item in [*(p for p in tmp.rglob("*") if p.is_file()), tmp] if tmp.is_dir() else [tmp]:
-        fsync(item)
+    _publish(tmp)
     os.replace(tmp, path)
     fsync(path.parent)
+
+
+def draft_name(path: Path, suffix: str = "") -> Path:
+    """A temporary name beside ``path``, unique to this process and call (two runs writing the
+    same output never share a draft); it ends in ``.tmp`` (then ``suffix``), so that a draft
+    left by a killed job is recognisable."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(3)}.tmp{suffix}")
 
 
 @contextmanager
@@ -44,29 +111,70 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     from it (matplotlib)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp" + suffix)
+    tmp = draft_name(path, suffix)
     try:
-        yield tmp
+        with naming_full_disk(path):
+            yield tmp
+            durable_replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    durable_replace(tmp, path)
+
+
+def _inside(path: Path, other: Path) -> bool:
+    return path == other or other in path.parents
+
+
+def check_output_dir(path: Path, force: bool = False, source: Path | None = None) -> Path:
+    """``path`` resolved, if a writer may fill it: never the working directory or a directory
+    above it, never ``source`` (what the writer reads) or a directory inside it, never an
+    existing file, and an existing non-empty directory only with ``force``."""
+    path, cwd = Path(path).resolve(), Path.cwd().resolve()
+    if _inside(cwd, path):
+        raise OutputExists(f"{path} is the working directory or above it: name a new directory "
+                           "to write to")
+    if source is not None and _inside(path, Path(source).resolve()):
+        raise OutputExists(f"{path} is the model being exported or inside it: name another "
+                           "directory")
+    if path.exists() and not path.is_dir():
+        raise OutputExists(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise OutputExists(f"{path} exists and is not empty: name a new directory, or give "
+                           "--force to replace the files this writes there (and only those)")
+    return path
 
 
 @contextmanager
-def atomic_dir(path: Path) -> Iterator[Path]:
+def atomic_dir(path: Path, force: bool = False, source: Path | None = None) -> Iterator[Path]:
     """:func:`atomic_path` for a directory: a fresh temporary directory beside ``path`` to fill,
-    which replaces ``path`` when the block ends and is removed if it raises."""
-    path = Path(path)
+    removed if the block raises. When the block ends it becomes ``path`` if that is new or
+    empty; with ``force``, its files replace their namesakes in an existing ``path``, and every
+    other file there is kept. Nothing outside the temporary directory is ever deleted; where
+    ``path`` may not be written at all, see :func:`check_output_dir`."""
+    path = check_output_dir(path, force, source)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
-        yield tmp
+        with naming_full_disk(path):
+            yield tmp
+            if path.is_dir() and any(path.iterdir()):
+                _merge(tmp, path)
+            else:
+                durable_replace(tmp, path)  # a rename over an empty directory replaces it
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(path, ignore_errors=True)
-    durable_replace(tmp, path)
+
+
+def _merge(tmp: Path, path: Path) -> None:
+    """Move each file of ``tmp`` over its namesake in ``path``, then remove ``tmp``."""
+    _publish(tmp)
+    for item in sorted(p for p in tmp.rglob("*") if p.is_file()):
+        target = path / item.relative_to(tmp)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(item, target)
+        fsync(target.parent)
+    shutil.rmtree(tmp)
 
 
 def write_lines(path: Path, lines: Iterable[str]) -> int:
@@ -101,16 +209,45 @@ def split_lines(raw: bytes, where: str, errors: str = "strict") -> list[str]:
         try:
             out.append(line.decode("utf-8", errors).rstrip("\r"))
         except UnicodeDecodeError as err:
-            raise ValueError(f"{where}:{number}: not valid UTF-8 ({err.reason})") from None
+            raise InputError(f"{where}:{number}: not valid UTF-8 ({err.reason})") from None
     return out
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_bytes(path: Path) -> BinaryIO:
+    """A binary handle on a plain file, or on the content of a gzip file named ``.gz``; a name
+    that says otherwise than the content (a plain ``.gz``, gzip without ``.gz``) is an error
+    naming the file."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == GZIP_MAGIC
+    if gzipped != (path.suffix == ".gz"):
+        raise InputError(f"{path}: gzip-compressed but not named .gz: rename it to "
+                         f"{path.name}.gz" if gzipped else
+                         f"{path}: named .gz but not gzip-compressed: rename it without .gz")
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+@contextmanager
+def naming_damaged_gzip(path: Path) -> Iterator[None]:
+    """Turn a truncated or corrupt gzip stream into an error naming the file."""
+    try:
+        yield
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise InputError(f"{path}: damaged gzip file ({err})") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """The content of a plain or gzip file (see :func:`open_bytes`)."""
+    with open_bytes(path) as handle, naming_damaged_gzip(path):
+        return handle.read()
 
 
 def read_lines(path: Path, errors: str = "strict") -> list[str]:
     """Lines of a plain or gzip (``.gz``) text file; see ``split_lines`` for ``errors``."""
-    path = Path(path)
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as handle:
-        raw = handle.read()
-    return split_lines(raw, str(path), errors)
+    return split_lines(read_bytes(path), str(path), errors)
 
 
 def check_aligned(*streams: tuple[str, Sequence], unit: str = "lines") -> int:
@@ -120,6 +257,6 @@ def check_aligned(*streams: tuple[str, Sequence], unit: str = "lines") -> int:
     (first, items), *others = streams
     for name, other in others:
         if len(other) != len(items):
-            raise ValueError(f"misaligned: {first} has {len(items)} {unit}, "
+            raise InputError(f"misaligned: {first} has {len(items)} {unit}, "
                              f"{name} has {len(other)}")
     return len(items)

@@ -5,10 +5,12 @@ lines are those of :func:`wd.io.read_lines`; writing needs nothing new, as
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
+
+from wd.io import InputError, naming_damaged_gzip, open_bytes
 
 CHUNK_LINES = 10_000  # a chunk of WMT-like lines is a few MB; big enough to amortise a call
 
@@ -18,13 +20,19 @@ def iter_lines(path: Path) -> Iterator[str]:
     gives them: UTF-8, no ``\\n``, no trailing ``\\r``; a line that is not UTF-8 is an error
     naming the file and the line."""
     path = Path(path)
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                line = raw.removesuffix(b"\n").decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{path}:{number}: not valid UTF-8 ({err.reason})") from None
-            yield line.rstrip("\r")
+    with open_bytes(path) as handle, naming_damaged_gzip(path):
+        yield from decode_lines(handle, str(path))
+
+
+def decode_lines(handle: BinaryIO, where: str) -> Iterator[str]:
+    """The lines of a binary stream (a file, standard input) as :func:`iter_lines` gives them;
+    ``where`` names the stream in errors."""
+    for number, raw in enumerate(handle, 1):
+        try:
+            line = raw.removesuffix(b"\n").decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{where}:{number}: not valid UTF-8 ({err.reason})") from None
+        yield line.rstrip("\r")
 
 
 def read_chunks(path: Path, size: int = CHUNK_LINES) -> Iterator[list[str]]:

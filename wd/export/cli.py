@@ -20,15 +20,16 @@ from pathlib import Path
 
 import torch
 
+from wd.cli import one_line_errors
 from wd.data.bpe import Tokenizer, ids_to_text, load_bpe, source_ids
+from wd.data.stream import decode_lines
 from wd.decode.search import translate
-from wd.export.package import PackageError, is_package, load_package
-from wd.io import write_lines
+from wd.export.package import load_any
+from wd.io import open_bytes, write_lines
 from wd.model.transformer import Transformer
 from wd.progress import Progress, terminal
 from wd.runtime import resolve_device
 from wd.settings import SearchSettings
-from wd.train.checkpoint import load_model
 
 log = logging.getLogger(__name__)
 
@@ -111,35 +112,38 @@ def main(argv: list[str] | None = None) -> None:
             parser().error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.max_len_a is not None and args.max_len_a < 0:
         parser().error(f"--max-len-a must not be negative, got {args.max_len_a}")
+    if args.input and not args.input.is_file():
+        parser().error(f"--input {args.input}: no such file")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    if not args.model.exists():
-        parser().error(f"{args.model}: no such model package or checkpoint")
-    if is_package(args.model):
-        try:
-            package = load_package(args.model, device)
-        except PackageError as err:
-            parser().error(str(err))
-        model, defaults = package.model, package.search
-        bpe = args.bpe or package.bpe
-        src_lang = args.src_lang or package.languages[0]
-        tgt_lang = args.tgt_lang or package.languages[1]
-    else:
-        missing = [f"--{n.replace('_', '-')}" for n in ("bpe", "src_lang", "tgt_lang")
-                   if getattr(args, n) is None]
-        if missing:
-            parser().error(f"{args.model} is a checkpoint, not a package: give "
-                           f"{', '.join(missing)}")
-        model, _ = load_model(args.model, device)
-        defaults, bpe, src_lang, tgt_lang = SearchSettings(), args.bpe, args.src_lang, args.tgt_lang
-    search = _search(args, defaults)
+    with one_line_errors(parser().prog):
+        model, package = load_any(args.model, device)
+        if package is not None:
+            defaults, bpe = package.search, args.bpe or package.bpe
+            src_lang = args.src_lang or package.languages[0]
+            tgt_lang = args.tgt_lang or package.languages[1]
+        else:
+            missing = [f"--{n.replace('_', '-')}" for n in ("bpe", "src_lang", "tgt_lang")
+                       if getattr(args, n) is None]
+            if missing:
+                parser().error(f"{args.model} is a checkpoint, not a package: give "
+                               f"{', '.join(missing)}")
+            defaults, bpe = SearchSettings(), args.bpe
+            src_lang, tgt_lang = args.src_lang, args.tgt_lang
+        translate_stream(model, bpe, src_lang, tgt_lang, _search(args, defaults), device, args)
+
+
+def translate_stream(model: Transformer, bpe: Path, src_lang: str, tgt_lang: str,
+                     search: SearchSettings, device: torch.device,
+                     args: argparse.Namespace) -> None:
+    """Translate ``--input`` (or standard input) to ``--output`` (or standard output), a batch
+    at a time; lines that are not UTF-8 are an error naming the line."""
     if args.nbest and args.nbest > search.beam:
         parser().error(f"--nbest {args.nbest} is more than the beam ({search.beam})")
-    source = open(args.input, encoding="utf-8") if args.input else sys.stdin
     progress = Progress(log, "translating", None, "sentences", bar=terminal())
-    with source:
-        lines = (line.rstrip("\r\n") for line in source)
+    with open_bytes(args.input) if args.input else sys.stdin.buffer as source:
+        lines = decode_lines(source, str(args.input or "<stdin>"))
 
         def translated() -> Iterator[str]:
             done = 0

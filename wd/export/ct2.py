@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from wd.cli import one_line_errors
 from wd.data.bpe import load_bpe
-from wd.export.package import PackageError, is_package, load_package
-from wd.io import atomic_dir
+from wd.export.package import load_any
+from wd.io import atomic_dir, check_output_dir
 from wd.model.transformer import Transformer, sinusoidal_positions
-from wd.train.checkpoint import load_model
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 MAX_POSITIONS = 1024  # longest source or target the exported model accepts
@@ -123,18 +123,21 @@ def vocabulary(model: Transformer, bpe_model: Path | None) -> list[str]:
 
 
 def export_model(model: Transformer, out_dir: Path, vocab: list[str],
-                 quantization: str | None = None) -> Path:
-    """Write the CTranslate2 model directory ``out_dir`` (built beside it, then renamed)."""
+                 quantization: str | None = None, force: bool = False,
+                 source: Path | None = None) -> Path:
+    """Write the CTranslate2 model directory ``out_dir`` (built beside it, then renamed; an
+    existing non-empty one only with ``force``, never ``source``: :func:`wd.io.atomic_dir`)."""
     spec = build_spec(model, vocab)
     spec.validate()
     spec.optimize(quantization=quantization)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, force, source) as tmp:
         spec.save(str(tmp))
     return Path(out_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export a wd model to CTranslate2.")
+    parser = argparse.ArgumentParser(prog="wd-export-ct2",
+                                     description="Export a wd model to CTranslate2.")
     parser.add_argument("checkpoint", type=Path,
                         help="model package directory, or a model checkpoint (e.g. final.pt)")
     parser.add_argument("out_dir", type=Path, help="CTranslate2 model directory to write")
@@ -142,16 +145,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="sentencepiece model giving the vocabulary (default: the package's)")
     parser.add_argument("--quantization", choices=["int8", "int8_float32", "float16"],
                         help="store weights quantised (default: float32)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an existing non-empty out_dir, replacing the files the "
+                             "export writes (and no others)")
     args = parser.parse_args(argv)
-    if is_package(args.checkpoint):
-        try:
-            package = load_package(args.checkpoint)
-        except PackageError as err:
-            parser.error(str(err))
-        model, bpe = package.model, args.bpe or package.bpe
-    else:
-        (model, _), bpe = load_model(args.checkpoint), args.bpe
-    export_model(model, args.out_dir, vocabulary(model, bpe), args.quantization)
+    with one_line_errors(parser.prog):
+        check_output_dir(args.out_dir, args.force, args.checkpoint)  # before the slow part
+        model, package = load_any(args.checkpoint)
+        bpe = args.bpe or (package.bpe if package else None)
+        export_model(model, args.out_dir, vocabulary(model, bpe), args.quantization, args.force,
+                     args.checkpoint)
     print(f"wrote {args.out_dir}")
 
 

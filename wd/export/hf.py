@@ -29,10 +29,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from wd.cli import one_line_errors
 from wd.data.bpe import load_bpe
 from wd.export.ct2 import MAX_POSITIONS
-from wd.export.package import PackageError, load_package
-from wd.io import atomic_dir
+from wd.export.package import load_package
+from wd.io import atomic_dir, check_output_dir
 from wd.model.names import parse
 from wd.model.transformer import Transformer, sinusoidal_positions
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -116,15 +117,17 @@ def write_tokenizer(bpe_model: Path, out: Path, languages: tuple[str, str]) -> N
 
 
 def export_hf(model: Transformer, bpe_model: Path, out_dir: Path,
-              languages: tuple[str, str]) -> Path:
-    """Write the transformers directory ``out_dir`` (built beside it, then renamed)."""
+              languages: tuple[str, str], force: bool = False, source: Path | None = None
+              ) -> Path:
+    """Write the transformers directory ``out_dir`` (built beside it, then renamed; an
+    existing non-empty one only with ``force``, never ``source``: :func:`wd.io.atomic_dir`)."""
     from transformers import GenerationConfig
     hf = hf_model(model)
     hf.generation_config = GenerationConfig(
         decoder_start_token_id=BOS_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
         pad_token_id=PAD_ID, suppress_tokens=[PAD_ID, BOS_ID], num_beams=1, do_sample=False,
         max_length=MAX_POSITIONS)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, force, source) as tmp:
         hf.save_pretrained(tmp)
         weights = tmp / "model.safetensors"
         state = load_file(weights)  # save_pretrained leaves the position tables out
@@ -140,15 +143,18 @@ def main(argv: list[str] | None = None) -> None:
         prog="wd-export-hf", description="Export a wd model package to a transformers model.")
     parser.add_argument("package", type=Path, help="model package directory")
     parser.add_argument("out_dir", type=Path, help="transformers model directory to write")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an existing non-empty out_dir, replacing the files the "
+                             "export writes (and no others)")
     args = parser.parse_args(argv)
-    try:
+    with one_line_errors(parser.prog):
+        check_output_dir(args.out_dir, args.force, args.package)  # before the slow part
         package = load_package(args.package)
-    except PackageError as err:
-        parser.error(str(err))
-    reason = refusal(package.model)
-    if reason:
-        parser.error(f"cannot export {args.package}: {reason}")
-    export_hf(package.model, package.bpe, args.out_dir, package.languages)
+        reason = refusal(package.model)
+        if reason:
+            parser.error(f"cannot export {args.package}: {reason}")
+        export_hf(package.model, package.bpe, args.out_dir, package.languages, args.force,
+                  args.package)
     print(f"wrote {args.out_dir}")
 
 

@@ -186,6 +186,22 @@ def load_package(path: Path, device: str | torch.device = "cpu") -> Package:
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise PackageError(f"{path}: package format {config['format_version']} is newer than "
                            f"this wd reads ({FORMAT_VERSION}); upgrade wd")
-    model = Transformer(ModelConfig(**config["architecture"]))
-    load_weights(model, str(path / "model.safetensors"))
+    try:
+        model = Transformer(ModelConfig(**config["architecture"]))
+        load_weights(model, str(path / "model.safetensors"))
+    except Exception as err:  # safetensors' own error for a damaged file; torch's for a mismatch
+        raise PackageError(f"{path / 'model.safetensors'}: cannot load the weights "
+                           f"({str(err).splitlines()[0]})") from None
     return Package(model.to(device).eval(), path / tokenizer, config)
+
+
+def load_any(path: Path, device: str | torch.device = "cpu") -> tuple[Transformer, Package | None]:
+    """The model of a package and the package, or of a checkpoint file and None; what cannot
+    be read is a :class:`PackageError` or a ``CheckpointError`` naming the path."""
+    path = Path(path)
+    if not path.exists():
+        raise PackageError(f"{path}: no such model package or checkpoint")
+    if is_package(path):
+        package = load_package(path, device)
+        return package.model, package
+    return load_model(path, device)[0], None

@@ -1,0 +1,25 @@
+"""What the command-line tools share: an error the user can mend ends the command with one
+line naming the file and what to do, never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from wd.export.package import PackageError
+from wd.io import InputError, NoSpaceError, OutputExists
+from wd.train.checkpoint import CheckpointError
+
+USER_ERRORS = (InputError, NoSpaceError, OutputExists, PackageError, CheckpointError)
+
+
+@contextlib.contextmanager
+def one_line_errors(prog: str) -> Iterator[None]:
+    """Run a command's body; a user error prints ``prog: error: message`` and exits 1."""
+    try:
+        yield
+    except USER_ERRORS as err:
+        sys.stdout.flush()
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        sys.exit(1)
