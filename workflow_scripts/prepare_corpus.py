@@ -11,4 +11,5 @@ with step(snakemake):
     split = snakemake.wildcards.split
     downloads = {f.id: Path(path) for f, path in zip(corpus.split_files(split), snakemake.input)}
     prepare_remote_split(corpus, split, downloads, snakemake.output[0], snakemake.output[1],
-                         CleanSettings(**snakemake.params.clean))
+                         CleanSettings(**snakemake.params.clean),
+                         snakemake.config["data"]["max_eval_chars"])  # as in copy_local.py

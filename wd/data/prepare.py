@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wd.data.clean import NOT_UTF8, CleanSettings, clean_pairs
+from wd.data.checks import (
+    MAX_EVAL_CHARS,
+    check_eval_lengths,
+    check_line_ends,
+    check_not_blank,
+)
+from wd.data.clean import NOT_UTF8, REASONS, CleanSettings, clean_pairs
 from wd.data.corpora import Corpus, registry_corpus
 from wd.data.extract import read_part
 from wd.data.romanian import comma_below
-from wd.io import check_aligned, read_lines, write_lines
+from wd.io import InputError, check_aligned, read_lines, write_lines
 
 TRAINING_SPLITS = ("train", "valid")  # every other split is a test set
 
@@ -31,30 +37,40 @@ def normalise(lines: list[str], lang: str) -> list[str]:
 def _check_utf8(lines: list[str], where: str) -> None:
     for number, line in enumerate(lines, 1):
         if NOT_UTF8.search(line):
-            raise ValueError(f"{where}:{number}: not valid UTF-8")
+            raise InputError(f"{where}:{number}: not valid UTF-8")
 
 
-def _write_split(split: str, src: list[str], refs: list[list[str]], langs: tuple[str, str],
-                 outputs: list[Path], clean: CleanSettings, where: list[str]) -> int:
-    """Normalise, clean (train) or check (valid, test sets), and write; return the sentence
-    count. Test references are written as supplied."""
+def _checked_split(split: str, src: list[str], refs: list[list[str]], langs: tuple[str, str],
+                   clean: CleanSettings, where: list[str], max_eval_chars: int
+                   ) -> list[list[str]]:
+    """The lines to write for ``split`` (source, then each reference): normalised and cleaned
+    (train) or checked (valid, test sets; see :mod:`wd.data.checks`). Test references are
+    kept as supplied."""
     src = normalise(src, langs[0])
     if split in TRAINING_SPLITS:
         refs = [normalise(ref, langs[1]) for ref in refs]
     if split == "train":
-        src, tgt, _ = clean_pairs(src, refs[0], *langs, clean, where=f"{where[0]} + {where[1]}")
-        refs = [tgt]
-    else:
-        for lines, name in zip([src, *refs], where):
-            _check_utf8(lines, name)
-    for lines, out in zip([src, *refs], outputs):
-        write_lines(out, lines)
-    return len(src)
+        pairs = f"{where[0]} + {where[1]}"
+        if not src:
+            raise InputError(f"{pairs}: empty files")
+        kept_src, kept_tgt, dropped = clean_pairs(src, refs[0], *langs, clean, where=pairs)
+        if not kept_src:
+            reasons = ", ".join(f"{r} {dropped[r]}" for r in REASONS if dropped[r])
+            raise InputError(f"{pairs}: no training pairs left after cleaning ({len(src)} in"
+                            + (f"; dropped: {reasons})" if reasons else ")"))
+        return [kept_src, kept_tgt]
+    for lines, name in zip([src, *refs], where):
+        _check_utf8(lines, name)
+        check_not_blank(lines, name)
+    check_eval_lengths(src, where[0], max_eval_chars)
+    return [src, *refs]
 
 
 def prepare_remote_split(corpus: Corpus, split: str, downloads: dict[str, Path], out_src: Path,
-                         out_tgt: Path, clean: CleanSettings) -> int:
-    """Concatenate the parts of ``split`` from the downloaded files (file id -> path)."""
+                         out_tgt: Path, clean: CleanSettings,
+                         max_eval_chars: int = MAX_EVAL_CHARS) -> int:
+    """Concatenate the parts of ``split`` from the downloaded files (file id -> path), check
+    or clean them, and write them; return the sentence count."""
     src, tgt = [], []
     for part in corpus.splits[split]:
         files = [(corpus.file(file_id), downloads[file_id]) for file_id in part.files]
@@ -62,8 +78,11 @@ def prepare_remote_split(corpus: Corpus, split: str, downloads: dict[str, Path],
         src += part_src
         tgt += part_tgt
     names = [f"{corpus.name} {split} ({side})" for side in ("source", "target")]
-    return _write_split(split, src, [tgt], (corpus.src_lang, corpus.tgt_lang),
-                        [Path(out_src), Path(out_tgt)], clean, names)
+    lines = _checked_split(split, src, [tgt], (corpus.src_lang, corpus.tgt_lang), clean, names,
+                           max_eval_chars)
+    for text, out in zip(lines, [out_src, out_tgt]):
+        write_lines(Path(out), text)
+    return len(lines[0])
 
 
 def references(files: dict) -> list[str]:
@@ -104,14 +123,22 @@ def raw_outputs(raw_dir: Path, split: str, n_refs: int = 1) -> list[Path]:
             + [raw_dir / f"{split}.tgt.{i}" for i in range(1, n_refs)])
 
 
-def prepare_local(local: dict, raw_dir: Path, langs: tuple[str, str], clean: CleanSettings) -> None:
+def prepare_local(local: dict, raw_dir: Path, langs: tuple[str, str], clean: CleanSettings,
+                  max_eval_chars: int = MAX_EVAL_CHARS) -> None:
     """Copy the user's files (plain or ``.gz``) of every split; all files of a split must have
-    the same number of lines."""
+    the same number of lines. Every split is read and checked before any is written, so that a
+    bad test file leaves no training data that looks prepared."""
+    checked = {}
     for split in splits({"source": "local", "local": local}):
         src_path, ref_paths = local[split]["src"], references(local[split])
         errors = "surrogateescape" if split == "train" else "strict"
         src = read_lines(src_path, errors)
         refs = [read_lines(path, errors) for path in ref_paths]
+        for lines, path in zip([src, *refs], [src_path, *ref_paths]):
+            check_line_ends(lines, str(path), split == "train")
         check_aligned((src_path, src), *zip(ref_paths, refs))
-        _write_split(split, src, refs, langs, raw_outputs(raw_dir, split, len(refs)), clean,
-                     [str(src_path), *map(str, ref_paths)])
+        checked[split] = _checked_split(split, src, refs, langs, clean,
+                                        [str(src_path), *map(str, ref_paths)], max_eval_chars)
+    for split, lines in checked.items():
+        for text, out in zip(lines, raw_outputs(raw_dir, split, len(lines) - 1)):
+            write_lines(out, text)
