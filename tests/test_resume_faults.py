@@ -1,7 +1,9 @@
 """Faults during training: a training process killed with SIGKILL, or stopped by SIGTERM or
 SIGUSR1 (a cluster's time limit), and restarted ends exactly where an uninterrupted run ends;
-non-finite losses are skipped, then stop training; corrupt, truncated or foreign checkpoints give
-an error naming the file. Processes are held at a named point (wd.faults) while the test acts."""
+non-finite losses are skipped, then stop training; a corrupt, truncated or foreign newest
+checkpoint is set aside and the run resumes from the one before it; a model checkpoint that
+cannot be read gives an error naming the file. Processes are held at a named point (wd.faults)
+while the test acts."""
 import signal
 import subprocess
 import sys
@@ -169,12 +171,23 @@ def damage(path: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["truncated", "garbage", "foreign"])
-def test_damaged_training_checkpoint_stops_resume_naming_it(tmp_path, how):
-    nan_trainer(tmp_path, bad=(), steps=3).run()
-    (ckpt,) = checkpoints(tmp_path)
-    damage(ckpt, how)
-    with pytest.raises(CheckpointError, match=f"cannot read checkpoint {ckpt}"):
-        nan_trainer(tmp_path, bad=(), steps=6).run()
+def test_a_damaged_newest_checkpoint_is_set_aside_and_the_run_resumes_from_the_one_before(
+        tmp_path, straight, how):
+    killed = tmp_path / "killed"
+    proc = start_held_at_update(killed, 8)  # checkpoints 3 and 6 written
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    newest = killed / "checkpoint_00000006.pt"
+    damage(newest, how)
+
+    proc = start_child(killed)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert (f"cannot read checkpoint {newest}" in err
+            and "set aside as checkpoint_00000006.pt.unreadable; resuming from the checkpoint "
+                "before it" in err)
+    assert (killed / "checkpoint_00000006.pt.unreadable").is_file()
+    assert_same_run(straight, killed)
 
 
 def test_model_checkpoint_in_the_work_dir_is_not_taken_for_a_training_one(tmp_path):

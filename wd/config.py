@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib.util
+import math
 from pathlib import Path
 
 import jsonschema
@@ -36,9 +37,49 @@ def validate(config: dict, schema_path: Path = SCHEMA) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(f"config error at {_where(error.absolute_path)}: {error.message}")
+    _check_finite(config)
     _apply_defaults(schema, config, schema)
     _pretrained_shape(config)
     _check_semantics(config)
+
+
+def _check_finite(value, path: tuple = ()) -> None:
+    """YAML's ``.nan`` and ``.inf`` pass every bound of the schema (a comparison with NaN is
+    false): no key of ours takes them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config error at {_where(path)}: {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        _check_finite(item, (*path, key))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (plain YAML keeps the last value)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"config error in {key_node.start_mark.name}:{line}: key "
+                                  f"{key!r} given twice (first on line {seen[key]})")
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def check_files(paths: list[Path]) -> None:
+    """Each config file parses as YAML with every key once; else one line naming the file and
+    line (Snakemake reads them too, but keeps the last of repeated keys)."""
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            try:
+                yaml.load(handle, Loader=_StrictLoader)
+            except yaml.MarkedYAMLError as err:
+                mark = err.problem_mark or err.context_mark
+                raise ConfigError(f"config error in {path}:{mark.line + 1}: {err.problem}"
+                                  ) from None
 
 
 def _pretrained_shape(config: dict) -> None:

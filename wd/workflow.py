@@ -12,7 +12,9 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 
+from wd.io import InputError, NoSpaceError, OutputExists
 from wd.runtime import resolve_device
+from wd.train.checkpoint import CheckpointError
 from wd.train.log import BOARD_ENV
 
 
@@ -31,6 +33,10 @@ def step(smk) -> Iterator[torch.device]:
         logging.getLogger("wd").info("rule %s on %s with %d threads", smk.rule, device,
                                      torch.get_num_threads())
         yield device
+    except (InputError, NoSpaceError, OutputExists, CheckpointError) as err:
+        # The message says what is wrong and where: one line, no traceback.
+        logging.getLogger("wd").error("rule %s failed: %s", smk.rule, err)
+        sys.exit(1)
     except Exception:
         logging.getLogger("wd").exception("rule %s failed", smk.rule)
         raise

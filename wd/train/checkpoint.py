@@ -20,9 +20,12 @@ class CheckpointError(RuntimeError):
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    """Write to ``path.tmp`` then rename: a crash never leaves a half file under the real name."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """Write to a draft beside ``path`` then rename: a crash never leaves a half file under the
+    real name. Written through a Python file, so that a full disk reaches
+    :func:`wd.io.atomic_path` as the ``OSError`` it is (torch's own writer reports only an
+    "unexpected pos")."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def load(path: Path) -> dict:
@@ -31,7 +34,16 @@ def load(path: Path) -> dict:
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint not found: {path}") from None
     except Exception as err:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+        raise CheckpointError(f"cannot read checkpoint {path}: truncated, damaged or not a "
+                              f"checkpoint of wd ({_reason(err)})") from err
+
+
+def _reason(err: Exception) -> str:
+    """torch's reason in one short line (some of its messages are paragraphs)."""
+    text = str(err).strip()
+    if text.startswith("Weights only load failed"):
+        return "it holds objects other than tensors"
+    return f"{type(err).__name__}: {text.splitlines()[0][:120]}" if text else type(err).__name__
 
 
 def save_model(model: Transformer, path: Path, meta: dict) -> None:

@@ -109,6 +109,14 @@ class CheckpointStore:
         for path in self.paths():
             path.unlink()
 
+    @staticmethod
+    def aside(path: Path) -> Path:
+        """Where an unreadable checkpoint is kept, out of the run's way, for inspection."""
+        return path.with_name(path.name + ".unreadable")
+
+    def set_aside(self, path: Path) -> None:
+        path.rename(self.aside(path))
+
     def remove_drafts(self) -> None:
         """Partial files of a job killed while writing."""
         for stale in self.work_dir.glob("*.tmp"):

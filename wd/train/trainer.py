@@ -34,7 +34,7 @@ from wd.data.batching import Pair, epoch_batches
 from wd.progress import Progress
 from wd.settings import TrainSettings
 from wd.train import distributed, stopping
-from wd.train.checkpoint import load
+from wd.train.checkpoint import CheckpointError, load
 from wd.train.device import fused_adam
 from wd.train.log import TrainLog, board_requested
 from wd.train.loss import loss_terms, training_loss
@@ -127,6 +127,24 @@ class Trainer:
     def is_main(self) -> bool:
         return self.ctx.is_main
 
+    def _newest_readable(self, found: list[Path]) -> dict | None:
+        """The newest of ``found`` that can be read (they are dropped from ``found`` until it
+        is at the end); a damaged one (a truncated write, a full disk) is set aside with a
+        warning, so that the run goes on from the one before it instead of failing at every
+        rerun."""
+        while found:
+            try:
+                return load(found[-1])
+            except CheckpointError as err:
+                if self.is_main:
+                    log.warning("%s: set aside as %s; resuming from the checkpoint before it",
+                                err, self.store.aside(found[-1]).name)
+                distributed.barrier()  # every process has tried it before rank 0 moves it
+                if self.is_main:
+                    self.store.set_aside(found[-1])
+                found.pop()
+        return None
+
     def resume(self) -> bool:
         """Load the newest checkpoint in ``work_dir`` within the step cap; False if there is
         none, or if the checkpoints belong to another run (then they are deleted and training
@@ -145,9 +163,9 @@ class Trainer:
                 for path in found[len(within):]:
                     path.unlink()
             found = within
-        if not found:
+        ckpt = self._newest_readable(found)
+        if ckpt is None:
             return False
-        ckpt = load(found[-1])
         if "settings" not in ckpt:
             raise RuntimeError(f"{found[-1]} is not a training checkpoint (no settings); move it "
                                "away to start over")
