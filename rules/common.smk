@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from wd import methods
-from wd.config import ConfigError, rename_methods, student_methods, validate
+from wd.config import ConfigError, check_files, rename_methods, student_methods, validate
 from wd.data.prepare import (
     experiment_testsets,
     raw_outputs,
@@ -17,6 +17,7 @@ from wd.pretrained import TOKENIZER_FILES, local_files
 for warning in rename_methods(config):
     print(warning, file=sys.stderr)
 try:
+    check_files(workflow.configfiles)  # config.yaml and every --configfile: keys given twice
     validate(config)
 except ConfigError as err:
     sys.exit(str(err))
@@ -116,6 +117,15 @@ CURVES = training_curves(SEEDS[0])
 CURVE_FILES = sorted(
     {path for runs in CURVES.values() for run in runs.values() for path in run if path}
 )
+# A model or the KD data deleted by the user: say how to remake it and what was made from it.
+for missing, made in PLAN.missing_sources(SYSTEMS, TESTSETS[0]).items():
+    print(
+        f"warning: {missing} is missing, but {len(made)} outputs were made from it (e.g. "
+        f"{made[0]}): rerun with --forcerun {missing} to remake it and all made from it",
+        file=sys.stderr,
+    )
+# Whether any planned run reads the KD data (else no KD decoding is planned).
+USES_KD = any(PLAN.reads_kd(m) for s in STUDENTS for m in METHODS[s])
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
 SPEEDS = exp("eval/speeds.json")  # every system timed together (wd.evaluate.evaluate)

@@ -46,9 +46,12 @@ else:
 KD_SHARDS = list(range(config["kd"]["shards"]))
 KD_SEARCH = {key: value for key, value in config["kd"].items() if key != "shards"}
 # With CTranslate2 possible (kd.engine not ours), each shard records the engine that decoded it
-# and its check against our decoder, for the results' kd_engine and kd_identical.
+# and its check against our decoder, for the results' kd_engine and kd_identical (when some run
+# reads the KD data: else there is none).
 KD_RECORDS = (
-    {} if config["kd"]["engine"] == "ours" else {"record": exp("kd/engine/shard{shard}.json")}
+    {"record": exp("kd/engine/shard{shard}.json")}
+    if USES_KD and config["kd"]["engine"] != "ours"
+    else {}
 )
 
 

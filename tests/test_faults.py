@@ -121,6 +121,9 @@ BAD_VALUES = [
     ("experiment", "../../etc", "experiment: '../../etc' does not match"),
     ("experiment", "a/b", "experiment: 'a/b' does not match"),
     ("results_dir", "", "results_dir: '' should be non-empty"),
+    # YAML's .nan and .inf pass every bound of the schema
+    ("teacher.train.lr", float("nan"), "teacher.train.lr: nan is not a finite number"),
+    ("kd.max_len_a", float("inf"), "kd.max_len_a: inf is not a finite number"),
 ]
 
 
@@ -145,3 +148,22 @@ def test_snakemake_refuses_before_writing_anything(tmp_path, setting, message):
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1] == message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_file_with_a_key_given_twice_is_refused_naming_file_and_line(tmp_path):
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"results_dir: {tmp_path / 'results'}\nseed: 1\nseed: 2\n")
+    run = run_snakemake("-n", "--nolock", "--configfile", str(config))
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines()[-1] == (f"config error in {config}:3: key 'seed' "
+                                                   "given twice (first on line 2)")
+    assert [p.name for p in tmp_path.iterdir()] == ["exp.yaml"]
+
+
+@pytest.mark.parametrize(("methods", "decodes"), [("[scratch, word_kd]", False), ("[kd]", True)])
+def test_kd_data_is_decoded_only_when_a_planned_run_reads_it(tmp_path, methods, decodes):
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"results_dir: {tmp_path / 'results'}\nmethods: {methods}\n")
+    run = run_snakemake("-n", "--nolock", "--configfile", str(MICRO), str(config))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert ("kd_translate" in run.stdout) == decodes

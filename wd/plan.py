@@ -94,6 +94,27 @@ class Plan:
             return self.path(self.phase1_dir(student, seed=seed), "final.pt")
         return self.path(self.run_dir(student, method, seed), "final.pt")
 
+    def reads_kd(self, method: str) -> bool:
+        """Whether a student method's runs (its Phase 1 included) read the KD data."""
+        return methods.get(method).train_data != "bitext"
+
+    def missing_sources(self, systems: list[tuple[str, str, int]], testset: str
+                        ) -> dict[str, list[str]]:
+        """Missing file -> the existing outputs made from it: a model or the KD data that the
+        user deleted. Snakemake does not remake a missing file whose products exist, so the
+        results would go on showing what was made from it."""
+        kd, pairs = self.path("kd/train.tgt"), []
+        for student, method, seed in systems:
+            model = self.model_path(student, method, seed)
+            pairs.append((model, self.path(f"eval/{student}/{method}/seed{seed}/{testset}.json")))
+            if student != "teacher" and self.reads_kd(method):
+                pairs.append((kd, model))
+        stale: dict[str, list[str]] = {}
+        for missing, made in dict.fromkeys(pairs):
+            if not Path(missing).exists() and Path(made).exists():
+                stale.setdefault(missing, []).append(made)
+        return stale
+
     def _inputs(self, train: list[str]) -> dict:
         return {"bpe": self.bpe, "train": train, "valid": self.valid,
                 "valid_refs": self.valid_refs}
