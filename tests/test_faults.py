@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import REPO, run_snakemake, snakemake_cmd, with_change
 from waiting import group_alive, pause_env, wait_gone, wait_until
@@ -167,3 +168,75 @@ def test_kd_data_is_decoded_only_when_a_planned_run_reads_it(tmp_path, methods, 
     run = run_snakemake("-n", "--nolock", "--configfile", str(MICRO), str(config))
     assert run.returncode == 0, run.stderr[-2000:]
     assert ("kd_translate" in run.stdout) == decodes
+
+
+def recovery_args(results: Path, workdir: Path) -> list[str]:
+    """The micro experiment, KD data and its student only, in a working directory of its own
+    (where Snakemake keeps its locks), KD decoding in two shards of small batches."""
+    workdir.mkdir(exist_ok=True)
+    small = results.parent / "kd_only.yaml"
+    small.write_text("methods: [kd]\nkd: {beam: 2, lenpen: 1.0, batch_size: 8, shards: 2}\n")
+    return ["--directory", str(workdir), "--configfile", str(REPO / "config.yaml"), str(MICRO),
+            str(small), "--config", f"results_dir={results}"]
+
+
+def kill_run_at(args: list[str], pattern: str, marker: Path) -> None:
+    """Start the whole run, hold the first job that reaches ``pattern``, then kill -9 snakemake
+    and every job (a node crash, an OOM kill of the job's group)."""
+    with open(marker.with_suffix(".log"), "w") as log:
+        proc = subprocess.Popen(snakemake_cmd("--cores", "2", "all", *args), cwd=REPO,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=pause_env(pattern, marker))
+    try:
+        wait_until(marker.exists, proc, f"a job reached {pattern}")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        wait_gone(group_alive(proc.pid))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def recover(args: list[str]) -> subprocess.CompletedProcess:
+    """The recovery that docs/training.md gives: unlock, then rerun with --rerun-incomplete."""
+    unlock = run_snakemake("--unlock", *args)
+    assert unlock.returncode == 0, unlock.stderr[-3000:]
+    return run_snakemake("--cores", "2", "all", "--rerun-incomplete", *args)
+
+
+def scores(exp: Path) -> list[tuple]:
+    table = (exp / "tables/results.csv").read_text().splitlines()
+    header = table[0].split(",")
+    keep = [header.index(name) for name in ("system", "student", "method", "bleu", "chrf")
+            if name in header]
+    return [tuple(row.split(",")[i] for i in keep) for row in table[1:]]
+
+
+@pytest.mark.workflow
+def test_kill_9_of_the_whole_run_then_the_documented_recovery_ends_identical(tmp_path):
+    straight = tmp_path / "straight"
+    run = run_snakemake("--cores", "2", "all", *recovery_args(straight, tmp_path / "w1"))
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    results, workdir = tmp_path / "killed", tmp_path / "w2"
+    args = recovery_args(results, workdir)
+    exp = results / "micro"
+    # Killed during teacher training (checkpoint 10 written), then during KD decoding.
+    kill_run_at(args, "train.update step=15 work=*/teacher/work", tmp_path / "teacher.paused")
+    assert (exp / "models/teacher/work/checkpoint_00000010.pt").is_file()
+    plain = run_snakemake("--cores", "2", "all", *args)
+    assert plain.returncode != 0 and "LockException" in plain.stderr  # hence --unlock
+    assert run_snakemake("--unlock", *args).returncode == 0
+    kill_run_at(args + ["--rerun-incomplete"], "decode.batch out=*/kd/shards/train.1.tgt *",
+                tmp_path / "kd.paused")
+    assert (exp / "models/teacher/final.pt").is_file() and not (exp / "kd/train.tgt").exists()
+
+    done = recover(args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for model in ("models/teacher/final.pt", "models/tiny1/kd/seed1/final.pt"):
+        a, b = (torch.load(root / "micro" / model, weights_only=True)["model"]
+                for root in (straight, results))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), model
+    assert (exp / "kd/train.tgt").read_bytes() == (straight / "micro/kd/train.tgt").read_bytes()
+    assert scores(exp) == scores(straight / "micro") and len(scores(exp)) == 2
