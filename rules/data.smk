@@ -135,3 +135,20 @@ rule apply_bpe:
         exp("logs/apply_bpe/{side}.log"),
     script:
         "../workflow_scripts/apply_bpe.py"
+
+
+rule binarize:
+    # The token ids of a BPE text, memory-mapped by every training job (wd/data/binary.py).
+    input:
+        model=BPE,
+        text=lambda wildcards: PLAN.binarize_source(wildcards.name),
+    output:
+        exp("bin/{name}.npy"),
+    log:
+        exp("logs/binarize/{name}.log"),
+    wildcard_constraints:
+        name=r"(train|valid)\.(src|tgt)|kd\.tgt",
+    # On the teacher's and the students' critical path.
+    priority: 20
+    script:
+        "../workflow_scripts/binarize.py"

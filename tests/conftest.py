@@ -89,3 +89,12 @@ def sources(n: int = 24) -> list[list[int]]:
     g = torch.Generator().manual_seed(0)
     return [torch.randint(4, 50, (int(torch.randint(2, 10, (1,), generator=g)),),
                           generator=g).tolist() for _ in range(n)]
+
+
+def binarized_pairs(sp, src: Path, tgt: Path, max_len: int | None = None):
+    """The id pairs of two BPE piece files, as training jobs read them (memory-mapped)."""
+    from wd.data.binary import PairCorpus, binarize
+    for text in (src, tgt):
+        binarize(sp, text, text.with_name(text.name + ".npy"))
+    return PairCorpus([src.with_name(src.name + ".npy"), tgt.with_name(tgt.name + ".npy")],
+                      max_len)

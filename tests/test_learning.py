@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from wd.data.batching import load_parallel
+from conftest import binarized_pairs
 from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.toy import generate_toy_corpus
 from wd.model.inits.cutoff import cutoff_student
@@ -28,7 +28,7 @@ def trained(tmp_path_factory):
     for split in ("train", "valid"):
         for side in ("src", "tgt"):
             encode_file(sp, work / f"{split}.{side}", work / f"bpe.{split}.{side}")
-    train, valid = (load_parallel(sp, work / f"bpe.{s}.src", work / f"bpe.{s}.tgt", 64)
+    train, valid = (binarized_pairs(sp, work / f"bpe.{s}.src", work / f"bpe.{s}.tgt", 64)
                     for s in ("train", "valid"))
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=sp.get_piece_size(), enc_layers=2, dec_layers=2, enc_dim=48,

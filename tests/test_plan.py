@@ -25,8 +25,8 @@ def test_each_method_reads_its_data_initialisation_and_teacher():
     p = plan(methods=["scratch", "kd", "cutoff", "wd", "word_kd", "prune"])
     teacher, root = p.teacher_model, p.root
     scratch, kd, cutoff = (p.student("stu1", m, 1).inputs for m in ("scratch", "kd", "cutoff"))
-    assert scratch["train"] == [f"{root}/bpe/train.src", f"{root}/bpe/train.tgt"]
-    assert kd["train"] == [f"{root}/bpe/train.src", f"{root}/kd/train.tgt"]
+    assert scratch["train"] == [f"{root}/bin/train.src.npy", f"{root}/bin/train.tgt.npy"]
+    assert kd["train"] == [f"{root}/bin/train.src.npy", f"{root}/bin/kd.tgt.npy"]
     assert "init" not in scratch and "init" not in kd and "teacher" not in kd
     assert cutoff["init"] == teacher and "teacher" not in cutoff
     wd = p.student("stu1", "wd", 2).inputs

@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
+from conftest import binarized_pairs
 from waiting import pause_env, wait_until
-from wd.data.batching import load_parallel
 from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.shards import ShardError, join_files, shard_bounds, split_file
 from wd.data.toy import generate_toy_corpus
@@ -50,7 +50,7 @@ def tiny_teacher(tmp_path_factory):
     sp = load_bpe(work / "spm.model")
     for side in ("src", "tgt"):
         encode_file(sp, work / f"train.{side}", work / f"bpe.{side}")
-    pairs = load_parallel(sp, work / "bpe.src", work / "bpe.tgt", 64)
+    pairs = binarized_pairs(sp, work / "bpe.src", work / "bpe.tgt", 64)
     torch.manual_seed(0)
     model = Transformer(ModelConfig(vocab_size=sp.get_piece_size(), enc_layers=1, dec_layers=1,
                                     enc_dim=32, dec_dim=32, enc_ffn=64, dec_ffn=64, enc_heads=2,

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from wd import faults
-from wd.data.batching import Pair, load_parallel, pieces_to_ids
+from wd.data.batching import Pair, pieces_to_ids
+from wd.data.binary import PairCorpus
 from wd.data.bpe import ids_to_pieces, load_bpe
 from wd.decode import engines
 from wd.decode.journal import Journal
@@ -34,18 +35,6 @@ from wd.train.trainer import Trainer
 from wd.train.validation import ValidationSet
 
 log = logging.getLogger(__name__)
-
-
-def load_corpora(bpe_model: Path, files: list[Path], max_len: int | None) -> list[Pair]:
-    """Concatenate parallel BPE corpora given as ``[src1, tgt1, src2, tgt2, ...]`` (e.g. the
-    original and the KD data) as id pairs."""
-    if len(files) % 2:
-        raise ValueError(f"expected source/target file pairs, got {files}")
-    sp = load_bpe(bpe_model)
-    pairs: list[Pair] = []
-    for src, tgt in zip(files[0::2], files[1::2]):
-        pairs += load_parallel(sp, src, tgt, max_len)
-    return pairs
 
 
 def model_config(bpe_model: Path, shape: dict) -> ModelConfig:
@@ -180,7 +169,7 @@ class TrainJob:
     ``wd.train.distributed.launch`` can hand it to every torchrun worker as JSON."""
 
     bpe: str
-    train: list[str]             # parallel BPE files [src1, tgt1, src2, tgt2, ...]
+    train: list[str]             # binarised sides [src1, tgt1, src2, tgt2, ...] (wd.data.binary)
     valid: list[str]
     model: dict                  # ModelConfig keys but vocab_size (the BPE model's)
     settings: dict               # TrainSettings keys
@@ -204,8 +193,8 @@ def run_train_job(job: dict, *, device: torch.device) -> None:
     """Train the :class:`TrainJob` ``job``: WD Phase 1 (:func:`train_phase1`) on the teacher
     when ``phase1`` is set, otherwise :func:`train_model`."""
     job = TrainJob(**job)
-    train_pairs = load_corpora(job.bpe, job.train, job.max_len)
-    valid_pairs = load_corpora(job.bpe, job.valid, None)
+    train_pairs = PairCorpus(job.train, job.max_len)
+    valid_pairs = PairCorpus(job.valid)
     cfg, settings = model_config(job.bpe, job.model), TrainSettings(**job.settings)
     # A rerun after a change of any of these starts over instead of resuming the old run.
     inputs = [job.bpe, *job.train, *job.valid] + ([job.init_from] if job.init_from else [])

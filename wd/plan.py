@@ -54,6 +54,9 @@ def identity(job: dict) -> dict:
     return out
 
 
+KD_BINARY = "kd.tgt"  # the binarised KD data's name beside the splits' (train.src, ...)
+
+
 class Plan:
     """The runs of one experiment, under ``results_dir/experiment``."""
 
@@ -63,12 +66,21 @@ class Plan:
         # The tokenizer (wd.data.bpe): ours, or a pretrained teacher's files.
         self.pretrained = config["teacher"].get("pretrained")
         self.bpe = self.path("bpe/marian/vocab.json" if self.pretrained else "bpe/spm.model")
-        self.valid = [self.path("bpe/valid.src"), self.path("bpe/valid.tgt")]
+        # Training reads the corpora as memory-mapped ids (wd.data.binary), one file a side.
+        self.valid = [self.binarized("valid.src"), self.binarized("valid.tgt")]
         self.valid_refs = self.path("data/raw/valid.tgt")  # what validation BLEU is scored against
         self.teacher_model = self.path("models/teacher/final.pt")
-        bitext = [self.path("bpe/train.src"), self.path("bpe/train.tgt")]
-        kd = [self.path("bpe/train.src"), self.path("kd/train.tgt")]
+        bitext = [self.binarized("train.src"), self.binarized("train.tgt")]
+        kd = [self.binarized("train.src"), self.binarized(KD_BINARY)]
         self.train_files = {"bitext": bitext, "kd": kd, "bitext+kd": bitext + kd}
+
+    def binarized(self, name: str) -> str:
+        """The ids file of a BPE text: ``bpe/<split>.<side>``, or the KD data (``kd.tgt``)."""
+        return self.path(f"bin/{name}.npy")
+
+    def binarize_source(self, name: str) -> str:
+        """The BPE text that :meth:`binarized` ``name`` is made from."""
+        return self.path("kd/train.tgt" if name == KD_BINARY else f"bpe/{name}")
 
     def path(self, *parts: str) -> str:
         """A path under results/<experiment>/ (joined from parts: snakemake --lint reads a

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from wd.data.bpe import Tokenizer
-from wd.io import check_aligned, read_lines
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 Pair = tuple[list[int], list[int]]
@@ -20,29 +20,24 @@ def pieces_to_ids(sp: Tokenizer, lines: list[str]) -> list[list[int]]:
     return [[sp.piece_to_id(p) for p in line.split()] for line in lines]
 
 
-def load_parallel(sp: Tokenizer, src: Path, tgt: Path,
-                  max_len: int | None = None) -> list[Pair]:
-    """Id pairs from two BPE piece files; pairs longer than ``max_len`` pieces are dropped."""
-    src_lines, tgt_lines = read_lines(src), read_lines(tgt)
-    check_aligned((src, src_lines), (tgt, tgt_lines))
-    pairs = list(zip(pieces_to_ids(sp, src_lines), pieces_to_ids(sp, tgt_lines)))
-    if max_len:
-        pairs = [(s, t) for s, t in pairs if 0 < len(s) <= max_len and 0 < len(t) <= max_len]
-    return pairs
-
-
-def token_buckets(lengths: list[int], max_tokens: int, rng: random.Random) -> list[list[int]]:
+def token_buckets(lengths: Sequence[int] | np.ndarray, max_tokens: int,
+                  rng: random.Random) -> list[list[int]]:
     """Index batches whose padded size (rows x longest) stays within ``max_tokens``.
 
     Sorting by length with random tie-breaking keeps padding low; the batch order is shuffled.
+    The tie-breakers are drawn one per sentence in index order and sorted with the lengths by
+    numpy (the same order as a Python sort on (length, tie-breaker), in a fraction of the
+    time and memory at millions of sentences).
     """
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    lengths = np.asarray(lengths, dtype=np.int64)
+    ties = np.fromiter((rng.random() for _ in range(len(lengths))), np.float64, len(lengths))
+    order = np.lexsort((ties, lengths))
     batches, batch, longest = [], [], 0
-    for i in order:
-        longest_if_added = max(longest, lengths[i])
+    for i, length in zip(order.tolist(), lengths[order].tolist()):
+        longest_if_added = max(longest, length)
         if batch and longest_if_added * (len(batch) + 1) > max_tokens:
             batches.append(batch)
-            batch, longest_if_added = [], lengths[i]
+            batch, longest_if_added = [], length
         batch.append(i)
         longest = longest_if_added
     if batch:
@@ -84,7 +79,16 @@ def collate(pairs: list[Pair]) -> Batch:
                  pad([t + [EOS_ID] for _, t in pairs]))
 
 
-def epoch_batches(pairs: list[Pair], max_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+def pair_lengths(pairs: Sequence[Pair]) -> np.ndarray:
+    """What each pair costs a batch: its longer side plus EOS (a binarised corpus has them
+    without reading a pair)."""
+    lengths = getattr(pairs, "lengths", None)
+    if lengths is None:
+        lengths = np.array([max(len(s), len(t)) + 1 for s, t in pairs], dtype=np.int64)
+    return lengths
+
+
+def epoch_batches(pairs: Sequence[Pair], max_tokens: int, seed: int,
+                  epoch: int) -> list[list[int]]:
     """The batches of one epoch; a pure function of (seed, epoch) so training can resume."""
-    lengths = [max(len(s), len(t)) + 1 for s, t in pairs]
-    return token_buckets(lengths, max_tokens, random.Random(seed * 100_003 + epoch))
+    return token_buckets(pair_lengths(pairs), max_tokens, random.Random(seed * 100_003 + epoch))

@@ -12,9 +12,9 @@ MAX_EVAL_CHARS = 4096  # data.max_eval_chars: about the 1024 positions of an exp
 
 def check_line_ends(lines: list[str], where: str, training: bool) -> None:
     """Carriage returns left inside lines once ``\\n`` and ``\\r\\n`` ends are split off: as
-    many of them as lines means the file has CR-only line ends (read as one long line). In training data a
-    few are control characters that cleaning drops with their pair; in a validation or test
-    file the first one is refused, naming its line."""
+    many of them as lines means the file has CR-only line ends (read as one long line). In
+    training data a few are control characters that cleaning drops with their pair; in a
+    validation or test file the first one is refused, naming its line."""
     if training:
         count = sum(line.count("\r") for line in lines)
         if lines and count >= len(lines):
