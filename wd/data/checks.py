@@ -10,21 +10,14 @@ from wd.io import InputError
 MAX_EVAL_CHARS = 4096  # data.max_eval_chars: about the 1024 positions of an exported model
 
 
-def check_line_ends(lines: list[str], where: str, training: bool) -> None:
-    """Carriage returns left inside lines once ``\\n`` and ``\\r\\n`` ends are split off: as
-    many of them as lines means the file has CR-only line ends (read as one long line). In
-    training data a few are control characters that cleaning drops with their pair; in a
-    validation or test file the first one is refused, naming its line."""
-    if training:
-        count = sum(line.count("\r") for line in lines)
-        if lines and count >= len(lines):
-            raise InputError(f"{where}: CR-only line ends ({count} carriage returns inside "
-                            f"{len(lines)} line(s)): convert them to \\n (tr '\\r' '\\n')")
-        return
+def check_line_ends(lines: list[str], where: str) -> None:
+    """A carriage return left inside a validation or test line once ``\\n`` and ``\\r\\n``
+    ends are split off: the file has CR-only line ends, or a stray CR in a sentence that would be
+    scored. (Training data: :func:`wd.data.prepare.training_lines`.)"""
     for number, line in enumerate(lines, 1):
         if "\r" in line:
             raise InputError(f"{where}:{number}: a carriage return inside the line (CR-only line "
-                            "ends?): convert the file to \\n line ends")
+                             "ends?): convert the file to \\n line ends")
 
 
 def check_not_blank(lines: list[str], where: str) -> None:

@@ -4,6 +4,7 @@ scored as published."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections import Counter
@@ -50,23 +51,44 @@ def _reason(src: str, tgt: str, src_lang: str, tgt_lang: str,
     return None
 
 
+class PairFilter:
+    """Decides pair by pair, as the data streams, which training pairs are kept: the first
+    occurrence of each exact pair that no reason drops. Duplicates are found by a 16-byte
+    digest of each kept pair (not the pair itself), so that memory grows by a few dozen bytes a
+    pair whatever the sentences' length."""
+
+    def __init__(self, src_lang: str, tgt_lang: str, settings: CleanSettings):
+        self.langs, self.settings = (src_lang, tgt_lang), settings
+        self.seen: set[bytes] = set()
+        self.dropped = Counter({r: 0 for r in REASONS})
+        self.total = self.kept = 0
+
+    def keep(self, src: str, tgt: str) -> bool:
+        self.total += 1
+        reason = _reason(src, tgt, *self.langs, self.settings)
+        if reason is None:
+            digest = hashlib.blake2b(f"{src}\n{tgt}".encode(), digest_size=16).digest()
+            if digest in self.seen:
+                reason = "duplicate"
+            self.seen.add(digest)
+        if reason is not None:
+            self.dropped[reason] += 1
+            return False
+        self.kept += 1
+        return True
+
+    def log(self, where: str) -> None:
+        log.info("cleaned %s: %d pairs in, %d kept; dropped %s", where, self.total, self.kept,
+                 ", ".join(f"{reason} {self.dropped[reason]}" for reason in REASONS))
+
+
 def clean_pairs(src: list[str], tgt: list[str], src_lang: str, tgt_lang: str,
                 settings: CleanSettings, where: str = "training data"
                 ) -> tuple[list[str], list[str], Counter]:
     """Kept source and target lines (first occurrence of each exact pair, order kept) and the
     count dropped per reason; logs the counts."""
     check_aligned((f"{where} (source)", src), (f"{where} (target)", tgt))
-    kept_src, kept_tgt, seen, dropped = [], [], set(), Counter({r: 0 for r in REASONS})
-    for pair in zip(src, tgt):
-        reason = _reason(*pair, src_lang, tgt_lang, settings)
-        if reason is None and pair in seen:
-            reason = "duplicate"
-        if reason is not None:
-            dropped[reason] += 1
-            continue
-        seen.add(pair)
-        kept_src.append(pair[0])
-        kept_tgt.append(pair[1])
-    log.info("cleaned %s: %d pairs in, %d kept; dropped %s", where, len(src), len(kept_src),
-             ", ".join(f"{reason} {dropped[reason]}" for reason in REASONS))
-    return kept_src, kept_tgt, dropped
+    pairs = PairFilter(src_lang, tgt_lang, settings)
+    kept = [pair for pair in zip(src, tgt) if pairs.keep(*pair)]
+    pairs.log(where)
+    return [s for s, _ in kept], [t for _, t in kept], pairs.dropped

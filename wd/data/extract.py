@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import shutil
 import tarfile
 import xml.etree.ElementTree as ElementTree
 import zipfile
@@ -47,6 +48,61 @@ def read_members(path: Path, archive: str, members: Sequence[str]) -> dict[str, 
     if missing:
         raise ValueError(f"{path}: archive has no member {missing[0]!r}")
     return found
+
+
+def copy_members(path: Path, archive: str, members: dict[str, Path]) -> None:
+    """Copy the bytes of archive members (member -> file to write; ``""`` is the file itself
+    for gz and plain) as they are read, the archive read once: a corpus of gigabytes passes
+    through a small buffer."""
+    path = Path(path)
+    found = set()
+
+    def copy(member: str, source) -> None:
+        with open(members[member], "wb") as out:
+            shutil.copyfileobj(source, out, 2**20)
+        found.add(member)
+
+    if archive == "tgz":
+        with tarfile.open(path, "r:gz") as tar:
+            for info in tar:
+                name = info.name.removeprefix("./")
+                if name in members and info.isfile():
+                    copy(name, tar.extractfile(info))
+    elif archive == "zip":
+        with zipfile.ZipFile(path) as zipped:
+            for member in set(members) & set(zipped.namelist()):
+                with zipped.open(member) as source:
+                    copy(member, source)
+    elif archive in ("gz", "plain"):
+        if set(members) != {""}:
+            raise ValueError(f"{path}: a {archive} file has no members, got {list(members)}")
+        with (gzip.open if archive == "gz" else open)(path, "rb") as source:
+            copy("", source)
+    else:
+        raise ValueError(f"{path}: unknown archive kind {archive!r}")
+    missing = [m for m in members if m not in found]
+    if missing:
+        raise ValueError(f"{path}: archive has no member {missing[0]!r}")
+
+
+def extract_part(part: Part, files: Sequence[tuple[RemoteFile, Path]], src_lang: str,
+                 tgt_lang: str, out_dir: Path) -> list[tuple[Path, str]]:
+    """The part's source and target sentences as two line files in the new ``out_dir``, each
+    with the name errors give it (``archive:member``): text members copied byte for byte, as
+    they stream (the lines :func:`read_part` would give), the other formats through it."""
+    out_dir.mkdir(parents=True)
+    outputs = [out_dir / "src", out_dir / "tgt"]
+    if part.format != "text":
+        for lines, out in zip(read_part(part, files, src_lang, tgt_lang), outputs):
+            out.write_bytes("".join(f"{line}\n" for line in lines).encode("utf-8",
+                                                                           "surrogateescape"))
+        return [(out, f"{files[0][1]} ({side})") for out, side in zip(outputs, ("source",
+                                                                               "target"))]
+    sources = [files[0], files[0]] if len(files) == 1 else list(files)
+    for (remote, path), member, out in zip(sources, part.members, outputs, strict=True):
+        copy_members(path, remote.archive, {member: out})
+    return [(out, f"{path}:{member}" if member else str(path))
+            for (_, path), member, out in zip(sources, part.members, outputs)]
 
 
 def text_lines(data: bytes, where: str) -> list[str]:

@@ -11,6 +11,9 @@ further ones ``<name>.tgt.1``, ``<name>.tgt.2``, ... (what the evaluate_system r
 
 from __future__ import annotations
 
+import itertools
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from wd.data.checks import (
@@ -19,11 +22,12 @@ from wd.data.checks import (
     check_line_ends,
     check_not_blank,
 )
-from wd.data.clean import NOT_UTF8, REASONS, CleanSettings, clean_pairs
+from wd.data.clean import NOT_UTF8, REASONS, CleanSettings, PairFilter
 from wd.data.corpora import Corpus, registry_corpus
-from wd.data.extract import read_part
+from wd.data.extract import extract_part, read_part
 from wd.data.romanian import comma_below
-from wd.io import InputError, check_aligned, read_lines, write_lines
+from wd.data.stream import iter_lines, zip_aligned
+from wd.io import InputError, atomic_path, check_aligned, read_lines, write_lines
 
 TRAINING_SPLITS = ("train", "valid")  # every other split is a test set
 
@@ -40,25 +44,15 @@ def _check_utf8(lines: list[str], where: str) -> None:
             raise InputError(f"{where}:{number}: not valid UTF-8")
 
 
-def _checked_split(split: str, src: list[str], refs: list[list[str]], langs: tuple[str, str],
-                   clean: CleanSettings, where: list[str], max_eval_chars: int
-                   ) -> list[list[str]]:
-    """The lines to write for ``split`` (source, then each reference): normalised and cleaned
-    (train) or checked (valid, test sets; see :mod:`wd.data.checks`). Test references are
-    kept as supplied."""
+def _checked_eval_split(split: str, src: list[str], refs: list[list[str]],
+                        langs: tuple[str, str], where: list[str], max_eval_chars: int
+                        ) -> list[list[str]]:
+    """The lines to write for a validation or test split (source, then each reference),
+    normalised (not a test set's references, kept as supplied) and checked
+    (:mod:`wd.data.checks`)."""
     src = normalise(src, langs[0])
     if split in TRAINING_SPLITS:
         refs = [normalise(ref, langs[1]) for ref in refs]
-    if split == "train":
-        pairs = f"{where[0]} + {where[1]}"
-        if not src:
-            raise InputError(f"{pairs}: empty files")
-        kept_src, kept_tgt, dropped = clean_pairs(src, refs[0], *langs, clean, where=pairs)
-        if not kept_src:
-            reasons = ", ".join(f"{r} {dropped[r]}" for r in REASONS if dropped[r])
-            raise InputError(f"{pairs}: no training pairs left after cleaning ({len(src)} in"
-                            + (f"; dropped: {reasons})" if reasons else ")"))
-        return [kept_src, kept_tgt]
     for lines, name in zip([src, *refs], where):
         _check_utf8(lines, name)
         check_not_blank(lines, name)
@@ -66,20 +60,74 @@ def _checked_split(split: str, src: list[str], refs: list[list[str]], langs: tup
     return [src, *refs]
 
 
+def write_training(pairs: Iterable[tuple[str, str]], langs: tuple[str, str],
+                   clean: CleanSettings, outputs: list[Path], where: str) -> int:
+    """Normalise, clean and write the training pairs as they stream in (memory bounded by the
+    cleaning's digests, whatever the corpus' size); return how many were kept. The outputs
+    appear only when every pair is in: an empty corpus, or one that cleaning empties, is an
+    error naming ``where`` and leaves none."""
+    kept = PairFilter(*langs, clean)
+    with (atomic_path(outputs[0]) as tmp_src, atomic_path(outputs[1]) as tmp_tgt,
+          open(tmp_src, "w", encoding="utf-8", newline="\n") as out_src,
+          open(tmp_tgt, "w", encoding="utf-8", newline="\n") as out_tgt):
+        for src, tgt in pairs:
+            if langs[0] == "ro":
+                src = comma_below(src)
+            if langs[1] == "ro":
+                tgt = comma_below(tgt)
+            if kept.keep(src, tgt):
+                out_src.write(src + "\n")
+                out_tgt.write(tgt + "\n")
+        kept.log(where)
+        if not kept.total:
+            raise InputError(f"{where}: empty files")
+        if not kept.kept:
+            reasons = ", ".join(f"{r} {kept.dropped[r]}" for r in REASONS if kept.dropped[r])
+            raise InputError(f"{where}: no training pairs left after cleaning ({kept.total} in"
+                            + (f"; dropped: {reasons})" if reasons else ")"))
+    return kept.kept
+
+
+def training_lines(path: Path) -> Iterator[str]:
+    """The lines of a training file as they are read (bad UTF-8 kept for cleaning to drop),
+    CR-only line ends found once the file is read (:func:`wd.data.checks.check_line_ends`)."""
+    count = total = 0
+    for line in iter_lines(path, errors="surrogateescape"):
+        count, total = count + line.count("\r"), total + 1
+        yield line
+    if total and count >= total:
+        raise InputError(f"{path}: CR-only line ends ({count} carriage returns inside "
+                         f"{total} line(s)): convert them to \\n (tr '\\r' '\\n')")
+
+
 def prepare_remote_split(corpus: Corpus, split: str, downloads: dict[str, Path], out_src: Path,
                          out_tgt: Path, clean: CleanSettings,
                          max_eval_chars: int = MAX_EVAL_CHARS) -> int:
     """Concatenate the parts of ``split`` from the downloaded files (file id -> path), check
-    or clean them, and write them; return the sentence count."""
+    or clean them, and write them; return the sentence count. The training split streams:
+    each part's two sides are extracted to files beside the outputs first (a compressed
+    archive is read in one pass), then read line by line."""
+    langs = (corpus.src_lang, corpus.tgt_lang)
+    names = [f"{corpus.name} {split} ({side})" for side in ("source", "target")]
+    parts = [(part, [(corpus.file(file_id), downloads[file_id]) for file_id in part.files])
+             for part in corpus.splits[split]]
+    if split == "train":
+        Path(out_src).parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=Path(out_src).parent, prefix=".extract.") as tmp:
+            sides = [extract_part(part, files, *langs, Path(tmp) / str(i))
+                     for i, (part, files) in enumerate(parts)]
+            pairs = itertools.chain.from_iterable(
+                zip_aligned((src_name, iter_lines(src, "surrogateescape")),
+                            (tgt_name, iter_lines(tgt, "surrogateescape")), "sentences")
+                for (src, src_name), (tgt, tgt_name) in sides)
+            return write_training(pairs, langs, clean, [Path(out_src), Path(out_tgt)],
+                                  f"{names[0]} + {names[1]}")
     src, tgt = [], []
-    for part in corpus.splits[split]:
-        files = [(corpus.file(file_id), downloads[file_id]) for file_id in part.files]
-        part_src, part_tgt = read_part(part, files, corpus.src_lang, corpus.tgt_lang)
+    for part, files in parts:
+        part_src, part_tgt = read_part(part, files, *langs)
         src += part_src
         tgt += part_tgt
-    names = [f"{corpus.name} {split} ({side})" for side in ("source", "target")]
-    lines = _checked_split(split, src, [tgt], (corpus.src_lang, corpus.tgt_lang), clean, names,
-                           max_eval_chars)
+    lines = _checked_eval_split(split, src, [tgt], langs, names, max_eval_chars)
     for text, out in zip(lines, [out_src, out_tgt]):
         write_lines(Path(out), text)
     return len(lines[0])
@@ -126,19 +174,23 @@ def raw_outputs(raw_dir: Path, split: str, n_refs: int = 1) -> list[Path]:
 def prepare_local(local: dict, raw_dir: Path, langs: tuple[str, str], clean: CleanSettings,
                   max_eval_chars: int = MAX_EVAL_CHARS) -> None:
     """Copy the user's files (plain or ``.gz``) of every split; all files of a split must have
-    the same number of lines. Every split is read and checked before any is written, so that a
-    bad test file leaves no training data that looks prepared."""
+    the same number of lines. The validation and test sets are read and checked first, the
+    training data then streams through cleaning, and the checked sets are written last, so that
+    bad data anywhere leaves nothing that looks prepared."""
     checked = {}
-    for split in splits({"source": "local", "local": local}):
+    for split in splits({"source": "local", "local": local})[1:]:
         src_path, ref_paths = local[split]["src"], references(local[split])
-        errors = "surrogateescape" if split == "train" else "strict"
-        src = read_lines(src_path, errors)
-        refs = [read_lines(path, errors) for path in ref_paths]
+        src = read_lines(src_path)
+        refs = [read_lines(path) for path in ref_paths]
         for lines, path in zip([src, *refs], [src_path, *ref_paths]):
-            check_line_ends(lines, str(path), split == "train")
+            check_line_ends(lines, str(path))
         check_aligned((src_path, src), *zip(ref_paths, refs))
-        checked[split] = _checked_split(split, src, refs, langs, clean,
-                                        [str(src_path), *map(str, ref_paths)], max_eval_chars)
+        checked[split] = _checked_eval_split(split, src, refs, langs,
+                                             [str(src_path), *map(str, ref_paths)],
+                                             max_eval_chars)
+    src, tgt = local["train"]["src"], local["train"]["tgt"]
+    write_training(zip_aligned((src, training_lines(src)), (tgt, training_lines(tgt))), langs,
+                   clean, raw_outputs(raw_dir, "train"), f"{src} + {tgt}")
     for split, lines in checked.items():
         for text, out in zip(lines, raw_outputs(raw_dir, split, len(lines) - 1)):
             write_lines(out, text)

@@ -5,7 +5,7 @@ lines are those of :func:`wd.io.read_lines`; writing needs nothing new, as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -15,21 +15,21 @@ from wd.io import InputError, naming_damaged_gzip, open_bytes
 CHUNK_LINES = 10_000  # a chunk of WMT-like lines is a few MB; big enough to amortise a call
 
 
-def iter_lines(path: Path) -> Iterator[str]:
+def iter_lines(path: Path, errors: str = "strict") -> Iterator[str]:
     """The lines of a plain or gzip (``.gz``) file one at a time, as :func:`wd.io.read_lines`
     gives them: UTF-8, no ``\\n``, no trailing ``\\r``; a line that is not UTF-8 is an error
     naming the file and the line."""
     path = Path(path)
     with open_bytes(path) as handle, naming_damaged_gzip(path):
-        yield from decode_lines(handle, str(path))
+        yield from decode_lines(handle, str(path), errors)
 
 
-def decode_lines(handle: BinaryIO, where: str) -> Iterator[str]:
+def decode_lines(handle: BinaryIO, where: str, errors: str = "strict") -> Iterator[str]:
     """The lines of a binary stream (a file, standard input) as :func:`iter_lines` gives them;
-    ``where`` names the stream in errors."""
+    ``where`` names the stream in errors; ``errors`` as for :func:`wd.io.split_lines`."""
     for number, raw in enumerate(handle, 1):
         try:
-            line = raw.removesuffix(b"\n").decode("utf-8")
+            line = raw.removesuffix(b"\n").decode("utf-8", errors)
         except UnicodeDecodeError as err:
             raise InputError(f"{where}:{number}: not valid UTF-8 ({err.reason})") from None
         yield line.rstrip("\r")
@@ -41,3 +41,25 @@ def read_chunks(path: Path, size: int = CHUNK_LINES) -> Iterator[list[str]]:
     lines = iter_lines(path)
     while chunk := list(islice(lines, size)):
         yield chunk
+
+
+def zip_aligned(first: tuple[str, Iterable[str]], second: tuple[str, Iterable[str]],
+                unit: str = "lines") -> Iterator[tuple[str, str]]:
+    """The pairs of two (name, lines) streams that must be parallel; streams of different
+    lengths are an error naming both and both counts (as :func:`wd.io.check_aligned`), found
+    when the shorter one ends."""
+    (first_name, first_lines), (second_name, second_lines) = first, second
+    first_lines, second_lines = iter(first_lines), iter(second_lines)
+    count = 0
+    for line in first_lines:
+        other = next(second_lines, None)
+        if other is None:
+            more = 1 + sum(1 for _ in first_lines)
+            raise InputError(f"misaligned: {first_name} has {count + more} {unit}, "
+                             f"{second_name} has {count}")
+        count += 1
+        yield line, other
+    more = sum(1 for _ in second_lines)
+    if more:
+        raise InputError(f"misaligned: {first_name} has {count} {unit}, {second_name} has "
+                         f"{count + more}")
