@@ -21,27 +21,32 @@ def pieces_to_ids(sp: Tokenizer, lines: list[str]) -> list[list[int]]:
 
 
 def token_buckets(lengths: Sequence[int] | np.ndarray, max_tokens: int,
-                  rng: random.Random) -> list[list[int]]:
+                  rng: random.Random) -> list[np.ndarray]:
     """Index batches whose padded size (rows x longest) stays within ``max_tokens``.
 
     Sorting by length with random tie-breaking keeps padding low; the batch order is shuffled.
     The tie-breakers are drawn one per sentence in index order and sorted with the lengths by
-    numpy (the same order as a Python sort on (length, tie-breaker), in a fraction of the
-    time and memory at millions of sentences).
+    numpy (the order of a Python sort on (length, tie-breaker)). Along ascending lengths a
+    batch from position ``a`` takes the ``k`` sentences for which ``length[a + k - 1] * k``
+    stays within the budget (at least one): that product grows with ``k``, so each batch's end
+    is a binary search, and the batches are slices of one index array, never a Python object
+    per sentence.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     ties = np.fromiter((rng.random() for _ in range(len(lengths))), np.float64, len(lengths))
     order = np.lexsort((ties, lengths))
-    batches, batch, longest = [], [], 0
-    for i, length in zip(order.tolist(), lengths[order].tolist()):
-        longest_if_added = max(longest, length)
-        if batch and longest_if_added * (len(batch) + 1) > max_tokens:
-            batches.append(batch)
-            batch, longest_if_added = [], length
-        batch.append(i)
-        longest = longest_if_added
-    if batch:
-        batches.append(batch)
+    ascending = lengths[order]
+    batches, start = [], 0
+    while start < len(order):
+        low, high = start + 1, len(order)  # the batch ends after ``low``, at most ``high``
+        while low < high:
+            middle = (low + high + 1) // 2
+            if ascending[middle - 1] * (middle - start) <= max_tokens:
+                low = middle
+            else:
+                high = middle - 1
+        batches.append(order[start:low])
+        start = low
     rng.shuffle(batches)
     return batches
 
@@ -89,6 +94,6 @@ def pair_lengths(pairs: Sequence[Pair]) -> np.ndarray:
 
 
 def epoch_batches(pairs: Sequence[Pair], max_tokens: int, seed: int,
-                  epoch: int) -> list[list[int]]:
+                  epoch: int) -> list[np.ndarray]:
     """The batches of one epoch; a pure function of (seed, epoch) so training can resume."""
     return token_buckets(pair_lengths(pairs), max_tokens, random.Random(seed * 100_003 + epoch))
