@@ -12,7 +12,7 @@ further ones ``<name>.tgt.1``, ``<name>.tgt.2``, ... (what the evaluate_system r
 from __future__ import annotations
 
 import itertools
-import tempfile
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -112,9 +112,12 @@ def prepare_remote_split(corpus: Corpus, split: str, downloads: dict[str, Path],
     parts = [(part, [(corpus.file(file_id), downloads[file_id]) for file_id in part.files])
              for part in corpus.splits[split]]
     if split == "train":
-        Path(out_src).parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=Path(out_src).parent, prefix=".extract.") as tmp:
-            sides = [extract_part(part, files, *langs, Path(tmp) / str(i))
+        # The extracted sides (gigabytes at WMT size) under a name of this job's own, so that
+        # what a killed run left there is removed by the next, and nothing else ever is.
+        scratch = Path(out_src).parent / ".extract.train"
+        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            sides = [extract_part(part, files, *langs, scratch / str(i))
                      for i, (part, files) in enumerate(parts)]
             pairs = itertools.chain.from_iterable(
                 zip_aligned((src_name, iter_lines(src, "surrogateescape")),
@@ -122,6 +125,8 @@ def prepare_remote_split(corpus: Corpus, split: str, downloads: dict[str, Path],
                 for (src, src_name), (tgt, tgt_name) in sides)
             return write_training(pairs, langs, clean, [Path(out_src), Path(out_tgt)],
                                   f"{names[0]} + {names[1]}")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     src, tgt = [], []
     for part, files in parts:
         part_src, part_tgt = read_part(part, files, *langs)
