@@ -197,3 +197,11 @@ def test_toy_ablations_keep_the_default_shapes_and_run_on_stu1():
 def test_the_schema_names_exactly_the_registered_losses():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert schema["$defs"]["train"]["properties"]["loss"]["enum"] == list(LOSSES)
+
+
+def test_the_schemas_data_sources_are_toy_local_and_the_registrys_corpora():
+    """The schema lists data.source's values itself (it is read without the package); it must
+    name every registry corpus and nothing else."""
+    from wd.data.corpora import CORPORA
+    sources = yaml.safe_load(SCHEMA.read_text())["properties"]["data"]["properties"]["source"]
+    assert sorted(sources["enum"]) == sorted(["toy", "local", *CORPORA])
