@@ -20,6 +20,8 @@ from wd.train.state import checkpoints
 from wd.train.stopping import EXIT_STOPPED
 from wd.train.trainer import Trainer
 
+pytestmark = pytest.mark.process  # torchrun workers
+
 STEPS = 5
 PAIRS = 55
 MAX_TOKENS = 60

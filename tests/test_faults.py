@@ -142,6 +142,7 @@ def test_bad_value_gives_one_clear_line(path, value, message):
                       "(outputs must stay inside results_dir)"),
     ("seed=-1", "config error at seed: -1 is less than the minimum of 0"),
 ])
+@pytest.mark.workflow
 def test_snakemake_refuses_before_writing_anything(tmp_path, setting, message):
     results = tmp_path / "results"
     run = run_snakemake("--cores", "1", "--nolock", "--config", f"results_dir={results}",
@@ -151,6 +152,7 @@ def test_snakemake_refuses_before_writing_anything(tmp_path, setting, message):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.workflow
 def test_a_config_file_with_a_key_given_twice_is_refused_naming_file_and_line(tmp_path):
     config = tmp_path / "exp.yaml"
     config.write_text(f"results_dir: {tmp_path / 'results'}\nseed: 1\nseed: 2\n")
@@ -161,6 +163,7 @@ def test_a_config_file_with_a_key_given_twice_is_refused_naming_file_and_line(tm
     assert [p.name for p in tmp_path.iterdir()] == ["exp.yaml"]
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize(("methods", "decodes"), [("[scratch, word_kd]", False), ("[kd]", True)])
 def test_kd_data_is_decoded_only_when_a_planned_run_reads_it(tmp_path, methods, decodes):
     config = tmp_path / "exp.yaml"

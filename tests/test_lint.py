@@ -2,7 +2,11 @@
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.process  # ruff, snakefmt and snakemake --lint
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess:

@@ -4,6 +4,8 @@ import copy
 import subprocess
 import sys
 
+import pytest
+
 from conftest import DEFAULT_CONFIG, REPO
 from wd.config import validate
 from wd.plan import Plan, identity
@@ -16,6 +18,7 @@ def plan(**changes) -> Plan:
     return Plan(config)
 
 
+@pytest.mark.process
 def test_planning_needs_no_torch():
     code = "import sys, wd.plan, wd.config; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -1,6 +1,7 @@
 """env.used.yaml: versions, the checkout's commit and the machine, read where they are."""
 import subprocess
 
+import pytest
 import yaml
 
 from wd.evaluate.provenance import cpu, environment, git_state, version
@@ -22,6 +23,7 @@ def test_cpu_model_and_the_flags_that_decide_speed(tmp_path):
     assert cpu(info)["flags"] == ["avx2", "avx512f", "avx512_bf16"]
 
 
+@pytest.mark.process
 def test_git_commit_and_dirty_only_for_a_checkout(tmp_path):
     assert git_state(tmp_path) == {}
 

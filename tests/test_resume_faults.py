@@ -79,6 +79,7 @@ def straight(tmp_path_factory) -> Path:
     return work
 
 
+@pytest.mark.process
 def test_training_killed_after_a_checkpoint_resumes_to_identical_parameters(tmp_path, straight):
     killed = tmp_path / "killed"
     proc = start_held_at_update(killed, 5)  # checkpoint 3 written, log row 4 after it
@@ -96,6 +97,7 @@ def test_training_killed_after_a_checkpoint_resumes_to_identical_parameters(tmp_
 
 # Held after update 5 the stop writes a checkpoint of its own; after update 6 the one due then;
 # after update 11 its own, which must not take a place among the 2 averaged at the end.
+@pytest.mark.process
 @pytest.mark.parametrize(("sig", "step"), [(signal.SIGTERM, 5), (signal.SIGUSR1, 6),
                                            (signal.SIGTERM, 11)],
                          ids=["SIGTERM-5", "SIGUSR1-6", "SIGTERM-11"])
@@ -170,6 +172,7 @@ def damage(path: Path, how: str) -> None:
         torch.save({"model": nn.Linear(2, 2)}, path)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("how", ["truncated", "garbage", "foreign"])
 def test_a_damaged_newest_checkpoint_is_set_aside_and_the_run_resumes_from_the_one_before(
         tmp_path, straight, how):

@@ -109,6 +109,7 @@ CHILD = ("import sys, torch; from wd.settings import EngineSettings, SearchSetti
          "torch.device('cpu'), EngineSettings(sys.argv[6], min_identical=0.0))")
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("engine", ["ours", "ctranslate2"])
 def test_decoding_stopped_by_sigterm_keeps_its_batches_and_resumes_to_the_same_output(
         tiny_teacher, tmp_path, caplog, engine):

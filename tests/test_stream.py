@@ -51,6 +51,7 @@ def test_chunked_bpe_application_is_the_whole_file_encoding(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+@pytest.mark.process
 def test_tokenisation_in_worker_processes_is_the_per_line_result(tmp_path):
     src = tmp_path / "raw.en"
     src.write_text("".join(line + "\n" for line in SENTENCES * 2), encoding="utf-8")
