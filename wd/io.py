@@ -19,6 +19,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
@@ -194,23 +195,25 @@ def write_json(path: Path, obj) -> None:
         tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
 
 
-def split_lines(raw: bytes, where: str, errors: str = "strict") -> list[str]:
-    """Decode newline-separated UTF-8 text into lines (no newline, no trailing CR).
+def decode_lines(handle: BinaryIO, where: str, errors: str = "strict") -> Iterator[str]:
+    """The lines of a binary stream (a file, standard input) decoded one at a time: UTF-8, no
+    newline, no trailing CR.
 
     ``errors="strict"``: a line that is not UTF-8 is an error naming ``where`` and the line.
     ``errors="surrogateescape"``: its bad bytes become lone surrogates, so that cleaning can count
     and drop such lines (``wd.data.clean``) instead of failing the whole corpus.
     """
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for number, line in enumerate(lines, 1):
+    for number, raw in enumerate(handle, 1):
         try:
-            out.append(line.decode("utf-8", errors).rstrip("\r"))
+            line = raw.removesuffix(b"\n").decode("utf-8", errors)
         except UnicodeDecodeError as err:
             raise InputError(f"{where}:{number}: not valid UTF-8 ({err.reason})") from None
-    return out
+        yield line.rstrip("\r")
+
+
+def split_lines(raw: bytes, where: str, errors: str = "strict") -> list[str]:
+    """The lines of newline-separated text held in memory (see :func:`decode_lines`)."""
+    return list(decode_lines(BytesIO(raw), where, errors))
 
 
 GZIP_MAGIC = b"\x1f\x8b"

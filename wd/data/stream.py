@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO
 
-from wd.io import InputError, naming_damaged_gzip, open_bytes
+from wd.io import InputError, decode_lines, naming_damaged_gzip, open_bytes
 
 CHUNK_LINES = 10_000  # a chunk of WMT-like lines is a few MB; big enough to amortise a call
 
@@ -22,17 +21,6 @@ def iter_lines(path: Path, errors: str = "strict") -> Iterator[str]:
     path = Path(path)
     with open_bytes(path) as handle, naming_damaged_gzip(path):
         yield from decode_lines(handle, str(path), errors)
-
-
-def decode_lines(handle: BinaryIO, where: str, errors: str = "strict") -> Iterator[str]:
-    """The lines of a binary stream (a file, standard input) as :func:`iter_lines` gives them;
-    ``where`` names the stream in errors; ``errors`` as for :func:`wd.io.split_lines`."""
-    for number, raw in enumerate(handle, 1):
-        try:
-            line = raw.removesuffix(b"\n").decode("utf-8", errors)
-        except UnicodeDecodeError as err:
-            raise InputError(f"{where}:{number}: not valid UTF-8 ({err.reason})") from None
-        yield line.rstrip("\r")
 
 
 def read_chunks(path: Path, size: int = CHUNK_LINES) -> Iterator[list[str]]:

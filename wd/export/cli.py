@@ -22,10 +22,9 @@ import torch
 
 from wd.cli import one_line_errors
 from wd.data.bpe import Tokenizer, ids_to_text, load_bpe, source_ids
-from wd.data.stream import decode_lines
 from wd.decode.search import translate
 from wd.export.package import load_any
-from wd.io import open_bytes, write_lines
+from wd.io import decode_lines, open_bytes, write_lines
 from wd.model.transformer import Transformer
 from wd.progress import Progress, terminal
 from wd.runtime import resolve_device
