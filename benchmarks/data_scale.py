@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kd-shards", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from wd.evaluate.provenance import cpu  # torch: not imported by the stages' processes
+    from wd.provenance import cpu  # torch: not imported by the stages' processes
     machine = cpu()
     print(f"CPU: {machine['model']}, {machine['logical_cores']} logical cores, avx512_bf16: "
           f"{'yes' if 'avx512_bf16' in machine['flags'] else 'no'}; --threads {args.threads}")

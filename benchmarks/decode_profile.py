@@ -17,8 +17,8 @@ from decode_speed import PRESETS, build_model, forced_length
 from torch.profiler import ProfilerActivity, profile
 
 from wd.data.batching import source_tensor
+from wd.decode.incremental import IncrementalDecoder
 from wd.decode.search import beam_search
-from wd.model.incremental import IncrementalDecoder
 
 
 def main() -> None:

@@ -34,9 +34,9 @@ import yaml
 
 from wd.data.batching import source_tensor
 from wd.decode.ct2 import Ct2Translator
+from wd.decode.incremental import IncrementalDecoder
 from wd.decode.search import beam_search
 from wd.export.hf import hf_model, refusal
-from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, SearchSettings
 from wd.vocab import PAD_ID

@@ -30,8 +30,8 @@ from wd.data.bpe import load_bpe
 from wd.decode.ct2 import Ct2Translator
 from wd.decode.search import translate
 from wd.io import read_lines
+from wd.model.checkpoint import load_model
 from wd.settings import SearchSettings
-from wd.train.checkpoint import load_model
 
 Decode = Callable[[list[list[int]], SearchSettings], list[list[int]]]
 

@@ -48,54 +48,37 @@ TEACHER = PLAN.teacher_model
 BPE = PLAN.bpe  # the tokenizer: bpe/spm.model, or a pretrained teacher's (wd.data.bpe)
 PRETRAINED = PLAN.pretrained  # teacher.pretrained, or None: the teacher is trained
 SEEDS = config["seeds"]
-phase1_dir, run_dir, model_path = PLAN.phase1_dir, PLAN.run_dir, PLAN.model_path
+run_dir, model_path = PLAN.run_dir, PLAN.model_path
 
 
 TEACHER_PLAN = PLAN.teacher()
 
 
-def student_plan(wildcards):
-    """One student run's inputs and params.job (wd.plan.Plan.student)."""
-    return PLAN.student(wildcards.student, wildcards.method, int(wildcards.seed))
+def run_plan(wildcards):
+    """One student run's inputs and job (wd.plan.Plan.run): a method's, or a link of its chain."""
+    return PLAN.run(wildcards.student, wildcards.run_name, int(wildcards.seed))
 
 
-def phase1_plan(wildcards):
-    """One WD Phase 1's inputs and params.job (wd.plan.Plan.phase1)."""
-    return PLAN.phase1(wildcards.student, wildcards.phase1, int(wildcards.seed))
+def run_inputs(wildcards):
+    return run_plan(wildcards).inputs
 
 
-def student_inputs(wildcards):
-    return student_plan(wildcards).inputs
-
-
-def student_job(wildcards):
-    return student_plan(wildcards).job
-
-
-def phase1_inputs(wildcards):
-    return phase1_plan(wildcards).inputs
-
-
-def phase1_job(wildcards):
-    return phase1_plan(wildcards).job
+def run_job(wildcards):
+    return run_plan(wildcards).job.to_dict()
 
 
 def training_curves(seed):
     """Per student shape: run name -> (train_log.csv, the log of the run it continues or None)
-    for the curve plot, the students' runs with one seed: WD Phase 2 is drawn after the updates
-    its Phase 1 made, which early stopping decides."""
+    for the curve plot, every run of the methods' chains with one seed: a run is drawn after the
+    updates of the run before it (WD Phase 2 after its Phase 1), which early stopping decides."""
+    log = lambda student, run: exp(run_dir(student, run.name, seed), "train_log.csv")
     curves = {}
     for student in STUDENTS:
         runs = {"teacher": (exp("models/teacher/train_log.csv"), None)}
-        for method in [m for m in METHODS[student] if methods.get(m).trains]:
-            spec = methods.get(method)
-            phase1 = phase1_dir(student, spec.phase1_run, seed) if spec.is_wd else None
-            runs[method] = (
-                exp(run_dir(student, method, seed), "train_log.csv"),
-                exp(phase1, "train_log.csv") if phase1 else None,
-            )
-        if any(methods.get(m).is_wd for m in METHODS[student]):
-            runs["wd_phase1"] = (exp(phase1_dir(student, seed=seed), "train_log.csv"), None)
+        for spec in map(methods.get, METHODS[student]):
+            for run in spec.runs:
+                before = spec.before(run)
+                runs.setdefault(run.name, (log(student, run), before and log(student, before)))
         curves[student] = runs
     return curves
 
@@ -125,7 +108,7 @@ for missing, made in PLAN.missing_sources(SYSTEMS, TESTSETS[0]).items():
         file=sys.stderr,
     )
 # Whether any planned run reads the KD data (else no KD decoding is planned).
-USES_KD = any(PLAN.reads_kd(m) for s in STUDENTS for m in METHODS[s])
+USES_KD = any(methods.get(m).reads_kd for s in STUDENTS for m in METHODS[s])
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
 SPEEDS = exp("eval/speeds.json")  # every system timed together (wd.evaluate.evaluate)
@@ -142,6 +125,5 @@ wildcard_constraints:
     split="|".join(SPLITS),
     side="src|tgt",
     student="|".join(STUDENTS),
-    method=methods.trained_pattern(),
-    phase1=methods.phase1_pattern(),
+    run_name=methods.run_pattern(),
     seed="[0-9]+",

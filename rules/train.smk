@@ -1,5 +1,5 @@
-# Teacher, sequence-level KD data, students (scratch, kd, cutoff) and weight distillation
-# (Phase 1 generator, then Phase 2 fine-tuning). All students of a shape get the same updates.
+# Teacher, sequence-level KD data, and every run of the students' methods (wd/methods.py: a
+# chain of runs each; WD is its generator's Phase 1, then Phase 2).
 if PRETRAINED:
 
     # The teacher is a pretrained MarianMT model, imported (wd.model.marian); where and why a
@@ -36,7 +36,7 @@ else:
         resources:
             gpu=config["gpus"],
         params:
-            job=TEACHER_PLAN.job,
+            job=TEACHER_PLAN.job.to_dict(),
         script:
             "../workflow_scripts/train.py"
 
@@ -108,41 +108,21 @@ rule kd_join:
         "../workflow_scripts/kd_join.py"
 
 
-rule wd_phase1:
-    input:
-        unpack(phase1_inputs),  # the teacher; WD's data
-    output:
-        model=exp(phase1_dir("{student}", "{phase1}"), "final.pt"),
-        curve=exp(phase1_dir("{student}", "{phase1}"), "train_log.csv"),
-    log:
-        exp("logs/train/{student}.wd_phase1_{phase1}.seed{seed}.log"),
-    benchmark:
-        exp("benchmarks/train/{student}.wd_phase1_{phase1}.seed{seed}.tsv")
-    # WD runs two jobs in a row (Phase 1, then Phase 2): start them first to shorten the run.
-    priority: 10
-    threads: config["threads"]["student"]
-    resources:
-        gpu=config["gpus"],
-    params:
-        job=phase1_job,
-    script:
-        "../workflow_scripts/train.py"
-
-
+# Every run of a student: a method's, or a link of its chain (WD's Phase 1 before Phase 2).
 rule train_student:
     input:
-        unpack(student_inputs),
+        unpack(run_inputs),  # data, the model it starts from, the teacher its loss reads
     output:
-        model=exp(run_dir("{student}", "{method}"), "final.pt"),
-        curve=exp(run_dir("{student}", "{method}"), "train_log.csv"),
+        model=exp(run_dir("{student}", "{run_name}"), "final.pt"),
+        curve=exp(run_dir("{student}", "{run_name}"), "train_log.csv"),
     log:
-        exp("logs/train/{student}.{method}.seed{seed}.log"),
+        exp("logs/train/{student}.{run_name}.seed{seed}.log"),
     benchmark:
-        exp("benchmarks/train/{student}.{method}.seed{seed}.tsv")
+        exp("benchmarks/train/{student}.{run_name}.seed{seed}.tsv")
     threads: config["threads"]["student"]
     resources:
         gpu=config["gpus"],
     params:
-        job=student_job,
+        job=run_job,
     script:
         "../workflow_scripts/train.py"

@@ -17,13 +17,13 @@ from wd.config import ConfigError, check_files
 from wd.data.checks import MAX_EVAL_CHARS
 from wd.data.clean import CleanSettings
 from wd.data.prepare import prepare_local
-from wd.export.cli import main as translate_main
+from wd.decode.cli import main as translate_main
 from wd.export.ct2 import main as ct2_main
 from wd.export.hf import main as hf_main
 from wd.export.package import PackageError, load_any
 from wd.io import InputError, NoSpaceError
-from wd.train import checkpoint
-from wd.train.checkpoint import save_model
+from wd.model import checkpoint
+from wd.model.checkpoint import save_model
 
 GOOD = {"train.en": "a small cat\nthe big dog\n", "train.ro": "o pisică mică\ncâinele mare\n",
         "valid.en": "a dog\n", "valid.ro": "un câine\n",

@@ -15,9 +15,9 @@ from conftest import tiny
 from waiting import pause_env, wait_until
 from wd.data.batching import epoch_batches
 from wd.model.transformer import Transformer
+from wd.stopping import EXIT_STOPPED
 from wd.train.distributed import launch
 from wd.train.state import checkpoints
-from wd.train.stopping import EXIT_STOPPED
 from wd.train.trainer import Trainer
 
 pytestmark = pytest.mark.process  # torchrun workers

@@ -8,13 +8,13 @@ import torch
 
 from conftest import tiny
 from wd.config import search_settings
+from wd.decode.cli import main as translate_main
+from wd.decode.incremental import IncrementalDecoder
 from wd.decode.search import beam_search, beam_search_nbest, translate
-from wd.export.cli import main as translate_main
 from wd.io import write_lines
-from wd.model.incremental import IncrementalDecoder
+from wd.model.checkpoint import save_model
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
-from wd.train.checkpoint import save_model
 
 
 def build(**over) -> Transformer:

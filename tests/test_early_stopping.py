@@ -13,14 +13,14 @@ from test_train import settings, toy_pairs
 from conftest import peaked, sources, tiny
 from wd.data.bpe import ids_to_text, load_bpe
 from wd.decode.search import translate
+from wd.evaluate.validation import ValidationSet, subset
 from wd.io import write_lines
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings, TrainSettings
+from wd.stopping import Stopped
 from wd.train import trainer as train
 from wd.train.state import TrainState, checkpoint_step, checkpoints
-from wd.train.stopping import Stopped
 from wd.train.trainer import Trainer
-from wd.train.validation import ValidationSet, subset
 
 CPU = torch.device("cpu")
 

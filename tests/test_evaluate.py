@@ -11,9 +11,9 @@ from wd.data.bpe import encode_file, ids_to_text, load_bpe
 from wd.decode.ct2 import Ct2Translator
 from wd.evaluate import evaluate
 from wd.io import read_lines, write_lines
+from wd.model.checkpoint import load_model, save_model
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
-from wd.train.checkpoint import load_model, save_model
 
 
 def test_timed_passes_interleave_the_systems_and_report_every_time():

@@ -5,8 +5,8 @@ import torch
 from conftest import OPUS_MT_LIKE, peaked, sources
 from wd.decode.search import translate
 from wd.export.ct2 import export_model, main, vocabulary
+from wd.model.checkpoint import save_model
 from wd.settings import SearchSettings
-from wd.train.checkpoint import save_model
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 

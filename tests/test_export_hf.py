@@ -10,8 +10,8 @@ from wd.decode.search import translate
 from wd.export.hf import export_hf, hf_model
 from wd.export.hf import main as export_main
 from wd.export.package import write_package
+from wd.model.checkpoint import save_model
 from wd.settings import SearchSettings
-from wd.train.checkpoint import save_model
 from wd.vocab import EOS_ID, PAD_ID
 
 transformers = pytest.importorskip("transformers")

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny
+from wd.memory import keep_freed_memory
 from wd.model.transformer import Transformer
 from wd.settings import TrainSettings
 from wd.train.loss import smoothed_cross_entropy
-from wd.train.memory import keep_freed_memory
 from wd.train.trainer import Trainer
 
 

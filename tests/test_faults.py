@@ -15,7 +15,7 @@ import torch
 from conftest import REPO, run_snakemake, snakemake_cmd, with_change
 from waiting import group_alive, pause_env, wait_gone, wait_until
 from wd.config import ConfigError, validate
-from wd.pipeline import partial_path
+from wd.decode.translate import partial_path
 
 MICRO = REPO / "tests" / "micro.yaml"
 

@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny
+from wd.model.checkpoint import save_model
 from wd.model.generator import (
     ElementwiseMap,
     FreeMap,
@@ -18,7 +19,6 @@ from wd.model.inits.cutoff import cutoff_student
 from wd.model.inits.select import selected_student
 from wd.model.mapping import layer_groups
 from wd.model.transformer import Transformer
-from wd.train.checkpoint import save_model
 
 SHAPES = {
     "stu1_narrow_decoder": dict(dec_layers=1, dec_dim=16, dec_ffn=32, dec_heads=2,

@@ -9,13 +9,13 @@ import sentencepiece as spm
 import torch
 
 from conftest import tiny
-from wd.export.cli import main as translate_main
-from wd.export.cli import translate_lines
+from wd.decode.cli import main as translate_main
+from wd.decode.cli import translate_lines
 from wd.export.ct2 import main as export_main
 from wd.export.package import PackageError, load_package, write_package
+from wd.model.checkpoint import save_model
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
-from wd.train.checkpoint import save_model
 
 ROW = {"bleu": 12.345, "bleu_ci95_low": 11.0, "bleu_ci95_high": 13.5, "chrf": 40.0,
        "bleu_signature": "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0",
@@ -98,7 +98,7 @@ def test_wd_translate_streams_batches_and_takes_the_packages_settings(tmp_path, 
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(Source()))
     monkeypatch.setattr("sys.stdout", out)
     # as if standard error were a terminal
-    monkeypatch.setattr("wd.export.cli.terminal", lambda: bar)
+    monkeypatch.setattr("wd.decode.cli.terminal", lambda: bar)
     translate_main(["--model", str(path), "--batch-size", "2"])
     assert Sink.first_write_after == 2  # the first batch is out before the rest is read
     assert "translating: 6 sentences" in bar.getvalue()  # the bar's last state

@@ -165,7 +165,7 @@ def test_teacher_checkpoint_is_the_average_of_the_two_ending_at_its_best_step(mi
 
 
 def test_a_package_reproduces_its_systems_test_hypotheses(micro_run, tmp_path):
-    from wd.export.cli import main as translate_main
+    from wd.decode.cli import main as translate_main
     from wd.export.package import load_package
     package = micro_run / "models" / "tiny1" / "wd" / "package"
     assert load_package(package).config["system"] == {

@@ -1,6 +1,7 @@
 """The run plan without Snakemake: each run's inputs, its job and its identity."""
 
 import copy
+import json
 import subprocess
 import sys
 
@@ -8,7 +9,7 @@ import pytest
 
 from conftest import DEFAULT_CONFIG, REPO
 from wd.config import validate
-from wd.plan import Plan, identity
+from wd.plan import Plan, TrainJob
 
 
 def plan(**changes) -> Plan:
@@ -27,42 +28,61 @@ def test_planning_needs_no_torch():
 def test_each_method_reads_its_data_initialisation_and_teacher():
     p = plan(methods=["scratch", "kd", "cutoff", "wd", "word_kd", "prune"])
     teacher, root = p.teacher_model, p.root
-    scratch, kd, cutoff = (p.student("stu1", m, 1).inputs for m in ("scratch", "kd", "cutoff"))
+    scratch, kd, cutoff = (p.run("stu1", m, 1).inputs for m in ("scratch", "kd", "cutoff"))
     assert scratch["train"] == [f"{root}/bin/train.src.npy", f"{root}/bin/train.tgt.npy"]
     assert kd["train"] == [f"{root}/bin/train.src.npy", f"{root}/bin/kd.tgt.npy"]
     assert "init" not in scratch and "init" not in kd and "teacher" not in kd
     assert cutoff["init"] == teacher and "teacher" not in cutoff
-    wd = p.student("stu1", "wd", 2).inputs
-    assert wd["init"] == f"{root}/models/stu1/wd_phase1_all/seed2/final.pt"
-    assert len(wd["train"]) == 4  # bitext + KD data
-    assert p.student("stu1", "word_kd", 1).inputs["teacher"] == teacher
-    prune = p.student("stu1", "prune", 1)
-    assert prune.inputs["init"] == teacher and prune.job["calibration"] > 0
-    assert "calibration" not in p.student("stu1", "cutoff", 1).job
+    wd = p.run("stu1", "wd", 2)
+    assert wd.inputs["init"] == wd.job.init_from == f"{root}/models/stu1/wd_phase1_all/seed2/final.pt"
+    assert len(wd.inputs["train"]) == 4 and wd.job.generator is None  # bitext + KD data
+    phase1 = p.run("stu1", "wd_phase1_all", 2)
+    assert phase1.inputs["init"] == teacher and phase1.job.generator["transfer"] == "all"
+    assert phase1.job.model_out == f"{root}/models/stu1/wd_phase1_all/seed2/final.pt"
+    assert p.run("stu1", "word_kd", 1).inputs["teacher"] == teacher
+    prune = p.run("stu1", "prune", 1)
+    assert prune.inputs["init"] == teacher and prune.job.calibration > 0
+    assert p.run("stu1", "cutoff", 1).job.calibration is None
 
 
 def test_wd_phases_split_the_student_budget():
     p = plan()
     c = p.config
-    phase1 = p.phase1("stu2", "all", 1).job["settings"]
-    phase2 = p.student("stu2", "wd", 1).job["settings"]
-    assert phase1["steps"] == c["wd"]["phase1_steps"]
-    assert phase1["steps"] + phase2["steps"] == c["student_train"]["steps"]
-    assert p.student("stu2", "wd_lr2x", 1).job["settings"]["lr"] == 2 * phase2["lr"]
-    assert p.phase1("stu2", "all_lr2x", 1).job["settings"]["lr"] == 2 * phase1["lr"]
-    assert p.student("stu2", "wd_warmup7", 1).job["settings"]["warmup"] == 7
+    phase1 = p.run("stu2", "wd_phase1_all", 1).job.settings
+    phase2 = p.run("stu2", "wd", 1).job.settings
+    assert phase1.steps == c["wd"]["phase1_steps"]
+    assert phase1.steps + phase2.steps == c["student_train"]["steps"]
+    assert p.run("stu2", "wd_lr2x", 1).job.settings.lr == 2 * phase2.lr
+    assert p.run("stu2", "wd_phase1_all_lr2x", 1).job.settings.lr == 2 * phase1.lr
+    assert p.run("stu2", "wd_warmup7", 1).job.settings.warmup == 7
 
 
 def test_identity_holds_only_the_keys_a_job_has():
     p = plan()
-    teacher = identity(p.teacher().job)
+    teacher = p.teacher().job.identity()
     assert teacher["init"] == "random"
     assert teacher["valid_search"]["beam"] == p.config["teacher"]["train"].get("valid_beam", 1)
     assert "calibration" not in teacher and "same_shape_layers" not in teacher
-    phase1 = identity(p.phase1("stu1", "all", 1).job)
+    phase1 = p.run("stu1", "wd_phase1_all", 1).job.identity()
     assert phase1["init"] == "all" and phase1["same_shape_layers"] == "elementwise"
     assert "start" not in phase1
-    assert identity(p.phase1("stu1", "all_cutinit", 1).job)["start"] == "cutoff"
+    assert p.run("stu1", "wd_phase1_all_cutinit", 1).job.identity()["start"] == "cutoff"
     no_bleu = plan(student_train={**DEFAULT_CONFIG["student_train"], "best_metric": "loss",
                                   "patience": 0})
-    assert "valid_search" not in identity(no_bleu.student("stu1", "kd", 1).job)
+    assert "valid_search" not in no_bleu.run("stu1", "kd", 1).job.identity()
+
+
+def test_a_job_crosses_to_the_training_process_as_plain_json_and_back():
+    job = plan().run("stu1", "wd_phase1_all_cutinit", 1).job
+    assert TrainJob.from_dict(json.loads(json.dumps(job.to_dict()))) == job
+
+
+def test_a_chained_method_continues_the_run_of_another():
+    p = plan(methods=["kd", "kd_ft"])
+    root, steps = p.root, p.config["student_train"]["steps"]
+    kd, ft = p.run("stu1", "kd", 1), p.run("stu1", "kd_ft", 1)
+    assert ft.inputs["init"] == ft.job.init_from == kd.job.model_out
+    assert ft.job.init == "checkpoint" and ft.inputs["train"] == p.train_files["bitext"]
+    assert ft.job.settings.steps == round(steps / 10) and ft.job.settings.warmup == 0
+    assert ft.job.settings.lr == kd.job.settings.lr / 4
+    assert p.model_path("stu1", "kd_ft", 1) == f"{root}/models/stu1/kd_ft/seed1/final.pt"

@@ -18,7 +18,7 @@ from conftest import DEFAULT_CONFIG, REPO, run_snakemake, snakemake_cmd
 from wd.config import ConfigError, validate
 from wd.data.bpe import TeacherTokenizer, ids_to_text, load_bpe, source_ids
 from wd.data.toy import generate_toy_corpus
-from wd.export.cli import main as translate_main
+from wd.decode.cli import main as translate_main
 from wd.export.ct2 import main as ct2_main
 from wd.export.hf import main as export_main
 from wd.io import read_lines

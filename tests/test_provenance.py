@@ -4,7 +4,7 @@ import subprocess
 import pytest
 import yaml
 
-from wd.evaluate.provenance import cpu, environment, git_state, version
+from wd.provenance import cpu, environment, git_state, version
 
 
 def test_the_environment_names_versions_machine_and_commit():

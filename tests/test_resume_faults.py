@@ -16,10 +16,10 @@ from torch import nn
 
 from conftest import tiny
 from waiting import pause_env, wait_until
+from wd.model.checkpoint import CheckpointError, load_model, save_model
 from wd.model.transformer import Transformer
-from wd.train.checkpoint import CheckpointError, load_model, save_model
+from wd.stopping import EXIT_STOPPED
 from wd.train.state import checkpoints
-from wd.train.stopping import EXIT_STOPPED
 from wd.train.trainer import NonFiniteLossError, Trainer
 
 HERE = Path(__file__).resolve().parent

@@ -18,11 +18,11 @@ from wd.decode import ct2, engines
 from wd.decode.ct2 import Ct2Translator
 from wd.decode.engines import EngineMismatch
 from wd.decode.journal import Journal
+from wd.decode.translate import partial_path, translate_file
+from wd.model.checkpoint import save_model
 from wd.model.transformer import Transformer
-from wd.pipeline import partial_path, translate_file
 from wd.settings import EngineSettings, ModelConfig, SearchSettings, TrainSettings
-from wd.train.checkpoint import save_model
-from wd.train.stopping import EXIT_STOPPED
+from wd.stopping import EXIT_STOPPED
 from wd.train.trainer import Trainer
 
 
@@ -104,7 +104,7 @@ def test_join_names_the_shard_with_a_wrong_line_count(tmp_path):
 
 # A decoding process (python -c CHILD model bpe src out threads engine), as kd_translate runs it.
 CHILD = ("import sys, torch; from wd.settings import EngineSettings, SearchSettings; "
-         "from wd.pipeline import translate_file; torch.set_num_threads(int(sys.argv[5])); "
+         "from wd.decode.translate import translate_file; torch.set_num_threads(int(sys.argv[5])); "
          "translate_file(*sys.argv[1:5], SearchSettings(beam=3, batch_size=8), "
          "torch.device('cpu'), EngineSettings(sys.argv[6], min_identical=0.0))")
 

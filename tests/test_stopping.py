@@ -6,7 +6,7 @@ import pytest
 
 from wd import faults
 from wd.faults import PAUSE_AT, PAUSE_FILE
-from wd.train.stopping import EXIT_STOPPED, Stopped, requested, stop_if_requested, stop_signals
+from wd.stopping import EXIT_STOPPED, Stopped, requested, stop_if_requested, stop_signals
 
 
 def test_a_stop_signal_inside_the_block_is_recorded_and_stops_at_the_safe_point():

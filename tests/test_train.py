@@ -10,9 +10,9 @@ from wd import faults
 from wd.data.batching import collate, token_buckets
 from wd.model.transformer import Transformer
 from wd.settings import TrainSettings
+from wd.stopping import Stopped
 from wd.train.log import BOARD_ENV
 from wd.train.state import checkpoints
-from wd.train.stopping import Stopped
 from wd.train.trainer import Trainer, learning_rate
 
 

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from conftest import OPUS_MT_LIKE, tiny
+from wd.decode.incremental import IncrementalDecoder
 from wd.decode.search import beam_search, translate
-from wd.model.incremental import IncrementalDecoder
 from wd.model.transformer import Transformer, count_parameters, sinusoidal_positions
 from wd.settings import ModelConfig, SearchSettings
 from wd.vocab import EOS_ID

@@ -8,8 +8,8 @@ from test_train import settings, toy_pairs
 from conftest import run_snakemake, tiny
 from wd.data.batching import collate
 from wd.model.transformer import Transformer
-from wd.train.loss import loss_terms, training_loss, word_kd_loss
-from wd.train.trainer import Trainer
+from wd.train.loss import word_kd_loss
+from wd.train.trainer import Trainer, loss_terms, training_loss
 from wd.vocab import PAD_ID
 
 CPU = torch.device("cpu")

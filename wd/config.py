@@ -159,9 +159,10 @@ def _check_semantics(config: dict) -> None:
             TrainSettings(**section)
         except ValueError as err:
             raise ConfigError(f"config error at {key}: {err}") from None
-    if config["wd"]["phase1_steps"] >= config["student_train"]["steps"]:
-        raise ConfigError("config error at wd.phase1_steps: must be below student_train.steps "
-                          "(Phase 2 gets the rest of the student budget)")
+    for budget in methods.BUDGETS:  # a run that gets the rest of the student budget
+        if budget.less and config_value(config, budget.less) >= config["student_train"]["steps"]:
+            raise ConfigError(f"config error at {budget.less}: must be below student_train.steps "
+                              "(the run after gets the rest of the student budget)")
     names = [s["name"] for s in config["students"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"config error at students: names must be unique, got {names}")
@@ -174,7 +175,8 @@ def _check_semantics(config: dict) -> None:
         try:
             student = ModelConfig(vocab_size=vocab, **shape(config, name))
             for method in student_methods(config, name):
-                check_inheritable(methods.get(method).init, teacher, student)
+                for run in methods.get(method).runs:
+                    check_inheritable(run.init, teacher, student)
         except ValueError as err:
             raise ConfigError(f"config error at students.{index} ({name}): {err}") from None
     tgt_lang = config["data"]["tgt_lang"]
@@ -194,11 +196,19 @@ OPTIONAL_PACKAGES = [(("logging", "tensorboard"), True, "tensorboard", "tensorbo
 
 
 def train_sections(config: dict) -> dict[str, dict]:
-    """Config key -> train settings of the teacher, the students and each WD phase (a phase's
-    keys over the student budget's)."""
+    """Config key -> train settings of the teacher, the students and each budget's section (its
+    keys over the student budget's: WD's phases)."""
     students = config["student_train"]
-    phases = {f"wd.{phase}": {**students, **config["wd"][phase]} for phase in ("phase1", "phase2")}
-    return {"teacher.train": config["teacher"]["train"], "student_train": students, **phases}
+    overlays = {b.overlay: {**students, **config_value(config, b.overlay)}
+                for b in methods.BUDGETS if b.overlay}
+    return {"teacher.train": config["teacher"]["train"], "student_train": students, **overlays}
+
+
+def config_value(config: dict, key: str):
+    """The value at a dotted config key (``data.max_len``)."""
+    for part in key.split("."):
+        config = config[part]
+    return config
 
 
 def _check_optional_packages(config: dict) -> None:

@@ -8,7 +8,7 @@ SLURM to the jobs):
   e.g. ``train.update step=5 work=*/teacher/work`` or ``decode.batch out=*/train.1.tgt *``.
 - ``WD_PAUSE_FILE``: the first process to reach a matching point creates this file (atomically,
   holding its process id and the description) and waits there until it is asked to stop
-  (SIGTERM or SIGUSR1, see :mod:`wd.train.stopping`) or the file is removed. Later matches, in any
+  (SIGTERM or SIGUSR1, see :mod:`wd.stopping`) or the file is removed. Later matches, in any
   process, go on: a job resubmitted after the stop does not pause again.
 """
 
@@ -20,7 +20,7 @@ import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from wd.train import stopping
+from wd import stopping
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,12 @@
 """The student methods, in one registry.
 
-A method is what a row of the results table names: how its student starts, which data it
-trains on, and whether WD's generator made (some of) its first weights. The config check, the
-workflow's rules (inputs, settings, the method wildcard), the report's row order and column
-``train_data`` all read :func:`get`; nothing else spells out what a method means. Adding a method
-is one entry in :data:`REGISTRY` (or a family in :func:`_family`) and its test.
+A method is what a row of the results table names: a chain of training runs of one student
+shape and seed, each starting from an initialisation or from the model the run before it left
+(WD: the generator's Phase 1, then Phase 2), with its data, loss and budget. The config check,
+the run plan (wd.plan: inputs and jobs), the workflow's wildcards, the report's row order and
+column ``train_data`` all read :func:`get` and :func:`chain`; nothing else spells out what a
+method means. Adding a method is one entry in :data:`REGISTRY` (or a family in
+:func:`_family`) and its test.
 
 No torch here: the Snakefile imports this module.
 """
@@ -24,82 +26,166 @@ PARTS = ("encoder", "decoder", "attention", "ffn")
 TRANSFER_KINDS = ("all", *PARTS, *(f"no_{part}" for part in PARTS))
 SIDES = {"encoder": "decoder", "decoder": "encoder"}  # each side's complement
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
-PHASE1_RUN = re.compile(f"(?P<transfer>{'|'.join(TRANSFER_KINDS)})"
+PHASE1_RUN = re.compile(f"wd_phase1_(?P<transfer>{'|'.join(TRANSFER_KINDS)})"
                         f"(?P<start>{'|'.join(filter(None, PHASE1_STARTS.values()))})?"
                         rf"(?:_warmup(?P<warmup>[0-9]+))?(?:_lr(?P<lr_scale>{_NUMBER})x)?")
 
 
 @dataclass(frozen=True)
-class Method:
-    """One way of training a student (or the teacher itself, the table's reference row)."""
+class Budget:
+    """How long a run trains and with which settings: ``student_train``, with the config section
+    ``overlay`` laid over it, for the updates the key ``steps`` names, or ``student_train.steps``
+    less those of the key ``less`` (spent by the run before it), or ``fraction`` of them."""
+
+    overlay: str | None = None   # a dotted config key, e.g. "wd.phase2"
+    steps: str | None = None
+    less: str | None = None
+    fraction: float = 1.0
+
+
+STUDENT = Budget()
+# WD splits the student budget: Phase 1 takes wd.phase1_steps, Phase 2 the rest.
+PHASE1_BUDGET = Budget(overlay="wd.phase1", steps="wd.phase1_steps")
+PHASE2_BUDGET = Budget(overlay="wd.phase2", less="wd.phase1_steps")
+# The config check reads their keys: a budget that reads config keys is listed here.
+BUDGETS = (STUDENT, PHASE1_BUDGET, PHASE2_BUDGET)
+# The generator's job keys (wd.pipeline.train_phase1) and the config keys they come from.
+GENERATOR_KEYS = {"same_shape_layers": "wd.same_shape_layers",
+                  "conversion": "wd.phase1_conversion"}
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A run whose model WD's parameter generator (wd.model.generator) makes from the frozen
+    teacher (Phase 1): the tensor kinds it makes, and how its projections start."""
+
+    transfer: str = "all"   # a TRANSFER_KINDS entry
+    start: str = "random"   # a PHASE1_STARTS key
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of a student shape and seed: the model it starts from (an
+    initialisation, or the model the run before it in its method's chain left), the data and
+    loss it trains on, and its budget. ``name`` is its directory under ``models/<student>/``,
+    shared by every method whose chain holds the same run (trained once)."""
 
     name: str
     train_data: str               # a key of TRAIN_DATA
-    init: str                     # a name in wd.model.inits.INITS
+    init: str = "random"          # a name in wd.model.inits.INITS ("checkpoint": the run before)
+    budget: Budget = STUDENT
+    loss: str | None = None       # a name in wd.train.losses.LOSSES instead of the budget's
+    warmup: int | None = None     # warm-up steps instead of the budget's
+    lr_scale: float = 1.0         # times the budget's learning rate
+    generator: Generator | None = None  # WD Phase 1 (init "generator")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way of training a student (or the teacher itself, the table's reference row): a chain
+    of runs, each starting from the model the one before it left; the last one's model is the
+    method's."""
+
+    name: str
+    runs: tuple[Run, ...]
     order: int                    # rows of one shape in the report: by order, then config order
-    transfer: str | None = None   # WD: the tensor kinds the Phase-1 generator makes
-    trains: bool = True           # False: the Phase-1 student is evaluated as it is
-    warmup: int | None = None     # WD: Phase-2 warm-up steps instead of wd.phase2's
-    phase1_warmup: int | None = None  # WD: Phase-1 warm-up steps instead of wd.phase1's
-    lr_scale: float = 1.0         # times the configured learning rate (WD: of both phases)
-    loss: str | None = None       # a name in wd.train.losses.LOSSES instead of student_train's
-    phase1_start: str = "random"  # WD: how the generator's projections start (PHASE1_STARTS)
     description: str = ""
 
     @property
-    def is_wd(self) -> bool:
-        """Whether a WD Phase 1 (``wd_phase1_<phase1_run>``) comes first."""
-        return self.transfer is not None
+    def run(self) -> Run:
+        """The run whose model is evaluated."""
+        return self.runs[-1]
 
     @property
-    def phase1_run(self) -> str:
-        """Names the Phase-1 run this WD method starts from; methods that need the same Phase 1
-        share it (``wd``, ``wd_phase1_only`` and ``wd_warmup<N>``: ``all``)."""
-        if self.transfer is None:
-            raise ValueError(f"method {self.name!r} has no WD Phase 1")
-        warmup = "" if self.phase1_warmup is None else f"_warmup{self.phase1_warmup}"
-        scale = "" if self.lr_scale == 1.0 else f"_lr{self.lr_scale:g}x"
-        return f"{self.transfer}{PHASE1_STARTS[self.phase1_start]}{warmup}{scale}"
+    def trains(self) -> bool:
+        """False where the evaluated run is another method's link (wd_phase1_only: WD's
+        Phase 1), trained under that run's name."""
+        return self.run.name == self.name
+
+    @property
+    def train_data(self) -> str:
+        """The data of its runs in chain order: a TRAIN_DATA key, or ``<key>, then <key>``."""
+        return ", then ".join(dict.fromkeys(run.train_data for run in self.runs))
+
+    @property
+    def data_description(self) -> str:
+        """:attr:`train_data` in words (TRAIN_DATA's)."""
+        return ", then ".join(TRAIN_DATA[data] for data in self.train_data.split(", then "))
+
+    @property
+    def reads_kd(self) -> bool:
+        """Whether one of its runs reads the KD data."""
+        return any(run.train_data != "bitext" for run in self.runs)
+
+    def before(self, run: Run) -> Run | None:
+        """The run of the chain that ``run`` starts from, or None."""
+        index = self.runs.index(run)
+        return self.runs[index - 1] if index else None
 
 
-def phase1_settings(run: str) -> tuple[str, str, int | None, float]:
-    """(transfer kind, generator start, Phase-1 warm-up or None, learning-rate scale) of a
-    Phase-1 run name."""
-    match = PHASE1_RUN.fullmatch(run)
-    if match is None:
-        raise ValueError(f"unknown WD Phase-1 run {run!r}")
-    start = {suffix: start for start, suffix in PHASE1_STARTS.items()}[match["start"] or ""]
-    warmup = None if match["warmup"] is None else int(match["warmup"])
-    return match["transfer"], start, warmup, float(match["lr_scale"] or 1.0)
+def phase1_run(transfer: str = "all", start: str = "random", warmup: int | None = None,
+               lr_scale: float = 1.0) -> Run:
+    """A WD Phase-1 run on WD's data, named ``wd_phase1_<transfer><start>[_warmup<N>]
+    [_lr<F>x]`` so that the methods that need the same Phase 1 share it."""
+    name = (f"wd_phase1_{transfer}{PHASE1_STARTS[start]}"
+            + ("" if warmup is None else f"_warmup{warmup}")
+            + ("" if lr_scale == 1.0 else f"_lr{lr_scale:g}x"))
+    return Run(name, "bitext+kd", "generator", PHASE1_BUDGET, warmup=warmup,
+               lr_scale=lr_scale, generator=Generator(transfer, start))
 
 
-# WD trains both phases on bitext + KD, as released; kd_mixed and cutoff_mixed are KD and cut-off
-# on exactly that data, so that the table separates the method from the data.
+def wd(name: str, order: int, description: str, transfer: str = "all", start: str = "random",
+       phase1_warmup: int | None = None, warmup: int | None = None,
+       lr_scale: float = 1.0) -> Method:
+    """A WD method: Phase 1, then Phase 2 from the student Phase 1 left, both on bitext + KD
+    (as released)."""
+    first = phase1_run(transfer, start, phase1_warmup, lr_scale)
+    second = Run(name, "bitext+kd", "checkpoint", PHASE2_BUDGET, warmup=warmup,
+                 lr_scale=lr_scale)
+    return Method(name, (first, second), order, description)
+
+
+def one_run(name: str, train_data: str, init: str, order: int, description: str,
+            loss: str | None = None) -> Method:
+    """A method of one run on the student budget."""
+    return Method(name, (Run(name, train_data, init, loss=loss),), order, description)
+
+
+def then(base: Method, name: str, order: int, description: str, **run) -> Method:
+    """``base``'s chain, then one more run (with the fields ``run``) from the model ``base``
+    left."""
+    return Method(name, (*base.runs, Run(name, init="checkpoint", **run)), order, description)
+
+
+# kd_mixed and cutoff_mixed are KD and cut-off on exactly WD's data, so that the table separates
+# the method from the data.
 REGISTRY = {m.name: m for m in [
-    Method("teacher", "bitext", "random", 0, description="the teacher"),
-    Method("scratch", "bitext", "random", 1, description="no teacher at all"),
-    Method("kd", "kd", "random", 2, description="sequence-level KD"),
-    Method("word_kd", "bitext", "random", 3, loss="word_kd",
-           description="word-level KD: the teacher's output distributions on the bitext"),
-    Method("kd_mixed", "bitext+kd", "random", 4, description="KD on WD's data"),
-    Method("cutoff", "kd", "cutoff", 5, description="KD from the cut-off teacher"),
-    Method("cutoff_mixed", "bitext+kd", "cutoff", 6, description="cut-off on WD's data"),
-    Method("select", "kd", "select", 7,
-           description="KD from weight selection (Xu et al., ICLR 2024; not in the WD paper)"),
-    Method("prune", "bitext", "prune", 8, loss="word_kd",
-           description="Minitron: importance pruning, then word-level KD (Muralidharan et al. "
-                       "2024; not in the WD paper)"),
-    Method("wd_phase1_only", "bitext+kd", "checkpoint", 9, transfer="all", trains=False,
-           description="WD Phase 1 only (ablation)"),
-    Method("wd", "bitext+kd", "checkpoint", 10, transfer="all",
-           description="weight distillation: Phase 1, then Phase 2"),
-    Method("wd_cutinit", "bitext+kd", "checkpoint", 11, transfer="all", phase1_start="cutoff",
-           description="WD whose generator starts as the cut-off (our variant)"),
-    Method("wd_selectinit", "bitext+kd", "checkpoint", 12, transfer="all", phase1_start="select",
-           description="WD whose generator starts as weight selection (our variant)"),
-    Method("embed_kd", "kd", "embeddings", 8,
-           description="KD from a random student with the teacher's embeddings (a baseline)"),
+    one_run("teacher", "bitext", "random", 0, "the teacher"),
+    one_run("scratch", "bitext", "random", 1, "no teacher at all"),
+    one_run("kd", "kd", "random", 2, "sequence-level KD"),
+    one_run("word_kd", "bitext", "random", 3,
+            "word-level KD: the teacher's output distributions on the bitext", loss="word_kd"),
+    one_run("kd_mixed", "bitext+kd", "random", 4, "KD on WD's data"),
+    one_run("cutoff", "kd", "cutoff", 5, "KD from the cut-off teacher"),
+    one_run("cutoff_mixed", "bitext+kd", "cutoff", 6, "cut-off on WD's data"),
+    one_run("select", "kd", "select", 7,
+            "KD from weight selection (Xu et al., ICLR 2024; not in the WD paper)"),
+    one_run("prune", "bitext", "prune", 8, "Minitron: importance pruning, then word-level KD "
+            "(Muralidharan et al. 2024; not in the WD paper)", loss="word_kd"),
+    Method("wd_phase1_only", (phase1_run(),), 9, "WD Phase 1 only (ablation)"),
+    wd("wd", 10, "weight distillation: Phase 1, then Phase 2"),
+    wd("wd_cutinit", 11, "WD whose generator starts as the cut-off (our variant)",
+       start="cutoff"),
+    wd("wd_selectinit", 12, "WD whose generator starts as weight selection (our variant)",
+       start="select"),
+    one_run("embed_kd", "kd", "embeddings", 8,
+            "KD from a random student with the teacher's embeddings (a baseline)"),
 ]}
+REGISTRY["kd_ft"] = then(REGISTRY["kd"], "kd_ft", 2, "sequence-level KD, then a tenth of the "
+                         "student budget on the bitext at a quarter of the learning rate (a "
+                         "common recipe; not in the WD paper)", train_data="bitext",
+                         budget=Budget(fraction=0.1), warmup=0, lr_scale=0.25)
+
 
 # Families with a parameter in the name, and old names.
 _SCALABLE = [n for n, m in REGISTRY.items() if m.trains and n != "teacher"]
@@ -113,34 +199,42 @@ FAMILIES = {
 RENAMED = re.compile(r"wd_p2wu(?P<warmup>[0-9]+)")  # wd_p2wu<N> before wd_warmup<N>
 
 
+def scaled(base: Method, name: str, scale: float, order: int, description: str) -> Method:
+    """``base`` with every run of its chain at ``scale`` times its learning rate; the runs
+    before the last are named ``<run>_lr<scale>x`` (other sweep points of the same scale
+    share them)."""
+    runs = [replace(run, name=f"{run.name}_lr{scale:g}x", lr_scale=run.lr_scale * scale)
+            for run in base.runs[:-1]]
+    last = replace(base.run, name=name, lr_scale=base.run.lr_scale * scale)
+    return Method(name, (*runs, last), order, description)
+
+
 def _family(name: str) -> Method | None:
     """The record of a family member (ablations order 13-14, sweeps 15-17), or None."""
-    wd = {"name": name, "train_data": "bitext+kd", "init": "checkpoint", "transfer": "all"}
     match = FAMILIES["wd_<part>_only"].fullmatch(name)
     if match:
-        return Method(**{**wd, "transfer": match["part"]}, order=13,
-                      description=f"WD transferring only {match['part']} tensors (ablation)")
+        return wd(name, 13, f"WD transferring only {match['part']} tensors (ablation)",
+                  transfer=match["part"])
     match = FAMILIES["wd_no_<part>"].fullmatch(name)
     if match:
         # The two sides partition the model: all but the encoder is the decoder side, and the
         # run is the same as wd_decoder_only's (its Phase 1 is shared, not trained twice).
         transfer = SIDES.get(match["part"], f"no_{match['part']}")
-        return Method(**{**wd, "transfer": transfer}, order=14,
-                      description=f"WD transferring all but {match['part']} tensors (ablation)")
+        return wd(name, 14, f"WD transferring all but {match['part']} tensors (ablation)",
+                  transfer=transfer)
     match = FAMILIES["wd_warmup<N>"].fullmatch(name)
     if match:
-        return Method(**wd, order=15, warmup=int(match["warmup"]),
-                      description=f"WD with {match['warmup']} Phase-2 warm-up steps (sweep)")
+        return wd(name, 15, f"WD with {match['warmup']} Phase-2 warm-up steps (sweep)",
+                  warmup=int(match["warmup"]))
     match = FAMILIES["wd_phase1_warmup<N>"].fullmatch(name)
     if match:
-        return Method(**wd, order=16, phase1_warmup=int(match["warmup"]),
-                      description=f"WD with {match['warmup']} Phase-1 warm-up steps (sweep)")
+        return wd(name, 16, f"WD with {match['warmup']} Phase-1 warm-up steps (sweep)",
+                  phase1_warmup=int(match["warmup"]))
     match = FAMILIES["<method>_lr<F>x"].fullmatch(name)
     if match and float(match["scale"]) > 0:
         base = REGISTRY[match["base"]]
-        return replace(base, name=name, order=17, lr_scale=float(match["scale"]),
-                       description=f"{base.description} at {match['scale']}x the learning "
-                                   "rate (sweep)")
+        return scaled(base, name, float(match["scale"]), 17,
+                      f"{base.description} at {match['scale']}x the learning rate (sweep)")
     return None
 
 
@@ -151,6 +245,21 @@ def get(name: str) -> Method:
         raise ValueError(f"unknown method {name!r}; expected one of "
                          f"{', '.join([*REGISTRY][1:] + [*FAMILIES])}")
     return method
+
+
+def chain(run: str) -> tuple[Run, ...]:
+    """The runs of a student that the run called ``run`` continues, ending with it: a trained
+    method's name or a WD Phase-1 run's (``wd_phase1_<transfer>...``, PHASE1_RUN)."""
+    match = PHASE1_RUN.fullmatch(run)
+    if match:
+        start = {suffix: start for start, suffix in PHASE1_STARTS.items()}[match["start"] or ""]
+        warmup = None if match["warmup"] is None else int(match["warmup"])
+        return (phase1_run(match["transfer"], start, warmup, float(match["lr_scale"] or 1.0)),)
+    method = get(run)
+    if not method.trains:
+        raise ValueError(f"method {run!r} is evaluated as {method.run.name} left it: no run of "
+                         "its own")
+    return method.runs
 
 
 def new_name(name: str) -> str | None:
@@ -164,18 +273,18 @@ def _unnamed(pattern: re.Pattern) -> str:
     return re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
 
 
-def trained_pattern() -> str:
-    """Regular expression of the names of student runs that train (the rules' wildcard)."""
-    return "|".join([*_SCALABLE, *map(_unnamed, FAMILIES.values())])
+def _trained_methods() -> list[str]:
+    return [*_SCALABLE, *map(_unnamed, FAMILIES.values())]
+
+
+def run_pattern() -> str:
+    """Regular expression of the names of the runs that train (the training rule's wildcard):
+    the methods that train, and the runs their chains start with (WD's Phase 1)."""
+    return "|".join([*_trained_methods(), _unnamed(PHASE1_RUN)])
 
 
 def evaluated_pattern() -> str:
-    """Regular expression of the method names of evaluated systems: the teacher, the student
-    runs that train, and those evaluated as Phase 1 left them (the evaluation's wildcard)."""
+    """Regular expression of the method names of evaluated systems: the teacher, the methods
+    that train, and those evaluated as another's run left them (the evaluation's wildcard)."""
     untrained = [n for n, m in REGISTRY.items() if not m.trains or n == "teacher"]
-    return "|".join([*untrained, trained_pattern()])
-
-
-def phase1_pattern() -> str:
-    """Regular expression of the Phase-1 run names (:attr:`Method.phase1_run`)."""
-    return _unnamed(PHASE1_RUN)
+    return "|".join([*untrained, *_trained_methods()])

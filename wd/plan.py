@@ -1,57 +1,82 @@
 """The plan of every training run, without torch or Snakemake.
 
-For a validated config and one run (the teacher, a student method at a seed, a WD Phase 1 run at
-a seed), :class:`Plan` gives the rule's input files and ``params.job`` (a
-:class:`wd.pipeline.TrainJob` but the files the rule adds); :func:`identity` gives what a run's
-checkpoints record of it beyond its settings and input digests. Each decision (the data a method
-trains on, the initialisation and teacher it reads, the settings of a WD phase or a sweep point)
-is made here once: the rules unpack the plan, and the tests call it directly.
+For a validated config and one run (the teacher, or a run of a student shape at a seed: a
+method's, or a link of a method's chain such as WD's Phase 1), :class:`Plan` gives the rule's
+input files and its :class:`TrainJob`. Each decision (the data a run trains on, the model it
+starts from, its settings and budget, the teacher its loss reads, how it validates) is made
+here once, from the method records (wd.methods): the rules unpack the plan, the training job
+reads the job, and the tests call it directly.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wd import methods
-from wd.config import search_settings, shape
+from wd.config import config_value, search_settings, shape
 from wd.model.inits import INITS
 from wd.settings import SearchSettings, TrainSettings
+from wd.train.losses import loss as named_loss
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One training run, as the plan made it: files, model, settings, the model it starts from,
+    and how it validates. Its :meth:`to_dict` is plain JSON, so that the rule can hold it as a
+    parameter and ``wd.train.distributed.launch`` can hand it to every torchrun worker."""
+
+    bpe: str
+    train: list[str]             # binarised sides [src1, tgt1, src2, tgt2, ...] (wd.data.binary)
+    valid: list[str]
+    model: dict                  # ModelConfig keys but vocab_size (the BPE model's)
+    settings: TrainSettings
+    max_len: int | None          # training pairs longer than this many pieces are dropped
+    work: str                    # checkpoints and train_log.csv; a rerun resumes from here
+    model_out: str
+    curve_out: str
+    init: str = "random"         # wd.model.inits.INITS
+    init_from: str | None = None  # the teacher (cutoff, select, prune, generator) or a checkpoint
+    generator: dict | None = None  # WD Phase 1: transfer, same_shape_layers, conversion[, start]
+    teacher: str | None = None   # the teacher, when the loss reads its logits
+    calibration: int | None = None  # prune: the training pairs its importance is scored on
+    # Validation by translation (settings valid_bleu or best_metric bleu/chrf): the raw
+    # references of ``valid``, their language, and the search (at the settings' valid_beam).
+    valid_refs: str | None = None
+    tgt_lang: str | None = None
+    valid_search: SearchSettings | None = None
+
+    def identity(self) -> dict:
+        """What the run's checkpoints record of it beyond settings, model and input digests
+        (wd.pipeline adds those): a rerun whose initialisation, calibration, generator or
+        validation search changed starts over. Keys a job does not have are left out, so that
+        the identity of runs planned before a key existed stays the same."""
+        out = {"init": self.generator["transfer"] if self.generator else self.init}
+        if self.valid_search is not None:
+            out["valid_search"] = dataclasses.asdict(self.valid_search)
+        if self.calibration is not None:
+            out["calibration"] = self.calibration
+        if self.generator:
+            out["same_shape_layers"] = self.generator["same_shape_layers"]
+            if "start" in self.generator:
+                out["start"] = self.generator["start"]
+        return out
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, job: dict) -> TrainJob:
+        settings = TrainSettings(**{**job["settings"], "betas": tuple(job["settings"]["betas"])})
+        search = job["valid_search"] and SearchSettings(**job["valid_search"])
+        return cls(**{**job, "settings": settings, "valid_search": search})
 
 
 @dataclass(frozen=True)
 class RunPlan:
     inputs: dict[str, str | list[str]]  # the rule's named input files
-    job: dict                           # the rule's params.job
-
-
-def validation_search(job: dict) -> SearchSettings | None:
-    """The search of a job's validation translations (the evaluation's, at ``valid_beam``), or
-    None when its validations do not translate."""
-    settings = TrainSettings(**job["settings"])
-    if not settings.translates:
-        return None
-    return SearchSettings(**{**job["valid_search"], "beam": settings.valid_beam})
-
-
-def identity(job: dict) -> dict:
-    """What a run's checkpoints record of its job beyond settings, model and input digests
-    (wd.pipeline adds those): a rerun whose initialisation, calibration, Phase-1 map or
-    validation search changed starts over. Keys a job does not have are left out, so that the
-    identity of runs planned before a key existed stays the same."""
-    phase1 = job.get("phase1")
-    out = {"init": phase1["transfer"] if phase1 else job.get("init", "random")}
-    search = validation_search(job)
-    if search is not None:
-        out["valid_search"] = dataclasses.asdict(search)
-    if job.get("calibration") is not None:
-        out["calibration"] = job["calibration"]
-    if phase1:
-        out["same_shape_layers"] = phase1["same_shape_layers"]
-        if "start" in phase1:
-            out["start"] = phase1["start"]
-    return out
+    job: TrainJob
 
 
 KD_BINARY = "kd.tgt"  # the binarised KD data's name beside the splits' (train.src, ...)
@@ -88,27 +113,15 @@ class Plan:
         return str(self.root.joinpath(*parts))
 
     @staticmethod
-    def run_dir(student: str, method: str, seed: int | str = "{seed}") -> str:
-        """Work, log and final model of one student run (one method, one seed)."""
-        return f"models/{student}/{method}/seed{seed}"
-
-    @staticmethod
-    def phase1_dir(student: str, run: str = "all", seed: int | str = "{seed}") -> str:
-        """Work, log and final model of a WD Phase 1 (run: wd.methods.Method.phase1_run)."""
-        return f"models/{student}/wd_phase1_{run}/seed{seed}"
+    def run_dir(student: str, run: str, seed: int | str = "{seed}") -> str:
+        """Work, log and final model of one run of a student (wd.methods.Run.name) at a seed."""
+        return f"models/{student}/{run}/seed{seed}"
 
     def model_path(self, student: str, method: str, seed: int) -> str:
-        """The checkpoint evaluated for a (student, method, seed) row; wd_phase1_only is the
-        Phase-1 output."""
+        """The checkpoint evaluated for a (student, method, seed) row: its chain's last run's."""
         if student == "teacher":
             return self.teacher_model
-        if method == "wd_phase1_only":
-            return self.path(self.phase1_dir(student, seed=seed), "final.pt")
-        return self.path(self.run_dir(student, method, seed), "final.pt")
-
-    def reads_kd(self, method: str) -> bool:
-        """Whether a student method's runs (its Phase 1 included) read the KD data."""
-        return methods.get(method).train_data != "bitext"
+        return self.path(self.run_dir(student, methods.get(method).run.name, seed), "final.pt")
 
     def missing_sources(self, systems: list[tuple[str, str, int]], testset: str
                         ) -> dict[str, list[str]]:
@@ -119,7 +132,7 @@ class Plan:
         for student, method, seed in systems:
             model = self.model_path(student, method, seed)
             pairs.append((model, self.path(f"eval/{student}/{method}/seed{seed}/{testset}.json")))
-            if student != "teacher" and self.reads_kd(method):
+            if student != "teacher" and methods.get(method).reads_kd:
                 pairs.append((kd, model))
         stale: dict[str, list[str]] = {}
         for missing, made in dict.fromkeys(pairs):
@@ -127,86 +140,67 @@ class Plan:
                 stale.setdefault(missing, []).append(made)
         return stale
 
-    def _inputs(self, train: list[str]) -> dict:
-        return {"bpe": self.bpe, "train": train, "valid": self.valid,
-                "valid_refs": self.valid_refs}
-
     def teacher(self) -> RunPlan:
-        job = self.job(shape(self.config, "teacher"), self.config["teacher"]["train"],
-                       self.path("models/teacher/work"), self.config["seed"])
-        return RunPlan(self._inputs(self.train_files["bitext"]), job)
+        return self._plan(methods.get("teacher").run, None, "teacher", self.config["seed"],
+                          self.config["teacher"]["train"], "models/teacher")
 
-    def phase2_section(self) -> dict:
-        """student_train with WD Phase 2's values and the updates Phase 1 left."""
-        c = self.config
-        return {**c["student_train"], **c["wd"]["phase2"],
-                "steps": c["student_train"]["steps"] - c["wd"]["phase1_steps"]}
+    def run(self, student: str, run: str, seed: int) -> RunPlan:
+        """One run of a student shape at a seed: a trained method's, or a link its chain
+        starts with (wd.methods.chain)."""
+        chain = methods.chain(run)
+        before = chain[-2] if len(chain) > 1 else None
+        return self._plan(chain[-1], before, student, seed, self.section(chain[-1]),
+                          self.run_dir(student, run, seed))
 
-    def student_section(self, method: methods.Method) -> dict:
-        """The train settings of a student run: the student budget; WD methods its Phase-2
-        share (with their own warm-up in a sweep); a learning-rate sweep point its scaled rate;
-        a method with its own loss (word_kd, prune) that loss."""
-        section = self.phase2_section() if method.is_wd else self.config["student_train"]
-        section = {**section, "lr": section["lr"] * method.lr_scale}
-        if method.warmup is not None:
-            section["warmup"] = method.warmup
-        if method.loss is not None:
-            section["loss"] = method.loss
+    def section(self, run: methods.Run) -> dict:
+        """A student run's train settings: ``student_train`` with its budget's section over it
+        and its budget's updates, then the run's own learning-rate scale, warm-up and loss."""
+        c, budget = self.config, run.budget
+        section = dict(c["student_train"])
+        if budget.overlay:
+            section.update(config_value(c, budget.overlay))
+        if budget.steps:
+            section["steps"] = config_value(c, budget.steps)
+        if budget.less:
+            section["steps"] = c["student_train"]["steps"] - config_value(c, budget.less)
+        if budget.fraction != 1.0:
+            section["steps"] = max(1, round(section["steps"] * budget.fraction))
+        section["lr"] = section["lr"] * run.lr_scale
+        if run.warmup is not None:
+            section["warmup"] = run.warmup
+        if run.loss is not None:
+            section["loss"] = run.loss
         return section
 
-    def student(self, student: str, method_name: str, seed: int) -> RunPlan:
-        """One student run: its data, initialisation (the teacher or its Phase-1 student) and
-        the teacher where its loss needs it."""
-        method = methods.get(method_name)
-        section = self.student_section(method)
-        inputs = self._inputs(self.train_files[method.train_data])
-        if TrainSettings(**section).needs_teacher:
-            inputs["teacher"] = self.teacher_model
-        if method.init == "checkpoint":
-            phase1 = self.phase1_dir(student, method.phase1_run, seed)
-            inputs["init"] = self.path(phase1, "final.pt")
-        elif INITS[method.init].from_teacher:
+    def _plan(self, run: methods.Run, before: methods.Run | None, student: str, seed: int,
+              section: dict, run_dir: str) -> RunPlan:
+        c = self.config
+        settings = TrainSettings(**{**section, "amp": c["amp"], "compile": c["compile"],
+                                    "seed": seed})
+        inputs = {"bpe": self.bpe, "train": self.train_files[run.train_data],
+                  "valid": self.valid, "valid_refs": self.valid_refs}
+        job = {}
+        if named_loss(settings.loss).needs_teacher:
+            inputs["teacher"] = job["teacher"] = self.teacher_model
+        if run.init == "checkpoint":
+            inputs["init"] = self.path(self.run_dir(student, before.name, seed), "final.pt")
+        elif INITS[run.init].from_teacher:
             inputs["init"] = self.teacher_model
-        work = self.path(self.run_dir(student, method_name, seed), "work")
-        job = self.job(shape(self.config, student), section, work, seed, method.init)
-        return RunPlan(inputs, job)
-
-    def phase1(self, student: str, run: str, seed: int) -> RunPlan:
-        """WD Phase 1 of one student shape, Phase-1 run and seed, on WD's data; the teacher is
-        its initialisation and, with a word-level loss, its loss's model."""
-        transfer, start, warmup, lr_scale = methods.phase1_settings(run)
-        c = self.config
-        section = {**c["student_train"], **c["wd"]["phase1"], "steps": c["wd"]["phase1_steps"]}
-        section["lr"] = section["lr"] * lr_scale
-        if warmup is not None:
-            section["warmup"] = warmup
-        inputs = {**self._inputs(self.train_files[methods.get("wd").train_data]),
-                  "init": self.teacher_model, "teacher": self.teacher_model}
-        work = self.path(self.phase1_dir(student, run, seed), "work")
-        job = self.job(shape(c, student), section, work, seed, phase1_transfer=transfer,
-                       phase1_start=start)
-        return RunPlan(inputs, job)
-
-    def job(self, model: dict, section: dict, work: str, seed: int, init: str = "random",
-            phase1_transfer: str | None = None, phase1_start: str = "random") -> dict:
-        """``params.job``: ``section`` is a ``*_train`` section (with a WD phase's values);
-        ``seed`` the experiment's for the teacher, a student's from ``seeds``. Keys that only
-        some runs have are left out of the others, so that adding them did not change (and
-        rerun) existing jobs."""
-        c = self.config
-        phase1 = None if phase1_transfer is None else {
-            "transfer": phase1_transfer, "same_shape_layers": c["wd"]["same_shape_layers"],
-            "conversion": c["wd"]["phase1_conversion"]}
-        if phase1 and phase1_start != "random":
-            phase1["start"] = phase1_start
-        job = {"model": model, "max_len": c["data"].get("max_len"), "work": work,
-               "settings": {**section, "amp": c["amp"], "compile": c["compile"], "seed": seed},
-               "init": init, "phase1": phase1}
-        if INITS[init].calibration:
+        if INITS[run.init].calibration:
             job["calibration"] = c["prune"]["calibration_sentences"]
-        if TrainSettings(**section).translates:
-            search = dataclasses.asdict(search_settings(c["evaluation"]))
-            job["valid_search"] = {k: v for k, v in search.items() if k != "beam"} | {
-                "int8": False}
-            job["tgt_lang"] = c["data"]["tgt_lang"]
-        return job
+        if run.generator:
+            job["generator"] = {"transfer": run.generator.transfer,
+                                **{k: config_value(c, key)
+                                   for k, key in methods.GENERATOR_KEYS.items()}}
+            if run.generator.start != "random":
+                job["generator"]["start"] = run.generator.start
+        if settings.translates:
+            job["valid_refs"], job["tgt_lang"] = self.valid_refs, c["data"]["tgt_lang"]
+            job["valid_search"] = replace(search_settings(c["evaluation"]),
+                                          beam=settings.valid_beam, int8=False)
+        return RunPlan(inputs, TrainJob(
+            bpe=self.bpe, train=inputs["train"], valid=self.valid, model=shape(c, student),
+            settings=settings, max_len=c["data"].get("max_len"),
+            work=self.path(run_dir, "work"), model_out=self.path(run_dir, "final.pt"),
+            curve_out=self.path(run_dir, "train_log.csv"), init=run.init,
+            init_from=inputs.get("init"), **job))

@@ -102,12 +102,6 @@ class TrainSettings:
                              f"({self.save_every})")
 
     @property
-    def needs_teacher(self) -> bool:
-        """Whether training computes the teacher's logits (its loss says: wd.train.losses)."""
-        from wd.train.losses import loss
-        return loss(self.loss).needs_teacher
-
-    @property
     def translates(self) -> bool:
         """Whether each validation translates the validation set and scores BLEU and chrF."""
         return self.valid_bleu or self.best_metric != "loss"

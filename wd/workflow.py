@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 import torch
 
 from wd.io import InputError, NoSpaceError, OutputExists
+from wd.model.checkpoint import CheckpointError
 from wd.runtime import resolve_device
-from wd.train.checkpoint import CheckpointError
 from wd.train.log import BOARD_ENV
 
 

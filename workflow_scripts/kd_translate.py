@@ -1,7 +1,7 @@
 """Sequence-level KD data: the teacher translates one shard of the training source with beam
 search, with our decoder or CTranslate2 (kd_join puts the shards back together)."""
 from wd.config import engine_settings, search_settings
-from wd.pipeline import translate_file
+from wd.decode.translate import translate_file
 from wd.workflow import step
 
 with step(snakemake) as device:

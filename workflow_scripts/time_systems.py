@@ -1,12 +1,12 @@
 """Time every system together on the primary test set (wd.evaluate.evaluate.time_systems);
-record the versions and the machine (wd.evaluate.provenance)."""
+record the versions and the machine (wd.provenance)."""
 import yaml
 
 from wd.config import search_settings
 from wd.decode.ct2 import compute_types
 from wd.evaluate.evaluate import time_systems
-from wd.evaluate.provenance import environment
 from wd.io import write_json, write_lines
+from wd.provenance import environment
 from wd.workflow import step
 
 with step(snakemake) as device:

@@ -1,7 +1,7 @@
 """int8 weights for CPU decoding: per-output-channel symmetric quantisation, packed for fbgemm's
 dynamic int8 linear (activations quantised on the fly, per call).
 
-Only the decoder is quantised (:class:`wd.model.incremental.IncrementalDecoder` with ``int8``):
+Only the decoder is quantised (:class:`wd.decode.incremental.IncrementalDecoder` with ``int8``):
 beam search spends nearly all its time there (every step, every beam), while the encoder runs
 once per sentence and stays fp32. Evaluation reports the BLEU change (``evaluation.int8``).
 """

@@ -1,4 +1,4 @@
-"""Batched beam search with an incremental decoder (:mod:`wd.model.incremental`: packed weights,
+"""Batched beam search with an incremental decoder (:mod:`wd.decode.incremental`: packed weights,
 preallocated self-attention caches, cross-attention K/V computed once per sentence),
 fairseq-style length penalty, finished sentences dropped from the batch, and batches sorted by
 source length then restored to input order. Greedy search is beam 1.
@@ -16,10 +16,10 @@ import torch
 from torch import Tensor
 
 from wd.data.batching import source_tensor
-from wd.model.incremental import IncrementalDecoder
+from wd.decode.incremental import IncrementalDecoder
+from wd.memory import keep_freed_memory
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
-from wd.train.memory import keep_freed_memory
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 

@@ -33,9 +33,9 @@ from wd.decode.engines import resolve, translate_with
 from wd.decode.search import translate
 from wd.evaluate.metrics import read_references, score
 from wd.io import read_lines, write_json, write_lines
+from wd.model.checkpoint import load_model
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
-from wd.train.checkpoint import load_model
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")

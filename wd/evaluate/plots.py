@@ -74,6 +74,10 @@ def training_curves(curves: dict[str, dict[str, tuple[Path, Path | None]]], out:
     logs = {student: {name: (pd.read_csv(path), _last_step(after))
                       for name, (path, after) in runs.items()}
             for student, runs in curves.items()}
+    # The teacher and the runs that others continue (WD's Phase 1) are dashed.
+    continued = {after for runs in curves.values() for _, after in runs.values() if after}
+    dashed = {name for runs in curves.values() for name, (path, _) in runs.items()
+              if name == "teacher" or path in continued}
     scored = any(_has(log, BLEU_PANEL[0]) for runs in logs.values() for log, _ in runs.values())
     panels = [LOSS_PANEL, BLEU_PANEL] if scored else [LOSS_PANEL]
     fig, axes = plt.subplots(len(panels), len(logs), figsize=(6 * len(logs), 4.5 * len(panels)),
@@ -84,7 +88,7 @@ def training_curves(curves: dict[str, dict[str, tuple[Path, Path | None]]], out:
                 if _has(log, column):
                     points = log[["step", column]].dropna()
                     ax.plot(points.step + offset, points[column], color=f"C{colour}", label=name,
-                            linestyle="--" if name in ("teacher", "wd_phase1") else "-")
+                            linestyle="--" if name in dashed else "-")
             ax.grid(alpha=0.3)
             if ax.lines:
                 ax.legend(fontsize=7)

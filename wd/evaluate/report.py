@@ -106,7 +106,7 @@ def build_report(experiment: str,
     table = pd.concat(tables, ignore_index=True).reindex(columns=columns(tables[0]))
     table[INT_COLUMNS] = table[INT_COLUMNS].astype("Int64")
     engine, identical = kd_engine(kd_records)
-    on_kd = table.train_data.str.split("+").map(lambda parts: "kd" in parts)
+    on_kd = table.method.map(lambda method: methods.get(method).reads_kd).astype(bool)
     table["kd_engine"] = table.kd_engine.astype(object).where(~on_kd, engine)
     table["kd_identical"] = table.kd_identical.where(~on_kd, identical)
     return table

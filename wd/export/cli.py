@@ -1,169 +1,25 @@
-"""``wd-translate``: translate raw text with a model package (or a checkpoint), for users of a
-student.
-
-Same preprocessing as the pipeline (Moses normalisation and tokenisation and the joint BPE model,
-or a pretrained teacher's own tokenizer: :mod:`wd.data.bpe`), beam search from
-:mod:`wd.decode.search`, then the pieces joined (and Moses detokenisation for ours). Input is
-read and translated one batch of lines at a time, so a stream is translated as it comes; on a
-terminal, a progress bar on standard error counts the sentences.
-"""
+"""What the command-line tools share: an error the user can mend ends the command with one
+line naming the file and what to do, never a traceback."""
 
 from __future__ import annotations
 
-import argparse
-import functools
-import itertools
-import logging
+import contextlib
 import sys
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
-import torch
+from wd.export.package import PackageError
+from wd.io import InputError, NoSpaceError, OutputExists
+from wd.model.checkpoint import CheckpointError
 
-from wd.cli import one_line_errors
-from wd.data.bpe import Tokenizer, ids_to_text, load_bpe, source_ids
-from wd.decode.search import translate
-from wd.export.package import load_any
-from wd.io import decode_lines, open_bytes, write_lines
-from wd.model.transformer import Transformer
-from wd.progress import Progress, terminal
-from wd.runtime import resolve_device
-from wd.settings import SearchSettings
-
-log = logging.getLogger(__name__)
+USER_ERRORS = (InputError, NoSpaceError, OutputExists, PackageError, CheckpointError)
 
 
-@functools.lru_cache(maxsize=4)
-def _bpe(path: Path) -> Tokenizer:
-    return load_bpe(path)
-
-
-def translate_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,
-                    tgt_lang: str, search: SearchSettings, device: torch.device) -> list[str]:
-    """Raw source sentences in, detokenised translations out (same order)."""
-    sp = _bpe(Path(bpe_model))
-    hyps = translate(model, source_ids(sp, lines, src_lang), search, device)
-    return ids_to_text(sp, hyps, tgt_lang)
-
-
-def nbest_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,
-                tgt_lang: str, search: SearchSettings, device: torch.device, n: int,
-                first: int = 0) -> list[str]:
-    """Moses n-best lines ``index ||| translation ||| score`` (index from ``first``, the best
-    first; the score is the length-normalised log-probability that beam search ranks by)."""
-    sp = _bpe(Path(bpe_model))
-    sources = source_ids(sp, lines, src_lang)
-    out = []
-    for index, hyps in enumerate(translate(model, sources, search, device, nbest=n), first):
-        texts = ids_to_text(sp, [tokens for tokens, _ in hyps], tgt_lang)
-        out += [f"{index} ||| {text} ||| {score:.4f}" for text, (_, score) in zip(texts, hyps)]
-    return out
-
-
-def batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
-    """``lines`` in lists of ``size`` (the last may be shorter), read only as far as needed."""
-    lines = iter(lines)
-    while batch := list(itertools.islice(lines, size)):
-        yield batch
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wd-translate", description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, required=True,
-                   help="model package directory (results/<exp>/models/<student>/<method>/"
-                        "package), or a checkpoint file (then give --bpe, --src-lang, --tgt-lang)")
-    p.add_argument("--bpe", type=Path,
-                   help="tokenizer: a sentencepiece model, or a pretrained teacher's vocab.json "
-                        "beside its .spm files (default: the package's)")
-    p.add_argument("--src-lang", help="source language code for Moses (default: the package's)")
-    p.add_argument("--tgt-lang", help="target language code for Moses (default: the package's)")
-    p.add_argument("--input", type=Path, help="file to translate (default: stdin)")
-    p.add_argument("--output", type=Path, help="file to write (default: stdout)")
-    p.add_argument("--beam", type=int, help="beam size (default: the package's evaluation, or 4)")
-    p.add_argument("--lenpen", type=float, help="length penalty (default: package's, or 1)")
-    p.add_argument("--batch-size", type=int, help="sentences per batch (default: package's, 64)")
-    p.add_argument("--max-len-a", type=float,
-                   help="outputs end at max_len_a * source length + max_len_b tokens "
-                        "(default: the package's, or 0 and 200)")
-    p.add_argument("--max-len-b", type=int, help="see --max-len-a")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
-    p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
-    p.add_argument("--int8", action="store_true", help="int8 linear layers (CPU only)")
-    p.add_argument("--nbest", type=int,
-                   help="write the N best translations of each line with their scores, as "
-                        "Moses n-best lines 'index ||| translation ||| score' (N <= beam)")
-    return p
-
-
-def _search(args: argparse.Namespace, defaults: SearchSettings) -> SearchSettings:
-    """The package's (or the built-in) search settings, with the options given."""
-    given = {name: getattr(args, name) for name in ("beam", "lenpen", "batch_size", "max_len_a",
-                                                     "max_len_b")
-             if getattr(args, name) is not None}
-    return SearchSettings(**{**vars(defaults), **given, "int8": args.int8})
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
-    for name in ("beam", "batch_size", "threads", "max_len_b", "nbest"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser().error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.max_len_a is not None and args.max_len_a < 0:
-        parser().error(f"--max-len-a must not be negative, got {args.max_len_a}")
-    if args.input and not args.input.is_file():
-        parser().error(f"--input {args.input}: no such file")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    with one_line_errors(parser().prog):
-        model, package = load_any(args.model, device)
-        if package is not None:
-            defaults, bpe = package.search, args.bpe or package.bpe
-            src_lang = args.src_lang or package.languages[0]
-            tgt_lang = args.tgt_lang or package.languages[1]
-        else:
-            missing = [f"--{n.replace('_', '-')}" for n in ("bpe", "src_lang", "tgt_lang")
-                       if getattr(args, n) is None]
-            if missing:
-                parser().error(f"{args.model} is a checkpoint, not a package: give "
-                               f"{', '.join(missing)}")
-            defaults, bpe = SearchSettings(), args.bpe
-            src_lang, tgt_lang = args.src_lang, args.tgt_lang
-        translate_stream(model, bpe, src_lang, tgt_lang, _search(args, defaults), device, args)
-
-
-def translate_stream(model: Transformer, bpe: Path, src_lang: str, tgt_lang: str,
-                     search: SearchSettings, device: torch.device,
-                     args: argparse.Namespace) -> None:
-    """Translate ``--input`` (or standard input) to ``--output`` (or standard output), a batch
-    at a time; lines that are not UTF-8 are an error naming the line."""
-    if args.nbest and args.nbest > search.beam:
-        parser().error(f"--nbest {args.nbest} is more than the beam ({search.beam})")
-    progress = Progress(log, "translating", None, "sentences", bar=terminal())
-    with open_bytes(args.input) if args.input else sys.stdin.buffer as source:
-        lines = decode_lines(source, str(args.input or "<stdin>"))
-
-        def translated() -> Iterator[str]:
-            done = 0
-            for batch in batches(lines, search.batch_size):
-                if args.nbest:
-                    yield from nbest_lines(model, bpe, batch, src_lang, tgt_lang, search, device,
-                                           args.nbest, first=done)
-                else:
-                    yield from translate_lines(model, bpe, batch, src_lang, tgt_lang, search,
-                                               device)
-                done += len(batch)
-                progress.update(done)
-
-        if args.output:
-            write_lines(args.output, translated())
-        else:
-            for translation in translated():
-                sys.stdout.write(translation + "\n")
-                sys.stdout.flush()
-    progress.close()
-
-
-if __name__ == "__main__":
-    main()
+@contextlib.contextmanager
+def one_line_errors(prog: str) -> Iterator[None]:
+    """Run a command's body; a user error prints ``prog: error: message`` and exits 1."""
+    try:
+        yield
+    except USER_ERRORS as err:
+        sys.stdout.flush()
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        sys.exit(1)

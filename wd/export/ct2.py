@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wd.cli import one_line_errors
 from wd.data.bpe import load_bpe
+from wd.export.cli import one_line_errors
 from wd.export.package import load_any
 from wd.io import atomic_dir, check_output_dir
 from wd.model.transformer import Transformer, sinusoidal_positions

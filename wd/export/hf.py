@@ -29,8 +29,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from wd.cli import one_line_errors
 from wd.data.bpe import load_bpe
+from wd.export.cli import one_line_errors
 from wd.export.ct2 import MAX_POSITIONS
 from wd.export.package import load_package
 from wd.io import atomic_dir, check_output_dir

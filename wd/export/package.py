@@ -28,13 +28,13 @@ from safetensors.torch import save_model as save_weights
 
 from wd import methods
 from wd.data.bpe import TEACHER_VOCAB, Tokenizer, load_bpe
-from wd.evaluate.provenance import git_state, version
 from wd.io import atomic_dir
+from wd.model.checkpoint import load_model
 from wd.model.transformer import Transformer, count_parameters
 from wd.pretrained import TOKENIZER_FILES
+from wd.provenance import git_state, version
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings
-from wd.train.checkpoint import load_model
 
 FORMAT = "wd-model-package"
 FORMAT_VERSION = 1
@@ -72,7 +72,7 @@ def package_config(model: Transformer, system: dict, languages: dict, search: Se
     """What config.json says (see the module docstring); ``imported``: a pretrained teacher."""
     method = system["method"]
     described = {"description": methods.get(method).description,
-                 "train_data": methods.TRAIN_DATA[methods.get(method).train_data]}
+                 "train_data": methods.get(method).data_description}
     if imported:
         described = {"description": "the pretrained teacher, imported (not trained here)",
                      "train_data": "its own training data"}

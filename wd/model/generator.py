@@ -41,13 +41,13 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from wd.methods import TRANSFER_KINDS
+from wd.model.checkpoint import load
 from wd.model.inits.cutoff import cut_indices
 from wd.model.inits.select import axes, selected_indices
 from wd.model.mapping import check_compatible, teacher_sources
 from wd.model.names import parse
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig
-from wd.train.checkpoint import load
 
 
 def transferred(name: str, kind: str) -> bool:

@@ -133,7 +133,7 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], src_mask: Tensor) -> Tensor:
         """Full-sequence decoding (training, scoring); inference steps use
-        :class:`wd.model.incremental.IncrementalDecoder`."""
+        :class:`wd.decode.incremental.IncrementalDecoder`."""
         x = self.self_attn_sub(x, self.self_attn(self.self_attn_sub.pre(x), causal=True))
         x = self.cross_attn_sub(x, self.cross_attn(self.cross_attn_sub.pre(x), src_mask,
                                                    kv=cross_kv))

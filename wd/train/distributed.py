@@ -28,8 +28,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from wd import stopping
 from wd.io import write_json
-from wd.train import stopping
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Label-smoothed cross-entropy with a hand-written backward, for the output layer's big tensors.
+"""The loss kernels (wd.train.losses names them): label-smoothed cross-entropy with a hand-written
+backward, for the output layer's big tensors, and word-level distillation.
 
 The logits of a training batch are ``tokens x vocabulary`` (4096 x 16000 floats, 262 MB, for a
 Transformer-base batch); autograd's backward of ``F.cross_entropy`` with label smoothing fills a
@@ -13,13 +14,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
-from wd.data.batching import Pair, collate
-from wd.settings import TrainSettings
-from wd.train import losses
-from wd.train.device import autocast
-from wd.vocab import PAD_ID
+from torch import Tensor
 
 
 class _SmoothedCrossEntropy(torch.autograd.Function):
@@ -68,31 +63,3 @@ def word_kd_loss(logits: Tensor, teacher_logits: Tensor, target: Tensor, tempera
     teacher = F.log_softmax(teacher_logits[keep].detach().to(wide) / temperature, dim=-1)
     kl = F.kl_div(student, teacher, log_target=True, reduction="sum")
     return kl * temperature ** 2
-
-
-def loss_terms(model: nn.Module, pairs: list[Pair], device: torch.device, amp: str,
-               smoothing: float) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Summed label-smoothed loss, summed NLL and target token count of one batch."""
-    batch = collate(pairs).to(device)
-    with autocast(device, amp):
-        logits = model(batch.src, batch.tgt_in)
-    loss, nll = smoothed_cross_entropy(logits.float().view(-1, logits.size(-1)),
-                                       batch.tgt_out.view(-1), smoothing, PAD_ID)
-    return loss, nll, batch.target_tokens
-
-
-def training_loss(model: nn.Module, teacher: nn.Module | None, pairs: list[Pair],
-                  device: torch.device, s: TrainSettings) -> torch.Tensor:
-    """Summed training loss of one batch, the loss ``s.loss`` names (wd.train.losses), with the
-    frozen ``teacher``'s logits on the same batch where that loss needs them."""
-    criterion = losses.loss(s.loss)
-    batch = collate(pairs).to(device)
-    with autocast(device, s.amp):
-        logits = model(batch.src, batch.tgt_in)
-        if criterion.needs_teacher:
-            with torch.no_grad():
-                teacher_logits = teacher(batch.src, batch.tgt_in)
-    vocab = logits.size(-1)
-    flat = logits.float().view(-1, vocab)
-    return criterion(flat, teacher_logits.view(-1, vocab) if criterion.needs_teacher else None,
-                     batch.tgt_out.view(-1), s)

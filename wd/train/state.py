@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from wd.model.checkpoint import average_state_dicts, save_atomic
 from wd.settings import TrainSettings
-from wd.train.checkpoint import average_state_dicts, save_atomic
 
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.

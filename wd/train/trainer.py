@@ -8,7 +8,7 @@ optimiser, step, RNG states of every process, data position, elapsed time, skipp
 the learning-rate schedule is a pure function of the step and the settings, which the checkpoint
 records with the job's identity, so that a rerun whose settings, model, initialisation or data
 changed starts over instead of continuing another run's checkpoints), a CSV log of training and
-validation loss (and, with ``valid_bleu``, the validation set's BLEU and chrF: wd.train.validation),
+validation loss (and, with ``valid_bleu``, the validation set's BLEU and chrF: passed in),
 early stopping after ``patience`` validations without a new best, and a final model averaged over
 the checkpoints ending at the best one (patience off: the last).
 
@@ -25,25 +25,58 @@ import logging
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from wd import faults
-from wd.data.batching import Pair, epoch_batches
+from wd import faults, stopping
+from wd.data.batching import Pair, collate, epoch_batches
+from wd.memory import keep_freed_memory
+from wd.model.checkpoint import CheckpointError, load
 from wd.progress import Progress
 from wd.settings import TrainSettings
-from wd.train import distributed, stopping
-from wd.train.checkpoint import CheckpointError, load
-from wd.train.device import fused_adam
+from wd.train import distributed, losses
+from wd.train.device import autocast, fused_adam
 from wd.train.log import TrainLog, board_requested
-from wd.train.loss import loss_terms, training_loss
-from wd.train.memory import keep_freed_memory
+from wd.train.loss import smoothed_cross_entropy
 from wd.train.rng import rng_state, seed_everything, set_rng_state
 from wd.train.state import CheckpointStore, TrainState, checkpoint_step, run_changes
-from wd.train.validation import ValidationSet
+from wd.vocab import PAD_ID
+
+if TYPE_CHECKING:  # the pipeline passes the set in: evaluation sits above training
+    from wd.evaluate.validation import ValidationSet
 
 log = logging.getLogger(__name__)
+
+
+def loss_terms(model: nn.Module, pairs: list[Pair], device: torch.device, amp: str,
+               smoothing: float) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Summed label-smoothed loss, summed NLL and target token count of one batch."""
+    batch = collate(pairs).to(device)
+    with autocast(device, amp):
+        logits = model(batch.src, batch.tgt_in)
+    loss, nll = smoothed_cross_entropy(logits.float().view(-1, logits.size(-1)),
+                                       batch.tgt_out.view(-1), smoothing, PAD_ID)
+    return loss, nll, batch.target_tokens
+
+
+def training_loss(model: nn.Module, teacher: nn.Module | None, pairs: list[Pair],
+                  device: torch.device, s: TrainSettings) -> torch.Tensor:
+    """Summed training loss of one batch, the loss ``s.loss`` names (wd.train.losses), with the
+    frozen ``teacher``'s logits on the same batch where that loss needs them."""
+    criterion = losses.loss(s.loss)
+    batch = collate(pairs).to(device)
+    with autocast(device, s.amp):
+        logits = model(batch.src, batch.tgt_in)
+        if criterion.needs_teacher:
+            with torch.no_grad():
+                teacher_logits = teacher(batch.src, batch.tgt_in)
+    vocab = logits.size(-1)
+    flat = logits.float().view(-1, vocab)
+    return criterion(flat, teacher_logits.view(-1, vocab) if criterion.needs_teacher else None,
+                     batch.tgt_out.view(-1), s)
+
 
 class NonFiniteLossError(RuntimeError):
     """Too many updates in a row had a non-finite loss or gradient."""
@@ -90,7 +123,7 @@ class Trainer:
                  validation: ValidationSet | None = None):
         if not train_pairs:
             raise ValueError("no training pairs left after length filtering")
-        if settings.needs_teacher and teacher is None:
+        if losses.loss(settings.loss).needs_teacher and teacher is None:
             raise ValueError(f"loss {settings.loss} needs the teacher's model")
         if settings.translates and validation is None:
             raise ValueError(f"best_metric {settings.best_metric} / valid_bleu needs the "
@@ -268,7 +301,7 @@ class Trainer:
         "best_step", "stopped_by", "valid_bleu"}``.
 
         SIGTERM or SIGUSR1 (a cluster's time limit) stops training after the current update with
-        a checkpoint written: :class:`wd.train.stopping.Stopped` (exit status 75) is raised, and a
+        a checkpoint written: :class:`wd.stopping.Stopped` (exit status 75) is raised, and a
         rerun resumes exactly there.
         """
         with stopping.stop_signals():

@@ -32,11 +32,12 @@ class Init:
     bounded: tuple[str, ...] = ()  # model keys (per side) in which the student is no larger
     whole_heads: bool = False     # keeps whole teacher heads: widths in the teacher's head width
     label: str = ""               # the name a refusal uses
+    teacher: bool = False         # made from the teacher by other code than a builder
 
     @property
     def from_teacher(self) -> bool:
         """Whether the run's inputs include the teacher's checkpoint."""
-        return self.builder is not None
+        return self.builder is not None or self.teacher
 
     def check(self, teacher: ModelConfig, student: ModelConfig) -> None:
         """ValueError naming the model key when this cannot make ``student`` from ``teacher``."""
@@ -73,7 +74,10 @@ INITS = {
     "embeddings": Init("random but for the embeddings, cut from the teacher "
                        "(wd.model.inits.embeddings)",
                        "wd.model.inits.embeddings:embedding_student", label="embedding transfer"),
-    "checkpoint": Init("the converted WD Phase-1 student of the method's transfer kind"),
+    "checkpoint": Init("the model the run before it in the method's chain left (e.g. the "
+                       "converted WD Phase-1 student)"),
+    "generator": Init("WD's parameter generator over the frozen teacher, trained, then "
+                      "converted to a student (wd.model.generator)", teacher=True),
 }
 
 
