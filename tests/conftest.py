@@ -1,15 +1,18 @@
-"""Shared tiny shapes for fast model tests, the default config with one value changed, and the
-one way tests run Snakemake."""
+"""Shared tiny shapes for fast model tests, toy training pairs and settings, one briefly trained
+toy teacher, the default config with one value changed, and the one way tests run Snakemake."""
 import copy
+import csv
+import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
 import yaml
 
-from wd.settings import ModelConfig
+from wd.settings import ModelConfig, TrainSettings
 
 VOCAB = 50
 REPO = Path(__file__).resolve().parent.parent
@@ -98,3 +101,69 @@ def binarized_pairs(sp, src: Path, tgt: Path, max_len: int | None = None):
         binarize(sp, text, text.with_name(text.name + ".npy"))
     return PairCorpus([src.with_name(src.name + ".npy"), tgt.with_name(tgt.name + ".npy")],
                       max_len)
+
+
+def toy_pairs(n: int, seed: int = 0) -> list:
+    """``n`` id pairs whose target is the source reversed (ids 4-49)."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        src = [rng.randrange(4, 50) for _ in range(rng.randrange(2, 9))]
+        pairs.append((src, list(reversed(src))))
+    return pairs
+
+
+def settings(**over) -> TrainSettings:
+    """Train settings of a few updates for toy pairs, ``over`` changed."""
+    keys = dict(steps=6, max_tokens=60, lr=1e-3, warmup=2, save_every=3, valid_every=3,
+                average_last=2, seed=7)
+    keys.update(over)
+    return TrainSettings(**keys)
+
+
+TEACHER_SETTINGS = TrainSettings(steps=120, max_tokens=800, lr=3e-3, warmup=10, save_every=120,
+                                 valid_every=20, average_last=1, seed=0)
+
+
+class ToyTeacher(NamedTuple):
+    model: torch.nn.Module
+    cfg: ModelConfig
+    path: Path          # its model checkpoint
+    bpe: Path           # its sentencepiece model
+    valid: list         # the validation pairs (ids)
+    log: list[dict]     # its train_log.csv rows
+    source: Path        # 70 BPE lines of its training sources, to translate
+
+
+@pytest.fixture(scope="session")
+def toy_teacher(tmp_path_factory) -> ToyTeacher:
+    """A tiny pre-norm teacher trained 120 updates on 600 toy pairs (TEACHER_SETTINGS), once
+    for the whole test session; tests read it and never change it."""
+    from wd.data.bpe import encode_file, load_bpe, train_bpe
+    from wd.data.toy import generate_toy_corpus
+    from wd.model.checkpoint import save_model
+    from wd.model.transformer import Transformer
+    from wd.train.trainer import Trainer
+    work = tmp_path_factory.mktemp("teacher")
+    generate_toy_corpus(work, seed=5, sizes={"valid": 60, "train": 600})
+    train_bpe([work / "train.src", work / "train.tgt"], work / "spm.model", 200, seed=5)
+    sp = load_bpe(work / "spm.model")
+    for split in ("train", "valid"):
+        for side in ("src", "tgt"):
+            encode_file(sp, work / f"{split}.{side}", work / f"bpe.{split}.{side}")
+    train, valid = (binarized_pairs(sp, work / f"bpe.{s}.src", work / f"bpe.{s}.tgt", 64)
+                    for s in ("train", "valid"))
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=sp.get_piece_size(), enc_layers=2, dec_layers=2, enc_dim=48,
+                      dec_dim=48, enc_ffn=96, dec_ffn=96, enc_heads=4, dec_heads=4, dropout=0.0,
+                      pre_norm=True)
+    model = Transformer(cfg)
+    Trainer(model, train, valid, TEACHER_SETTINGS, work / "work", torch.device("cpu")).run()
+    save_model(model, work / "model.pt", {})
+    with open(work / "work" / "train_log.csv") as handle:
+        log = list(csv.DictReader(handle))
+    source = work / "source.src"
+    source.write_text("".join(line + "\n" for line in
+                              (work / "bpe.train.src").read_text().splitlines()[:70]))
+    return ToyTeacher(model.eval(), cfg, work / "model.pt", work / "spm.model", valid, log,
+                      source)

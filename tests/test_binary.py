@@ -6,9 +6,8 @@ import random
 import numpy as np
 import pytest
 import torch
-from test_train import settings
 
-from conftest import tiny
+from conftest import settings, tiny
 from wd.data.batching import pair_lengths, pieces_to_ids
 from wd.data.binary import PairCorpus, Side, binarize
 from wd.data.bpe import load_bpe

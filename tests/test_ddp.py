@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train import settings, toy_pairs
 
-from conftest import tiny
+from conftest import settings, tiny, toy_pairs
 from waiting import pause_env, wait_until
 from wd.data.batching import epoch_batches
 from wd.model.transformer import Transformer

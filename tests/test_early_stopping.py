@@ -8,9 +8,8 @@ import signal
 import pytest
 import sacrebleu
 import torch
-from test_train import settings, toy_pairs
 
-from conftest import peaked, sources, tiny
+from conftest import peaked, settings, sources, tiny, toy_pairs
 from wd.data.bpe import ids_to_text, load_bpe
 from wd.decode.search import translate
 from wd.evaluate.validation import ValidationSet, subset

@@ -34,11 +34,12 @@ def test_each_method_reads_its_data_initialisation_and_teacher():
     assert "init" not in scratch and "init" not in kd and "teacher" not in kd
     assert cutoff["init"] == teacher and "teacher" not in cutoff
     wd = p.run("stu1", "wd", 2)
-    assert wd.inputs["init"] == wd.job.init_from == f"{root}/models/stu1/wd_phase1_all/seed2/final.pt"
+    phase1_model = f"{root}/models/stu1/wd_phase1_all/seed2/final.pt"
+    assert wd.inputs["init"] == wd.job.init_from == phase1_model
     assert len(wd.inputs["train"]) == 4 and wd.job.generator is None  # bitext + KD data
     phase1 = p.run("stu1", "wd_phase1_all", 2)
     assert phase1.inputs["init"] == teacher and phase1.job.generator["transfer"] == "all"
-    assert phase1.job.model_out == f"{root}/models/stu1/wd_phase1_all/seed2/final.pt"
+    assert phase1.job.model_out == phase1_model
     assert p.run("stu1", "word_kd", 1).inputs["teacher"] == teacher
     prune = p.run("stu1", "prune", 1)
     assert prune.inputs["init"] == teacher and prune.job.calibration > 0

@@ -122,8 +122,7 @@ def test_shapes_pruning_cannot_make_are_refused(teacher, change, message):
 
 
 def test_train_model_prunes_on_a_seeded_calibration_sample_then_distils(teacher, tmp_path):
-    from test_train import settings
-
+    from conftest import settings
     from wd.model.checkpoint import load_model, save_model
     from wd.pipeline import calibration_sample, train_model
     save_model(teacher, tmp_path / "teacher.pt", {})

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train import settings, toy_pairs
 from torch import nn
 
-from conftest import tiny
+from conftest import settings, tiny, toy_pairs
 from waiting import pause_env, wait_until
 from wd.model.checkpoint import CheckpointError, load_model, save_model
 from wd.model.transformer import Transformer

@@ -9,21 +9,15 @@ import sys
 import pytest
 import torch
 
-from conftest import binarized_pairs
 from waiting import pause_env, wait_until
-from wd.data.bpe import encode_file, load_bpe, train_bpe
 from wd.data.shards import ShardError, join_files, shard_bounds, split_file
-from wd.data.toy import generate_toy_corpus
 from wd.decode import ct2, engines
 from wd.decode.ct2 import Ct2Translator
 from wd.decode.engines import EngineMismatch
 from wd.decode.journal import Journal
 from wd.decode.translate import partial_path, translate_file
-from wd.model.checkpoint import save_model
-from wd.model.transformer import Transformer
-from wd.settings import EngineSettings, ModelConfig, SearchSettings, TrainSettings
+from wd.settings import EngineSettings, SearchSettings
 from wd.stopping import EXIT_STOPPED
-from wd.train.trainer import Trainer
 
 
 @pytest.mark.parametrize(("lines", "shards", "sizes"), [
@@ -41,32 +35,8 @@ def test_zero_shards_is_an_error():
         shard_bounds(5, 0)
 
 
-@pytest.fixture(scope="module")
-def tiny_teacher(tmp_path_factory):
-    """A briefly trained tiny model, its BPE model and a BPE source file of 70 sentences."""
-    work = tmp_path_factory.mktemp("teacher")
-    generate_toy_corpus(work, seed=3, sizes={"train": 300})
-    train_bpe([work / "train.src", work / "train.tgt"], work / "spm.model", 200, seed=3)
-    sp = load_bpe(work / "spm.model")
-    for side in ("src", "tgt"):
-        encode_file(sp, work / f"train.{side}", work / f"bpe.{side}")
-    pairs = binarized_pairs(sp, work / "bpe.src", work / "bpe.tgt", 64)
-    torch.manual_seed(0)
-    model = Transformer(ModelConfig(vocab_size=sp.get_piece_size(), enc_layers=1, dec_layers=1,
-                                    enc_dim=32, dec_dim=32, enc_ffn=64, dec_ffn=64, enc_heads=2,
-                                    dec_heads=2, dropout=0.0, pre_norm=True))
-    settings = TrainSettings(steps=120, max_tokens=600, lr=3e-3, warmup=5, save_every=120,
-                             valid_every=120, average_last=1, seed=0)
-    Trainer(model, pairs, pairs[:20], settings, work / "work", torch.device("cpu")).run()
-    save_model(model, work / "model.pt", {})
-    source = work / "source.src"
-    source.write_text("".join(line + "\n" for line in
-                              (work / "bpe.src").read_text().splitlines()[:70]))
-    return work / "model.pt", work / "spm.model", source
-
-
-def test_sharded_decoding_equals_one_job(tiny_teacher, tmp_path):
-    model, bpe, source = tiny_teacher
+def test_sharded_decoding_equals_one_job(toy_teacher, tmp_path):
+    model, bpe, source = toy_teacher.path, toy_teacher.bpe, toy_teacher.source
     search = SearchSettings(beam=3, batch_size=8)
     cpu = torch.device("cpu")
     translate_file(model, bpe, source, tmp_path / "whole.tgt", search, cpu)
@@ -112,8 +82,8 @@ CHILD = ("import sys, torch; from wd.settings import EngineSettings, SearchSetti
 @pytest.mark.process
 @pytest.mark.parametrize("engine", ["ours", "ctranslate2"])
 def test_decoding_stopped_by_sigterm_keeps_its_batches_and_resumes_to_the_same_output(
-        tiny_teacher, tmp_path, caplog, engine):
-    model, bpe, source = tiny_teacher
+        toy_teacher, tmp_path, caplog, engine):
+    model, bpe, source = toy_teacher.path, toy_teacher.bpe, toy_teacher.source
     search, cpu = SearchSettings(beam=3, batch_size=8), torch.device("cpu")
     settings = EngineSettings(engine, min_identical=0.0)  # this tiny model: 94% (the next test)
     translate_file(model, bpe, source, tmp_path / "whole.tgt", search, cpu, settings)
@@ -132,15 +102,15 @@ def test_decoding_stopped_by_sigterm_keeps_its_batches_and_resumes_to_the_same_o
             in err)
     assert not out.exists() and len(partial.read_text().splitlines()) == 1 + 16
 
-    with caplog.at_level(logging.INFO, logger="wd.pipeline"):
+    with caplog.at_level(logging.INFO, logger="wd.decode.translate"):
         assert translate_file(model, bpe, source, out, search, cpu, settings) == 70
     assert f"resuming from {partial}: 16 of 70 sentences translated" in caplog.text
     assert f"decoding with {engine}" in caplog.text
     assert out.read_text() == (tmp_path / "whole.tgt").read_text() and not partial.exists()
 
 
-def test_ctranslate2_kd_data_is_checked_against_ours_and_recorded(tiny_teacher, tmp_path):
-    model, bpe, source = tiny_teacher
+def test_ctranslate2_kd_data_is_checked_against_ours_and_recorded(toy_teacher, tmp_path):
+    model, bpe, source = toy_teacher.path, toy_teacher.bpe, toy_teacher.source
     search, cpu = SearchSettings(beam=3, batch_size=8), torch.device("cpu")
     translate_file(model, bpe, source, tmp_path / "ours.tgt", search, cpu)
     record = tmp_path / "engine.json"
@@ -156,9 +126,9 @@ def test_ctranslate2_kd_data_is_checked_against_ours_and_recorded(tiny_teacher, 
     assert same >= 0.9  # the same search in another engine
 
 
-def test_a_ctranslate2_model_that_translates_otherwise_stops_the_job(tiny_teacher, tmp_path,
+def test_a_ctranslate2_model_that_translates_otherwise_stops_the_job(toy_teacher, tmp_path,
                                                                      monkeypatch):
-    model, bpe, source = tiny_teacher
+    model, bpe, source = toy_teacher.path, toy_teacher.bpe, toy_teacher.source
     real = Ct2Translator.translate_batches
 
     def reversed_outputs(self, *args, **kwargs):  # a broken conversion: every output reversed

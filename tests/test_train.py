@@ -5,31 +5,14 @@ import signal
 import pytest
 import torch
 
-from conftest import tiny
+from conftest import settings, tiny, toy_pairs
 from wd import faults
 from wd.data.batching import collate, token_buckets
 from wd.model.transformer import Transformer
-from wd.settings import TrainSettings
 from wd.stopping import Stopped
 from wd.train.log import BOARD_ENV
 from wd.train.state import checkpoints
 from wd.train.trainer import Trainer, learning_rate
-
-
-def toy_pairs(n: int, seed: int = 0) -> list:
-    rng = random.Random(seed)
-    pairs = []
-    for _ in range(n):
-        src = [rng.randrange(4, 50) for _ in range(rng.randrange(2, 9))]
-        pairs.append((src, list(reversed(src))))
-    return pairs
-
-
-def settings(**over) -> TrainSettings:
-    keys = dict(steps=6, max_tokens=60, lr=1e-3, warmup=2, save_every=3, valid_every=3,
-                average_last=2, seed=7)
-    keys.update(over)
-    return TrainSettings(**keys)
 
 
 def test_learning_rate_warms_up_then_decays_as_inverse_sqrt():

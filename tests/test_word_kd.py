@@ -3,9 +3,8 @@ import copy
 
 import pytest
 import torch
-from test_train import settings, toy_pairs
 
-from conftest import run_snakemake, tiny
+from conftest import run_snakemake, settings, tiny, toy_pairs
 from wd.data.batching import collate
 from wd.model.transformer import Transformer
 from wd.train.loss import word_kd_loss
