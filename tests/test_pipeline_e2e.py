@@ -13,7 +13,7 @@ pytestmark = pytest.mark.workflow
 
 MICRO = REPO / "tests" / "micro.yaml"
 METHODS = ["scratch", "kd", "cutoff", "kd_mixed", "cutoff_mixed", "wd", "wd_phase1_only",
-           "wd_attention_only", "wd_warmup0", "kd_lr2x", "select", "prune", "wd_cutinit"]
+           "wd_attention_only", "wd_warmup0", "kd_lr2x", "select", "prune", "wd_cutinit", "kd_ft"]
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,7 @@ def test_table_has_every_system_with_real_numbers(micro_run):
                     "wd_cutinit"]
     assert set(students.train_steps[equal_budget]) == {20}
     assert students.train_steps["wd_phase1_only"] == 8
+    assert students.train_steps["kd_ft"] == 20 + 2  # kd's run, then a tenth of the budget
     # Only attention tensors generated: fewer generator parameters... plus the free tensors.
     assert students.generator_params["wd"] > 0
     assert students.generator_params["wd_attention_only"] > 0
@@ -84,7 +85,8 @@ def test_table_has_every_system_with_real_numbers(micro_run):
         "scratch": "bitext", "kd": "kd", "cutoff": "kd", "kd_mixed": "bitext+kd",
         "cutoff_mixed": "bitext+kd", "wd": "bitext+kd", "wd_phase1_only": "bitext+kd",
         "wd_attention_only": "bitext+kd", "wd_warmup0": "bitext+kd", "kd_lr2x": "kd",
-        "select": "kd", "prune": "bitext", "wd_cutinit": "bitext+kd"}
+        "select": "kd", "prune": "bitext", "wd_cutinit": "bitext+kd",
+        "kd_ft": "kd, then bitext"}
     # Validations at 10 and 20 of 20 updates (teacher: 15, 30 of 30); WD's phases (8 and 12
     # updates, validated at 8, and at 10 and 12) have none in their first 80%: no value.
     plateau = table.set_index(["method", "seed"]).valid_loss_last_drop.drop("teacher", level=0)

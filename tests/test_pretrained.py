@@ -204,8 +204,9 @@ def test_the_opus_mt_config_plans_from_a_local_copy_and_stops_offline_without_on
                                      "results_dir": str(tmp_path / "results")}))
     run = run_snakemake("-n", "all", "--configfile", opus, str(local))
     assert run.returncode == 0, run.stderr[-3000:]
-    for rule in ("import_tokenizer", "import_teacher", "download", "wd_phase1"):
+    for rule in ("import_tokenizer", "import_teacher", "download", "train_student"):
         assert f"rule {rule}:" in run.stdout + run.stderr, rule
+    assert "run_name=wd_phase1_all," in run.stdout  # WD's Phase 1 planned
     assert "rule train_bpe:" not in run.stdout + run.stderr
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     run = subprocess.run(snakemake_cmd("-n", "all", "--configfile", opus, "--config",

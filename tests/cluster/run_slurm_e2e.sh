@@ -251,8 +251,8 @@ profile = yaml.safe_load(Path("profiles/slurm/config.yaml").read_text())
 defaults, per_rule = profile["default-resources"], profile.get("set-resources", {})
 rules = collections.Counter()
 # rules with `threads: config["threads"][...]` and `resources: gpu=config["gpus"]`
-THREADS_KEY = {"train_teacher": "teacher", "train_student": "student", "wd_phase1": "student",
-               "kd_translate": "decode", "evaluate_system": "decode", "time_systems": "decode"}
+THREADS_KEY = {"train_teacher": "teacher", "train_student": "student", "kd_translate": "decode",
+               "evaluate_system": "decode", "time_systems": "decode"}
 threads = {**yaml.safe_load(Path("config.yaml").read_text()).get("threads", {}),
            **micro.get("threads", {})}
 for jid in ids:
@@ -285,8 +285,7 @@ for jid in ids:
     check(has_gpu == want_gpu, f"job {jid} ({rule}): TRES {job['tres']!r}, GPU expected: {want_gpu}")
 if stats:
     check(dict(rules) == remote, f"rules seen by SLURM {dict(rules)} != DAG {remote}")
-for rule in ["train_teacher", "kd_translate", "wd_phase1", "train_student", "evaluate_system",
-             "time_systems"]:
+for rule in ["train_teacher", "kd_translate", "train_student", "evaluate_system", "time_systems"]:
     check(rules[rule] > 0, f"no {rule} job went through SLURM")
 teacher_log = (results / micro["experiment"] / "logs/train/teacher.log").read_text()
 check(re.search(r"resumed from \S+checkpoint_00000015\.pt at step 15", teacher_log) is not None,

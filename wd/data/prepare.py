@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from wd.data.checks import (
@@ -32,10 +32,20 @@ from wd.io import InputError, atomic_path, check_aligned, read_lines, write_line
 TRAINING_SPLITS = ("train", "valid")  # every other split is a test set
 
 
+# Language-specific spelling fixes for model inputs and training targets, by language code: one
+# entry a language (Romanian: cedilla s/t to comma-below).
+SPELLING: dict[str, Callable[[str], str]] = {"ro": comma_below}
+
+
+def spelling(lang: str) -> Callable[[str], str]:
+    """The spelling fix of a language; the line as it is for a language without one."""
+    return SPELLING.get(lang, str)
+
+
 def normalise(lines: list[str], lang: str) -> list[str]:
-    """Language-specific spelling fixes for model inputs and training targets: Romanian
-    comma-below."""
-    return [comma_below(line) for line in lines] if lang == "ro" else lines
+    """:func:`spelling` of every line."""
+    fix = spelling(lang)
+    return [fix(line) for line in lines]
 
 
 def _check_utf8(lines: list[str], where: str) -> None:
@@ -70,11 +80,9 @@ def write_training(pairs: Iterable[tuple[str, str]], langs: tuple[str, str],
     with (atomic_path(outputs[0]) as tmp_src, atomic_path(outputs[1]) as tmp_tgt,
           open(tmp_src, "w", encoding="utf-8", newline="\n") as out_src,
           open(tmp_tgt, "w", encoding="utf-8", newline="\n") as out_tgt):
+        fix_src, fix_tgt = spelling(langs[0]), spelling(langs[1])
         for src, tgt in pairs:
-            if langs[0] == "ro":
-                src = comma_below(src)
-            if langs[1] == "ro":
-                tgt = comma_below(tgt)
+            src, tgt = fix_src(src), fix_tgt(tgt)
             if kept.keep(src, tgt):
                 out_src.write(src + "\n")
                 out_tgt.write(tgt + "\n")
