@@ -109,6 +109,13 @@ for missing, made in PLAN.missing_sources(SYSTEMS, TESTSETS[0]).items():
     )
 # Whether any planned run reads the KD data (else no KD decoding is planned).
 USES_KD = any(methods.get(m).reads_kd for s in STUDENTS for m in METHODS[s])
+# The vocabulary map of the deployed int8 variant (wd.data.shortlist): with CTranslate2 in the
+# evaluation and deploy.vmap_top_k > 0; it goes into every package.
+VMAP = (
+    {"vmap": exp("deploy/vmap.txt")}
+    if config["deploy"]["vmap_top_k"] and config["evaluation"]["ctranslate2"] is not False
+    else {}
+)
 TABLES = [exp("tables/results.csv"), exp("tables/results.md"), exp("tables/config.used.yaml")]
 ENV_USED = exp("tables/env.used.yaml")
 SPEEDS = exp("eval/speeds.json")  # every system timed together (wd.evaluate.evaluate)
@@ -118,7 +125,11 @@ PACKAGE_SYSTEMS = {"teacher": SYSTEMS[0]} | {
     f"{s}/{m}": (s, m, SEEDS[0]) for s in STUDENTS for m in METHODS[s]
 }
 PACKAGES = [exp(f"models/{name}/package") for name in PACKAGE_SYSTEMS]
-PLOTS = [exp("plots/bleu_vs_speed.png"), exp("plots/training_curves.png")]
+PLOTS = [
+    exp("plots/bleu_vs_speed.png"),
+    exp("plots/training_curves.png"),
+    exp("plots/speed_quality.png"),
+]
 
 
 wildcard_constraints:

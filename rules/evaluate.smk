@@ -4,8 +4,26 @@
 # hypotheses.
 
 
+rule shortlist:
+    input:
+        train=PLAN.train_files["bitext+kd" if USES_KD else "bitext"],
+        valid=PLAN.valid,  # what the map keeps of the validation references
+        bpe=BPE,
+    output:
+        vmap=exp("deploy/vmap.txt"),
+        coverage=exp("deploy/vmap_coverage.json"),
+    log:
+        exp("logs/shortlist.log"),
+    params:
+        top_k=config["deploy"]["vmap_top_k"],
+        frequent=config["deploy"]["vmap_frequent"],
+    script:
+        "../workflow_scripts/shortlist.py"
+
+
 rule evaluate_system:
     input:
+        **VMAP,
         model=lambda wildcards: model_path(wildcards.student, wildcards.method, int(wildcards.seed)),
         bpe=BPE,
         srcs=[exp(f"bpe/{testset}.src") for testset in TESTSETS],
@@ -35,6 +53,7 @@ rule evaluate_system:
 
 rule time_systems:
     input:
+        **VMAP,
         models=[model_path(*system) for system in SYSTEMS],
         bpe=BPE,
         src=exp(f"bpe/{TESTSETS[0]}.src"),
@@ -51,6 +70,7 @@ rule time_systems:
     params:
         names=["/".join(map(str, system)) for system in SYSTEMS],
         search=config["evaluation"],
+        tgt_lang=config["data"]["tgt_lang"],
     script:
         "../workflow_scripts/time_systems.py"
 
@@ -84,6 +104,7 @@ rule plots:
     output:
         speed=report(PLOTS[0], caption="../report/bleu_vs_speed.rst", category="Plots"),
         curves=report(PLOTS[1], caption="../report/training_curves.rst", category="Plots"),
+        frontier=report(PLOTS[2], caption="../report/speed_quality.rst", category="Plots"),
     log:
         exp("logs/plots.log"),
     params:
@@ -94,6 +115,7 @@ rule plots:
 
 rule package:
     input:
+        **VMAP,
         model=lambda wildcards: model_path(*PACKAGE_SYSTEMS[wildcards.system]),
         bpe=BPE,
         table=TABLES[0],  # the system's row goes into the model card

@@ -15,6 +15,11 @@ import yaml
 from wd.settings import ModelConfig, TrainSettings
 
 VOCAB = 50
+# A results row, as much of it as a package's model card reads.
+CARD_ROW = {"bleu": 12.345, "bleu_ci95_low": 11.0, "bleu_ci95_high": 13.5, "chrf": 40.0,
+            "bleu_signature": "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0",
+            "sents_per_sec": 50.0, "device": "cpu", "threads": 2, "beam": 2, "speedup": 1.5,
+            "train_steps": 100}
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 
@@ -133,6 +138,7 @@ class ToyTeacher(NamedTuple):
     valid: list         # the validation pairs (ids)
     log: list[dict]     # its train_log.csv rows
     source: Path        # 70 BPE lines of its training sources, to translate
+    train: list[Path]   # its binarised training sides (source, target)
 
 
 @pytest.fixture(scope="session")
@@ -166,4 +172,4 @@ def toy_teacher(tmp_path_factory) -> ToyTeacher:
     source.write_text("".join(line + "\n" for line in
                               (work / "bpe.train.src").read_text().splitlines()[:70]))
     return ToyTeacher(model.eval(), cfg, work / "model.pt", work / "spm.model", valid, log,
-                      source)
+                      source, [work / "bpe.train.src.npy", work / "bpe.train.tgt.npy"])

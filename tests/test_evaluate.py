@@ -8,6 +8,7 @@ import torch
 from conftest import tiny
 from wd.data.batching import pieces_to_ids
 from wd.data.bpe import encode_file, ids_to_text, load_bpe
+from wd.data.shortlist import Shortlist
 from wd.decode.ct2 import Ct2Translator
 from wd.evaluate import evaluate
 from wd.io import read_lines, write_lines
@@ -61,13 +62,17 @@ def test_a_system_is_scored_on_every_test_set_in_its_own_job(tested, toy_bpe, tm
     models, testsets = tested
     outputs = [evaluate.TestSet(name, src, refs, tmp_path / "eval" / f"{name}.json")
                for name, (src, refs) in testsets.items()]
+    shortlist = Shortlist([4, 5], {})
     evaluate.evaluate_system(models["s/m/0"], toy_bpe, outputs, "en", SEARCH,
-                             torch.device("cpu"), ct2_types=("float32",))
+                             torch.device("cpu"), ct2_variants=["ct2", "ct2_int8_vmap"],
+                             shortlist=shortlist)
     first, second = (json.loads(t.output.read_text()) for t in outputs)
     assert first["sentences"] == 6 and second["sentences"] == 3
     assert len(outputs[1].output.with_suffix(".hyp").read_text().splitlines()) == 3
-    assert 0 <= first["ct2_same_output"] <= 1 and "ct2_bleu" in first  # primary only
-    assert "ct2_bleu" not in second and "sents_per_sec" not in first  # speeds: time_systems
+    for result in first, second:  # every test set, every variant
+        assert 0 <= result["ct2_same_output"] <= 1 and "ct2_chrf" in result
+        assert "ct2_int8_vmap_bleu" in result and "ct2_int8_bleu" not in result
+    assert "sents_per_sec" not in first  # speeds: time_systems
     again = evaluate.TestSet("first", *testsets["first"], tmp_path / "again.json")
     evaluate.evaluate_system(models["s/m/0"], toy_bpe, [again], "en", SEARCH,
                              torch.device("cpu"))
@@ -79,11 +84,22 @@ def test_one_job_times_every_system_on_a_fixed_sample(tested, toy_bpe):
     models, testsets = tested
     speeds = evaluate.time_systems(models, toy_bpe, testsets["first"][0], SEARCH,
                                    torch.device("cpu"), timed_passes=2, timed_sentences=4,
-                                   ct2_types=("float32",))
+                                   ct2_variants=["ct2", "ct2_int8", "ct2_int8_vmap"],
+                                   shortlist=Shortlist([4, 5], {}))
     assert set(speeds) == set(models)
     for speed in speeds.values():
         assert speed["timed_sentences"] == 4 and len(speed["decode_seconds_passes"]) == 2
         assert speed["sents_per_sec"] > 0 and speed["ct2_sents_per_sec"] > 0
+        for variant in ("ct2", "ct2_int8", "ct2_int8_vmap"):
+            assert speed[f"{variant}_words_per_sec_1t"] > 0
+            assert speed[f"{variant}_latency_ms_1t"] > 0
+        # int8 weights take less room than float32 (this tiny model's vocabulary and config
+        # files weigh as much as its weights); the map adds a few bytes
+        assert speed["ct2_int8_mb"] < speed["ct2_mb"]
+        assert speed["ct2_int8_mb"] <= speed["ct2_int8_vmap_mb"] < 1.1 * speed["ct2_int8_mb"]
+    plain = evaluate.time_systems(models, toy_bpe, testsets["first"][0], SEARCH,
+                                  torch.device("cpu"), timed_passes=1, timed_sentences=4)
+    assert not [key for speed in plain.values() for key in speed if key.startswith("ct2")]
     sample = evaluate.timed_sample(1000, 4)
     assert sample == evaluate.timed_sample(1000, 4) == sorted(sample) and len(set(sample)) == 4
     assert evaluate.timed_sample(6, 0) == evaluate.timed_sample(6, 9) == list(range(6))

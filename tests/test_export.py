@@ -2,10 +2,11 @@
 import pytest
 import torch
 
-from conftest import OPUS_MT_LIKE, peaked, sources
+from conftest import OPUS_MT_LIKE, peaked, sources, tiny
 from wd.decode.search import translate
 from wd.export.ct2 import export_model, main, vocabulary
 from wd.model.checkpoint import save_model
+from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
 
 ctranslate2 = pytest.importorskip("ctranslate2")
@@ -39,3 +40,12 @@ def test_export_command_writes_model_dir(tmp_path, capsys):
 def test_vocabulary_size_mismatch_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="vocabulary has 3 entries"):
         export_model(peaked(), tmp_path / "x", ["a", "b", "c"])
+
+
+def test_an_int8_export_leaves_the_model_as_it_was(tmp_path):
+    torch.manual_seed(0)
+    model = Transformer(tiny(vocab_size=50)).eval()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    export_model(model, tmp_path / "int8", vocabulary(model, None), quantization="int8")
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name  # CTranslate2 quantises arrays in place

@@ -8,7 +8,7 @@ import pytest
 import sentencepiece as spm
 import torch
 
-from conftest import tiny
+from conftest import CARD_ROW, tiny
 from wd.decode.cli import main as translate_main
 from wd.decode.cli import translate_lines
 from wd.export.ct2 import main as export_main
@@ -17,10 +17,7 @@ from wd.model.checkpoint import save_model
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
 
-ROW = {"bleu": 12.345, "bleu_ci95_low": 11.0, "bleu_ci95_high": 13.5, "chrf": 40.0,
-       "bleu_signature": "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0",
-       "sents_per_sec": 50.0, "device": "cpu", "threads": 2, "beam": 2, "speedup": 1.5,
-       "train_steps": 100}
+ROW = CARD_ROW
 SOURCES = ["the cat", "a dog ran", "the mat", "birds sing in the park", "the dog", "a cat sat"]
 
 

@@ -1,4 +1,5 @@
 """The real Snakemake DAG on a micro config: every step runs, the table holds real numbers."""
+import json
 import re
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def test_table_has_every_system_with_real_numbers(micro_run):
     # ctranslate2 is installed with the tests, and micro.yaml sets evaluation.ctranslate2: auto.
     assert table.loc[0, "ct2_speedup"] == 1.0 and (table.ct2_int8_sents_per_sec > 0).all()
     assert table.ct2_bleu.between(0, 100).all() and table.ct2_int8_bleu.between(0, 100).all()
+    assert table.ct2_int8_vmap_bleu.between(0, 100).all()
+    assert (table.ct2_int8_mb < table.ct2_mb).all() and (table.ct2_words_per_sec_1t > 0).all()
     # micro.yaml decodes the KD data with CTranslate2: the rows trained on it say so.
     on_kd = table.train_data.str.contains("kd")
     assert (table.kd_engine[on_kd] == "ctranslate2").all() and table.kd_engine[~on_kd].isna().all()
@@ -118,7 +121,10 @@ def test_outputs_line_counts_and_provenance(micro_run):
     assert env["libraries"]["torch"] and env["cpu"]["logical_cores"] >= 1
     assert (pd.read_csv(micro_run / "tables" / "results.csv").schema_version == 1).all()
     assert not list(micro_run.rglob("*.tmp"))
-    for plot in ["bleu_vs_speed.png", "training_curves.png"]:
+    assert "## As deployed: CTranslate2 on one thread" in md
+    coverage = json.loads((micro_run / "deploy" / "vmap_coverage.json").read_text())
+    assert 0 < coverage["piece_coverage"] <= 1
+    for plot in ["bleu_vs_speed.png", "training_curves.png", "speed_quality.png"]:
         assert (micro_run / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
 
 
@@ -174,8 +180,10 @@ def test_a_package_reproduces_its_systems_test_hypotheses(micro_run, tmp_path):
     assert load_package(package).config["system"] == {
         **load_package(package).config["system"], "student": "tiny1", "method": "wd", "seed": 1}
     assert (micro_run / "models" / "teacher" / "package" / "README.md").is_file()
+    assert (package / "vmap.txt").is_file()  # evaluation.ctranslate2 auto: the map is shipped
+    # The evaluated hypotheses are our decoder's over the whole vocabulary: without the map.
     translate_main(["--model", str(package), "--input", str(micro_run / "data/raw/test.src"),
-                    "--output", str(tmp_path / "hyp")])
+                    "--output", str(tmp_path / "hyp"), "--no-vmap"])
     evaluated = micro_run / "eval" / "tiny1" / "wd" / "seed1" / "test.hyp"
     assert (tmp_path / "hyp").read_text() == evaluated.read_text()
 

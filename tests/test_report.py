@@ -102,21 +102,35 @@ def test_bleu_variant_columns_follow_chrf_with_their_signatures(tmp_path):
 
 
 def test_ctranslate2_speeds_follow_ours_with_speedups_in_their_own_engine(tmp_path):
-    def ct2(float32, int8):
+    def ct2(float32, int8, words, int8_bleu=29.0):
         return {"ct2_sents_per_sec": float32, "ct2_int8_sents_per_sec": int8, "ct2_bleu": 30.0,
-                "ct2_int8_bleu": 29.0, "ct2_same_output": 1.0, "ct2_int8_same_output": 0.9}
+                "ct2_int8_bleu": int8_bleu, "ct2_same_output": 1.0, "ct2_int8_same_output": 0.9,
+                "ct2_words_per_sec_1t": words, "ct2_int8_words_per_sec_1t": 2 * words,
+                "ct2_latency_ms_1t": 10.0, "ct2_int8_latency_ms_1t": 6.0,
+                "ct2_mb": 4.0, "ct2_int8_mb": 1.0}
     table = build_table("exp", [
-        ("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0, **ct2(200.0, 400.0))),
-        ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0, **ct2(500.0, 1200.0))),
+        ("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 100.0, **ct2(200.0, 400.0, 50))),
+        ("s1", "kd", 1, evaluation(tmp_path, "kd", 31.5, 320.0,
+                                   **ct2(500.0, 1200.0, 150, int8_bleu=29.8))),
     ], references(tmp_path))
     columns = list(table.columns)
     at = columns.index("speedup_tokens") + 1
-    assert columns[at:at + 6] == ["ct2_sents_per_sec", "ct2_speedup", "ct2_bleu",
-                                  "ct2_int8_sents_per_sec", "ct2_int8_speedup", "ct2_int8_bleu"]
+    assert columns[at:at + 14] == [
+        "ct2_sents_per_sec", "ct2_speedup", "ct2_bleu", "ct2_mb", "ct2_words_per_sec_1t",
+        "ct2_latency_ms_1t", "ct2_speedup_1t", "ct2_speedup_1t_vs_fp32",
+        "ct2_int8_sents_per_sec", "ct2_int8_speedup", "ct2_int8_bleu", "ct2_int8_mb",
+        "ct2_int8_words_per_sec_1t", "ct2_int8_latency_ms_1t"]
     kd = table.set_index("method").loc["kd"]
     assert (kd.ct2_speedup, kd.ct2_int8_speedup, kd.speedup) == (2.5, 3.0, 3.2)
+    assert (kd.ct2_speedup_1t, kd.ct2_int8_speedup_1t, kd.ct2_int8_speedup_1t_vs_fp32) == (
+        3.0, 3.0, 6.0)
     assert "ct2_same_output" not in columns
-    assert "| ct2_sents_per_sec | ct2_speedup |" in markdown(table)
+    text = markdown(table)
+    assert "## As deployed: CTranslate2 on one thread" in text
+    # kd in int8 keeps the float32 teacher's 30.00 within 0.5, at 300 words/s against its 50
+    assert ("`s1/kd` (seed 1) in ct2_int8, BLEU 29.80, 300 words/s on one thread, 6.00x the "
+            "float32 teacher: it reaches the target of 4x") in text
+    assert "| s1 | kd | 1 | ct2_int8 | 29.80 |" in text
     without = build_table("exp", [("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 1.0))],
                           references(tmp_path))
     assert not [c for c in without.columns if c.startswith("ct2")]  # absent, not zeros

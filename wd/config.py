@@ -138,9 +138,15 @@ def rename_methods(config: dict) -> list[str]:
 
 
 def student_methods(config: dict, name: str) -> list[str]:
-    """The methods trained for the student shape ``name``: its own list, else ``methods``."""
+    """The methods trained for the student shape ``name``: its own list, else ``methods``; with
+    ``deploy.qat_steps``, each followed by its quantisation-aware fine-tuning
+    (``<method>_qat``)."""
     student = next(s for s in config["students"] if s["name"] == name)
-    return student.get("methods") or config["methods"]
+    listed = student.get("methods") or config["methods"]
+    if not config.get("deploy", {}).get("qat_steps"):
+        return listed
+    return [*listed, *(f"{m}_qat" for m in listed if not m.endswith("_qat")
+                       and f"{m}_qat" not in listed)]
 
 
 def _check_semantics(config: dict) -> None:

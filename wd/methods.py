@@ -47,8 +47,9 @@ STUDENT = Budget()
 # WD splits the student budget: Phase 1 takes wd.phase1_steps, Phase 2 the rest.
 PHASE1_BUDGET = Budget(overlay="wd.phase1", steps="wd.phase1_steps")
 PHASE2_BUDGET = Budget(overlay="wd.phase2", less="wd.phase1_steps")
+QAT_BUDGET = Budget(steps="deploy.qat_steps")  # quantisation-aware fine-tuning
 # The config check reads their keys: a budget that reads config keys is listed here.
-BUDGETS = (STUDENT, PHASE1_BUDGET, PHASE2_BUDGET)
+BUDGETS = (STUDENT, PHASE1_BUDGET, PHASE2_BUDGET, QAT_BUDGET)
 # The generator's job keys (wd.pipeline.train_phase1) and the config keys they come from.
 GENERATOR_KEYS = {"same_shape_layers": "wd.same_shape_layers",
                   "conversion": "wd.phase1_conversion"}
@@ -78,6 +79,7 @@ class Run:
     warmup: int | None = None     # warm-up steps instead of the budget's
     lr_scale: float = 1.0         # times the budget's learning rate
     generator: Generator | None = None  # WD Phase 1 (init "generator")
+    qat: bool = False             # int8 fake quantisation in training (wd.model.fake_quant)
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ FAMILIES = {
     "wd_warmup<N>": re.compile(r"wd_warmup(?P<warmup>[0-9]+)"),
     "wd_phase1_warmup<N>": re.compile(r"wd_phase1_warmup(?P<warmup>[0-9]+)"),
     "<method>_lr<F>x": re.compile(f"(?P<base>{'|'.join(_SCALABLE)})_lr(?P<scale>{_NUMBER})x"),
+    "<method>_qat": re.compile(r"(?P<base>[^/]+)_qat"),
 }
 RENAMED = re.compile(r"wd_p2wu(?P<warmup>[0-9]+)")  # wd_p2wu<N> before wd_warmup<N>
 
@@ -235,7 +238,19 @@ def _family(name: str) -> Method | None:
         base = REGISTRY[match["base"]]
         return scaled(base, name, float(match["scale"]), 17,
                       f"{base.description} at {match['scale']}x the learning rate (sweep)")
+    match = FAMILIES["<method>_qat"].fullmatch(name)
+    if match and match["base"] != "teacher" and (REGISTRY.get(match["base"])
+                                                 or _family(match["base"])):
+        return quantisation_aware(get(match["base"]), name)
     return None
+
+
+def quantisation_aware(base: Method, name: str) -> Method:
+    """``base``, then deploy.qat_steps updates of int8 quantisation-aware fine-tuning on its last
+    run's data and loss, at a quarter of the learning rate from the first update (untuned)."""
+    return then(base, name, base.order, f"{base.description}, then int8 quantisation-aware "
+                "fine-tuning", train_data=base.run.train_data, loss=base.run.loss,
+                budget=QAT_BUDGET, warmup=0, lr_scale=0.25, qat=True)
 
 
 def get(name: str) -> Method:

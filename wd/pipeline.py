@@ -17,6 +17,7 @@ from wd.data.bpe import load_bpe
 from wd.evaluate.validation import ValidationSet
 from wd.io import read_lines, write_lines
 from wd.model.checkpoint import load, load_model, save_model
+from wd.model.fake_quant import plain, quantisation_aware
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.inits import INITS
 from wd.model.transformer import Transformer, count_parameters
@@ -61,13 +62,15 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
                 valid_pairs: list[Pair], settings: TrainSettings, work_dir: Path, out: Path,
                 curve_out: Path, device: torch.device, init_from: Path | None = None,
                 job: dict | None = None, teacher: torch.nn.Module | None = None,
-                calibration: int | None = None, validation: ValidationSet | None = None) -> dict:
+                calibration: int | None = None, validation: ValidationSet | None = None,
+                qat: bool = False) -> dict:
     """Train a Transformer from a random, teacher-made or checkpoint initialisation; save ``out``.
 
     ``init_from`` is the teacher (``cutoff``, ``select``, ``prune``: scored on ``calibration``
     training pairs) or a student checkpoint (``checkpoint``, e.g. the converted Phase-1
     student); its recorded steps and seconds are added to this run's, and its generator size is
-    carried over.
+    carried over. With ``qat`` the training sees int8 weights (wd.model.fake_quant) and the
+    float weights are saved.
     """
     if init not in INITS:
         raise ValueError(f"unknown initialisation {init!r}; expected one of {[*INITS]}")
@@ -86,11 +89,14 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
         before = {k: meta[k] for k in [*before, "generator_params"] if k in meta}
     else:
         model = Transformer(model_cfg)
+    if qat:
+        quantisation_aware(model)
     trainer, result = fit(model, train_pairs, valid_pairs, settings, work_dir, device, curve_out,
                           job, teacher, validation)
     if not trainer.is_main:  # under torchrun, rank 0 writes the model
         return result
     model.load_state_dict(trainer.final_state())
+    plain(model)
     meta = {**before, "train_steps": before["train_steps"] + result["steps"],
             "train_seconds": round(before["train_seconds"] + result["seconds"], 2),
             "params": count_parameters(model), "init": init,
@@ -184,4 +190,5 @@ def run_train_job(job: dict, *, device: torch.device) -> None:
     else:
         train_model(cfg, job.init, train_pairs, valid_pairs, settings, job.work, job.model_out,
                     job.curve_out, device, init_from=job.init_from, job=identity,
-                    teacher=teacher, calibration=job.calibration, validation=validation)
+                    teacher=teacher, calibration=job.calibration, validation=validation,
+                    qat=job.qat)

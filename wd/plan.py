@@ -41,6 +41,7 @@ class TrainJob:
     generator: dict | None = None  # WD Phase 1: transfer, same_shape_layers, conversion[, start]
     teacher: str | None = None   # the teacher, when the loss reads its logits
     calibration: int | None = None  # prune: the training pairs its importance is scored on
+    qat: bool = False            # int8 quantisation-aware training (wd.model.fake_quant)
     # Validation by translation (settings valid_bleu or best_metric bleu/chrf): the raw
     # references of ``valid``, their language, and the search (at the settings' valid_beam).
     valid_refs: str | None = None
@@ -57,6 +58,8 @@ class TrainJob:
             out["valid_search"] = dataclasses.asdict(self.valid_search)
         if self.calibration is not None:
             out["calibration"] = self.calibration
+        if self.qat:
+            out["qat"] = True
         if self.generator:
             out["same_shape_layers"] = self.generator["same_shape_layers"]
             if "start" in self.generator:
@@ -188,6 +191,8 @@ class Plan:
             inputs["init"] = self.teacher_model
         if INITS[run.init].calibration:
             job["calibration"] = c["prune"]["calibration_sentences"]
+        if run.qat:
+            job["qat"] = True
         if run.generator:
             job["generator"] = {"transfer": run.generator.transfer,
                                 **{k: config_value(c, key)

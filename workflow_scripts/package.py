@@ -14,4 +14,4 @@ with step(snakemake):
     write_package(snakemake.output[0], inp.model, inp.bpe,
                   {"experiment": p.experiment, "student": student, "method": method,
                    "seed": seed}, p.languages, search_settings(p.search), inp.teacher,
-                  row.iloc[0].to_dict())
+                  row.iloc[0].to_dict(), inp.get("vmap"))

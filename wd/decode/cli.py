@@ -21,8 +21,10 @@ from pathlib import Path
 import torch
 
 from wd.data.bpe import Tokenizer, ids_to_text, load_bpe, source_ids
+from wd.data.shortlist import Shortlist, read_vmap
 from wd.decode.search import translate
 from wd.export.cli import one_line_errors
+from wd.export.ct2 import vocabulary
 from wd.export.package import load_any
 from wd.io import decode_lines, open_bytes, write_lines
 from wd.model.transformer import Transformer
@@ -39,22 +41,24 @@ def _bpe(path: Path) -> Tokenizer:
 
 
 def translate_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,
-                    tgt_lang: str, search: SearchSettings, device: torch.device) -> list[str]:
+                    tgt_lang: str, search: SearchSettings, device: torch.device,
+                    shortlist: Shortlist | None = None) -> list[str]:
     """Raw source sentences in, detokenised translations out (same order)."""
     sp = _bpe(Path(bpe_model))
-    hyps = translate(model, source_ids(sp, lines, src_lang), search, device)
+    hyps = translate(model, source_ids(sp, lines, src_lang), search, device, shortlist=shortlist)
     return ids_to_text(sp, hyps, tgt_lang)
 
 
 def nbest_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,
                 tgt_lang: str, search: SearchSettings, device: torch.device, n: int,
-                first: int = 0) -> list[str]:
+                first: int = 0, shortlist: Shortlist | None = None) -> list[str]:
     """Moses n-best lines ``index ||| translation ||| score`` (index from ``first``, the best
     first; the score is the length-normalised log-probability that beam search ranks by)."""
     sp = _bpe(Path(bpe_model))
     sources = source_ids(sp, lines, src_lang)
     out = []
-    for index, hyps in enumerate(translate(model, sources, search, device, nbest=n), first):
+    for index, hyps in enumerate(translate(model, sources, search, device, nbest=n,
+                                           shortlist=shortlist), first):
         texts = ids_to_text(sp, [tokens for tokens, _ in hyps], tgt_lang)
         out += [f"{index} ||| {text} ||| {score:.4f}" for text, (_, score) in zip(texts, hyps)]
     return out
@@ -89,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     p.add_argument("--int8", action="store_true", help="int8 linear layers (CPU only)")
+    p.add_argument("--no-vmap", action="store_true",
+                   help="ignore the package's vocabulary map (vmap.txt): score every target piece")
     p.add_argument("--nbest", type=int,
                    help="write the N best translations of each line with their scores, as "
                         "Moses n-best lines 'index ||| translation ||| score' (N <= beam)")
@@ -118,10 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(args.device)
     with one_line_errors(parser().prog):
         model, package = load_any(args.model, device)
+        shortlist = None
         if package is not None:
             defaults, bpe = package.search, args.bpe or package.bpe
             src_lang = args.src_lang or package.languages[0]
             tgt_lang = args.tgt_lang or package.languages[1]
+            if package.vmap is not None and not args.no_vmap:
+                shortlist = read_vmap(package.vmap, vocabulary(model, bpe))
         else:
             missing = [f"--{n.replace('_', '-')}" for n in ("bpe", "src_lang", "tgt_lang")
                        if getattr(args, n) is None]
@@ -130,12 +139,13 @@ def main(argv: list[str] | None = None) -> None:
                                f"{', '.join(missing)}")
             defaults, bpe = SearchSettings(), args.bpe
             src_lang, tgt_lang = args.src_lang, args.tgt_lang
-        translate_stream(model, bpe, src_lang, tgt_lang, _search(args, defaults), device, args)
+        translate_stream(model, bpe, src_lang, tgt_lang, _search(args, defaults), device, args,
+                         shortlist)
 
 
 def translate_stream(model: Transformer, bpe: Path, src_lang: str, tgt_lang: str,
                      search: SearchSettings, device: torch.device,
-                     args: argparse.Namespace) -> None:
+                     args: argparse.Namespace, shortlist: Shortlist | None = None) -> None:
     """Translate ``--input`` (or standard input) to ``--output`` (or standard output), a batch
     at a time; lines that are not UTF-8 are an error naming the line."""
     if args.nbest and args.nbest > search.beam:
@@ -149,10 +159,10 @@ def translate_stream(model: Transformer, bpe: Path, src_lang: str, tgt_lang: str
             for batch in batches(lines, search.batch_size):
                 if args.nbest:
                     yield from nbest_lines(model, bpe, batch, src_lang, tgt_lang, search, device,
-                                           args.nbest, first=done)
+                                           args.nbest, first=done, shortlist=shortlist)
                 else:
                     yield from translate_lines(model, bpe, batch, src_lang, tgt_lang, search,
-                                               device)
+                                               device, shortlist)
                 done += len(batch)
                 progress.update(done)
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import torch
 
+from wd.data.shortlist import Shortlist, write_vmap
 from wd.decode.search import in_input_order, length_sorted_batches, max_output_lengths
 from wd.export.ct2 import SPECIAL, ct2_module, export_model, vocabulary
+from wd.export.variants import VARIANTS
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
 from wd.vocab import BOS_ID, PAD_ID
@@ -57,16 +59,29 @@ def compute_types(setting: str | bool, device: torch.device) -> Sequence[str]:
     return COMPUTE_TYPES
 
 
+def variants(types: Sequence[str], with_vmap: bool) -> list[str]:
+    """The engine names of :data:`VARIANTS` with a compute type in ``types`` (those of
+    :func:`compute_types`), the vocabulary-map variant only ``with_vmap``."""
+    return [name for name, (compute_type, vmap, _) in VARIANTS.items()
+            if compute_type in types and (with_vmap or not vmap)]
+
+
 class Ct2Translator:
     """One model exported to ``model_dir`` (token ids as its vocabulary) and loaded in
-    CTranslate2 with one compute type, on ``device`` with ``threads`` threads."""
+    CTranslate2 with one compute type, on ``device`` with ``threads`` threads; with
+    ``shortlist`` its vocabulary map is exported too and every output restricted to it."""
 
     def __init__(self, model: Transformer, model_dir: Path, compute_type: str,
-                 device: torch.device, threads: int):
+                 device: torch.device, threads: int, shortlist: Shortlist | None = None):
         self.vocab = vocabulary(model, None)
         self.ids = {token: i for i, token in enumerate(self.vocab)}
+        self.use_vmap = shortlist is not None
         if not (model_dir / "model.bin").is_file():
-            export_model(model, model_dir, self.vocab)
+            vmap = None
+            if shortlist is not None:
+                vmap = model_dir.with_name(model_dir.name + ".vmap.txt")
+                write_vmap(shortlist, self.vocab, vmap)
+            export_model(model, model_dir, self.vocab, vmap=vmap)
         self.translator = ct2_module().Translator(
             str(model_dir), device=device.type, device_index=device.index or 0,
             compute_type=compute_type, intra_threads=threads, inter_threads=1)
@@ -96,7 +111,7 @@ class Ct2Translator:
             [[self.vocab[t] for t in src] for src in batch], beam_size=s.beam,
             length_penalty=s.lenpen, max_decoding_length=output_limit(batch, s),
             min_decoding_length=s.min_len, suppress_sequences=SUPPRESSED,
-            max_batch_size=len(batch))
+            max_batch_size=len(batch), use_vmap=self.use_vmap)
         return [[self.ids[t] for t in result.hypotheses[0]] for result in results]
 
     def translate(self, sources: list[list[int]], s: SearchSettings) -> list[list[int]]:

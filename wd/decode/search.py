@@ -16,11 +16,12 @@ import torch
 from torch import Tensor
 
 from wd.data.batching import source_tensor
+from wd.data.shortlist import Shortlist
 from wd.decode.incremental import IncrementalDecoder
 from wd.memory import keep_freed_memory
 from wd.model.transformer import Transformer
 from wd.settings import SearchSettings
-from wd.vocab import BOS_ID, EOS_ID, PAD_ID
+from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 
 class _Finished:
@@ -71,10 +72,14 @@ class _Finished:
 
 
 def _next_log_probs(decoder: IncrementalDecoder, tokens: Tensor, state, step: int,
-                    s: SearchSettings, at_limit: Tensor, width: int) -> Tensor:
+                    s: SearchSettings, at_limit: Tensor, width: int,
+                    allowed: Tensor | None = None) -> Tensor:
     """Log-probabilities of the next token (live * width, vocab): no PAD or BOS, no EOS before
-    ``min_len``, and only EOS for hypotheses at their length limit ``at_limit`` (live,)."""
+    ``min_len``, and only EOS for hypotheses at their length limit ``at_limit`` (live,); with
+    ``allowed`` (vocab,) normalised over the allowed tokens only, the others impossible."""
     logp = decoder.step(tokens, state).float()
+    if allowed is not None:
+        logp.masked_fill_(~allowed, float("-inf"))
     torch.log_softmax(logp, dim=-1, out=logp)  # in place: one pass over the vocabulary
     logp[:, PAD_ID] = logp[:, BOS_ID] = float("-inf")
     if step < s.min_len:
@@ -97,19 +102,20 @@ def _decoder_and_encoder(model: Transformer | IncrementalDecoder, encoder: Trans
 
 
 def beam_search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
-                encoder: Transformer | None = None) -> list[list[int]]:
+                encoder: Transformer | None = None, allowed: Tensor | None = None
+                ) -> list[list[int]]:
     """Best hypothesis (token ids, no EOS) for each row of ``src`` (see :func:`_search`)."""
-    return _search(model, src, s, encoder).best()
+    return _search(model, src, s, encoder, allowed).best()
 
 
 def beam_search_nbest(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
-                      n: int, encoder: Transformer | None = None
+                      n: int, encoder: Transformer | None = None, allowed: Tensor | None = None
                       ) -> list[list[tuple[list[int], float]]]:
     """The ``n`` (at most ``s.beam``) best hypotheses of each row of ``src`` with their
     length-normalised scores, best first."""
     if not 1 <= n <= s.beam:
         raise ValueError(f"n-best needs 1 <= n <= beam ({s.beam}), got {n}")
-    return _search(model, src, s, encoder).nbest(n)
+    return _search(model, src, s, encoder, allowed).nbest(n)
 
 
 def max_output_lengths(src_len: Tensor, s: SearchSettings) -> Tensor:
@@ -120,13 +126,14 @@ def max_output_lengths(src_len: Tensor, s: SearchSettings) -> Tensor:
 
 @torch.inference_mode()
 def _search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSettings,
-            encoder: Transformer | None = None) -> _Finished:
+            encoder: Transformer | None = None, allowed: Tensor | None = None) -> _Finished:
     """The ended hypotheses of each row of ``src``.
 
     A hypothesis ends at EOS; its score is the summed log-probability divided by
     ``length ** lenpen`` (length counts the EOS). A sentence is finished when it holds ``beam``
     ended hypotheses, or when its maximum length ``max_len_a * src_len + max_len_b`` is reached.
     ``model`` may be a packed decoder; then ``encoder`` is the model that encodes ``src``.
+    ``allowed`` (vocab,) restricts every output to a shortlist (:func:`shortlist_mask`).
     """
     decoder, encoder = _decoder_and_encoder(model, encoder, s.int8)
     k, n, device = s.beam, src.size(0), src.device
@@ -145,7 +152,8 @@ def _search(model: Transformer | IncrementalDecoder, src: Tensor, s: SearchSetti
     for step in range(steps):
         live, width = scores.shape
         at_limit = step + 1 >= max_len[active]
-        logp = _next_log_probs(decoder, tokens[:, step], state, step, s, at_limit, width)
+        logp = _next_log_probs(decoder, tokens[:, step], state, step, s, at_limit, width,
+                               allowed)
         # The 2k best tokens of each row hold the 2k best continuations of the sentence, so
         # hypothesis scores are added to those only, not to a vocabulary-sized tensor.
         row_logp, row_token = logp.topk(min(2 * k, logp.size(-1)), dim=1)
@@ -187,12 +195,24 @@ def length_sorted_batches(sources: list[list[int]], size: int) -> Iterator[list[
         yield order[start:start + size]
 
 
+def shortlist_mask(shortlist: Shortlist, batch: list[list[int]], vocab_size: int,
+                   device: torch.device) -> Tensor:
+    """The tokens a batch may output, as CTranslate2 allows them with a vocabulary map: the
+    candidates of every source token of the batch, the map's common tokens, UNK, BOS and EOS."""
+    allowed = torch.zeros(vocab_size, dtype=torch.bool)
+    ids = sorted(set().union(*(shortlist.allowed(src) for src in batch)) | {UNK_ID, BOS_ID,
+                                                                              EOS_ID})
+    allowed[ids] = True
+    return allowed.to(device)
+
+
 @torch.inference_mode()
 def translate_batches(model: Transformer, sources: list[list[int]], s: SearchSettings,
-                      device: torch.device, skip: frozenset[int] = frozenset(), nbest: int = 0
-                      ) -> Iterator[tuple[list[int], list]]:
+                      device: torch.device, skip: frozenset[int] = frozenset(), nbest: int = 0,
+                      shortlist: Shortlist | None = None) -> Iterator[tuple[list[int], list]]:
     """Source indices and hypotheses of each length-sorted batch in turn (with ``nbest``, each
-    sentence's n best with scores: :func:`beam_search_nbest`).
+    sentence's n best with scores: :func:`beam_search_nbest`; with ``shortlist``, outputs
+    restricted to what it allows the batch).
 
     Batches whose sentences are all in ``skip`` (translated before an interruption) are left out;
     the others are the same batches as in one uninterrupted pass, so they decode the same.
@@ -203,18 +223,22 @@ def translate_batches(model: Transformer, sources: list[list[int]], s: SearchSet
     for idx in length_sorted_batches(sources, s.batch_size):
         if skip.issuperset(idx):
             continue
-        src = source_tensor([sources[i] for i in idx]).to(device)
+        batch = [sources[i] for i in idx]
+        src = source_tensor(batch).to(device)
+        allowed = (None if shortlist is None else
+                   shortlist_mask(shortlist, batch, model.cfg.vocab_size, device))
         if nbest:
-            yield idx, beam_search_nbest(decoder, src, s, nbest, encoder=model)
+            yield idx, beam_search_nbest(decoder, src, s, nbest, encoder=model, allowed=allowed)
         else:
-            yield idx, beam_search(decoder, src, s, encoder=model)
+            yield idx, beam_search(decoder, src, s, encoder=model, allowed=allowed)
 
 
 def translate(model: Transformer, sources: list[list[int]], s: SearchSettings,
-              device: torch.device, nbest: int = 0) -> list:
+              device: torch.device, nbest: int = 0, shortlist: Shortlist | None = None) -> list:
     """Translate token-id sources in length-sorted batches; output in input order: each
     sentence's best hypothesis, or with ``nbest`` its n best with scores."""
-    return in_input_order(len(sources), translate_batches(model, sources, s, device, nbest=nbest))
+    return in_input_order(len(sources), translate_batches(model, sources, s, device, nbest=nbest,
+                                                          shortlist=shortlist))
 
 
 def in_input_order(count: int, batches: Iterator[tuple[list[int], list]]) -> list:

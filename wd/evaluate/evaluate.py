@@ -17,8 +17,7 @@ import logging
 import random
 import statistics
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,10 +27,14 @@ import torch
 
 from wd.data.batching import pieces_to_ids
 from wd.data.bpe import ids_to_text, load_bpe
+from wd.data.shortlist import Shortlist
 from wd.decode.ct2 import Ct2Translator
 from wd.decode.engines import resolve, translate_with
 from wd.decode.search import translate
+from wd.evaluate import deploy
 from wd.evaluate.metrics import read_references, score
+from wd.evaluate.timing import Runner, interleaved_timings
+from wd.export.variants import VARIANTS
 from wd.io import read_lines, write_json, write_lines
 from wd.model.checkpoint import load_model
 from wd.model.transformer import Transformer
@@ -41,51 +44,28 @@ log = logging.getLogger(__name__)
 K = TypeVar("K")
 
 
-Runner = Callable[[list[list[int]]], list[list[int]]]  # token-id sources -> hypotheses
-
-
-def timed(run: Runner, sources: list[list[int]], device: torch.device
-          ) -> tuple[list[list[int]], float]:
-    """Hypotheses and the seconds one decoding of ``sources`` took."""
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    hyps = run(sources)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return hyps, time.perf_counter() - start
-
-
-def interleaved_timings(runners: dict[K, Runner], sources: list[list[int]], warm_up: int,
-                        device: torch.device, passes: int
-                        ) -> tuple[dict[K, list[list[int]]], dict[K, list[float]]]:
-    """Each runner's hypotheses and its ``passes`` decoding times, pass ``p`` starting with the
-    ``p``-th runner (after each decoded the first ``warm_up`` sources untimed)."""
-    names = list(runners)
-    for name in names:
-        runners[name](sources[:warm_up])
-    hyps: dict[K, list[list[int]]] = {}
-    seconds: dict[K, list[float]] = {name: [] for name in names}
-    for p in range(passes):
-        for name in names[p % len(names):] + names[: p % len(names)]:
-            hyps[name], elapsed = timed(runners[name], sources, device)
-            seconds[name].append(elapsed)
-    return hyps, seconds
+def ct2_translators(models: dict[str, Transformer], device: torch.device,
+                    variants: Sequence[str], workdir: Path, threads: int,
+                    shortlist: Shortlist | None = None) -> dict[tuple[str, str], Ct2Translator]:
+    """``(system, engine) -> translator`` for each model in each CTranslate2 variant
+    (:data:`wd.decode.ct2.VARIANTS`), exported under ``workdir`` (once without the vocabulary
+    map, once with it)."""
+    translators = {}
+    for i, (name, model) in enumerate(models.items()):
+        for engine in variants:
+            compute_type, vmap, _ = VARIANTS[engine]
+            translators[name, engine] = Ct2Translator(
+                model, workdir / f"{i}{'_vmap' if vmap else ''}", compute_type, device, threads,
+                shortlist if vmap else None)
+    return translators
 
 
 def ct2_runners(models: dict[str, Transformer], search: SearchSettings, device: torch.device,
-                types: Sequence[str], workdir: Path) -> dict[tuple[str, str], Runner]:
-    """``(system, engine) -> runner`` for each model in CTranslate2 with each compute type
-    (engine ``ct2`` for float32, ``ct2_<type>`` for the others), exported once under
-    ``workdir``."""
-    runners = {}
-    for i, (name, model) in enumerate(models.items()):
-        for compute_type in types:
-            engine = "ct2" if compute_type == "float32" else f"ct2_{compute_type}"
-            translator = Ct2Translator(model, workdir / str(i), compute_type, device,
-                                       torch.get_num_threads())
-            runners[name, engine] = partial(translator.translate, s=search)
-    return runners
+                variants: Sequence[str], workdir: Path, shortlist: Shortlist | None = None
+                ) -> dict[tuple[str, str], Runner]:
+    """``(system, engine) -> runner`` of :func:`ct2_translators` on the evaluation's threads."""
+    return {key: partial(translator.translate, s=search) for key, translator in ct2_translators(
+        models, device, variants, workdir, torch.get_num_threads(), shortlist).items()}
 
 
 @dataclass(frozen=True)
@@ -101,18 +81,19 @@ class TestSet:
 
 def evaluate_system(model_path: Path, bpe_model: Path, testsets: Sequence[TestSet],
                     tgt_lang: str, search: SearchSettings, device: torch.device,
-                    bleu_variants: Sequence[str] = (), ct2_types: Sequence[str] = (),
-                    engine: str = "ours") -> None:
+                    bleu_variants: Sequence[str] = (), ct2_variants: Sequence[str] = (),
+                    engine: str = "ours", shortlist: Shortlist | None = None) -> None:
     """Decode each test set with one system and score it: BLEU and chrF against all its
     references and each of ``bleu_variants``, the hypotheses from ``engine`` (``ours``,
-    ``ctranslate2`` or ``auto``, resolved as :func:`wd.decode.engines.resolve` does it); on the
-    first (primary) test set with ``ct2_types`` also CTranslate2's BLEU (``<engine>_bleu``) and
-    the share of its hypotheses equal to ours (``<engine>_same_output``). Speeds come from
+    ``ctranslate2`` or ``auto``, resolved as :func:`wd.decode.engines.resolve` does it); with
+    ``ct2_variants`` (:data:`wd.decode.ct2.VARIANTS`; ``shortlist`` the vocabulary map's) also
+    each deployment variant's BLEU and chrF (``<engine>_bleu``, ``<engine>_chrf``) and the
+    share of its hypotheses equal to ours (``<engine>_same_output``). Speeds come from
     :func:`time_systems`."""
     sp = load_bpe(bpe_model)
     model, meta = load_model(model_path, device)
     name = resolve(engine, device, "evaluation.engine")
-    for number, testset in enumerate(testsets):
+    for testset in testsets:
         sources = pieces_to_ids(sp, read_lines(testset.src_pieces))
         refs = read_references(testset.references)
         hyps = translate_with(name, model, sources, search, device)
@@ -122,17 +103,18 @@ def evaluate_system(model_path: Path, bpe_model: Path, testsets: Sequence[TestSe
         log.info("%s on %s: BLEU %.2f chrF %.2f", model_path, testset.name, result["bleu"],
                  result["chrf"])
         with tempfile.TemporaryDirectory() as workdir:
-            engines = ct2_runners({"": model}, search, device, ct2_types if number == 0 else (),
-                                  Path(workdir))
+            engines = ct2_runners({"": model}, search, device, ct2_variants, Path(workdir),
+                                  shortlist)
             ours = hyps if name == "ours" or not engines else translate(model, sources, search,
                                                                              device)
             for (_, kind), run in engines.items():
                 theirs = run(sources)
                 same = sum(a == b for a, b in zip(theirs, ours)) / len(ours)
-                bleu = score(ids_to_text(sp, theirs, tgt_lang), refs)["bleu"]
-                result |= {f"{kind}_bleu": bleu, f"{kind}_same_output": same}
+                scores = score(ids_to_text(sp, theirs, tgt_lang), refs)
+                result |= {f"{kind}_bleu": scores["bleu"], f"{kind}_chrf": scores["chrf"],
+                           f"{kind}_same_output": same}
                 log.info("%s in %s: BLEU %.2f, %.1f%% of hypotheses equal to ours", kind,
-                         testset.name, bleu, 100 * same)
+                         testset.name, scores["bleu"], 100 * same)
         _write(testset.output, text, result)
 
 
@@ -146,10 +128,15 @@ def timed_sample(count: int, wanted: int) -> list[int]:
 
 def time_systems(models: dict[str, Path], bpe_model: Path, src_pieces: Path,
                  search: SearchSettings, device: torch.device, timed_passes: int = 3,
-                 timed_sentences: int = 0, ct2_types: Sequence[str] = ()) -> dict[str, dict]:
+                 timed_sentences: int = 0, ct2_variants: Sequence[str] = (),
+                 shortlist: Shortlist | None = None, tgt_lang: str = "en"
+                 ) -> dict[str, dict]:
     """Per system ``name -> checkpoint``: its speeds on ``timed_sentences`` sentences of the
     primary test set (0: all), its runs interleaved with every other system's (module
-    docstring), and with ``ct2_types`` its CTranslate2 speeds (``<engine>_sents_per_sec``)."""
+    docstring); with ``ct2_variants`` each CTranslate2 variant's speed on the evaluation's
+    threads (``<engine>_sents_per_sec``), and as deployed (:mod:`wd.evaluate.deploy`): its size
+    on disk (``<engine>_mb``) and its one-thread words per second and latency (output words
+    counted in ``tgt_lang``)."""
     sp = load_bpe(bpe_model)
     loaded = {name: load_model(path, device)[0] for name, path in models.items()}
     sources = pieces_to_ids(sp, read_lines(src_pieces))
@@ -157,9 +144,18 @@ def time_systems(models: dict[str, Path], bpe_model: Path, src_pieces: Path,
     runners = {(name, "ours"): partial(translate, model, s=search, device=device)
                for name, model in loaded.items()}
     with tempfile.TemporaryDirectory() as workdir:
-        runners |= ct2_runners(loaded, search, device, ct2_types, Path(workdir))
+        runners |= ct2_runners(loaded, search, device, ct2_variants, Path(workdir), shortlist)
         hyps, seconds = interleaved_timings(runners, sources, search.batch_size, device,
                                             timed_passes)
+        deployed, sizes = {}, {}
+        if ct2_variants:  # as deployed: one CPU thread, sizes on disk
+            on_one_thread = ct2_translators(loaded, torch.device("cpu"), ct2_variants,
+                                            Path(workdir) / "1t", 1, shortlist)
+            deployed = deploy.one_thread(on_one_thread, sources, search, sp, tgt_lang,
+                                         timed_passes)
+            sizes = {name: deploy.sizes(model.cpu(), ct2_variants, Path(workdir) / str(i),
+                                        shortlist)
+                     for i, (name, model) in enumerate(loaded.items())}
     speeds: dict[str, dict] = {}
     for name in loaded:
         median = statistics.median(seconds[name, "ours"])
@@ -168,9 +164,12 @@ def time_systems(models: dict[str, Path], bpe_model: Path, src_pieces: Path,
                   "sents_per_sec": round(len(sources) / median, 2),
                   "tokens_per_sec": round(sum(len(h) for h in hyps[name, "ours"]) / median, 1),
                   "device": _device_name(device), "threads": torch.get_num_threads()}
-        for engine in [e for system, e in runners if system == name and e != "ours"]:
+        for engine in ct2_variants:
             result[f"{engine}_sents_per_sec"] = round(
                 len(sources) / statistics.median(seconds[name, engine]), 2)
+            result[f"{engine}_mb"] = sizes[name][engine]
+            result |= {f"{engine}_{key}": value
+                       for key, value in deployed[name, engine].items()}
         log.info("%s: %.1f sent/s (median of %d passes)%s", name, result["sents_per_sec"],
                  timed_passes, "".join(f", {key} {value}" for key, value in result.items()
                                        if key.startswith("ct2")))

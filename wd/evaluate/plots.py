@@ -1,4 +1,5 @@
-"""Figures as the paper presents them: BLEU against speed-up, and training curves."""
+"""Figures as the paper presents them: BLEU against speed-up, and training curves; and the
+speed-quality frontier of the systems as deployed (wd.evaluate.frontier)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 import pandas as pd  # noqa: E402
 
+from wd.evaluate.frontier import points  # noqa: E402
 from wd.evaluate.report import method_rank  # noqa: E402
+from wd.export.variants import VARIANTS  # noqa: E402
 from wd.io import atomic_path  # noqa: E402
 
 
@@ -97,4 +100,30 @@ def training_curves(curves: dict[str, dict[str, tuple[Path, Path | None]]], out:
         ax.set_title(f"student {student}")
     for ax in axes[-1]:
         ax.set_xlabel("updates")
+    _save(fig, out)
+
+
+def speed_quality(table: pd.DataFrame, out: Path) -> None:
+    """BLEU against one-thread words/s (log scale) for every system in every CTranslate2
+    variant (:func:`wd.evaluate.frontier.points`), the Pareto front drawn; a figure saying so
+    where the variants were not timed."""
+    frame = points(table)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    if len(frame):
+        markers = dict(zip(VARIANTS, "os^"))
+        for colour, (method, rows) in enumerate(frame.groupby("method", sort=False)):
+            for variant, group in rows.groupby("variant", sort=False):
+                ax.scatter(group.words_per_sec_1t, group.bleu, color=f"C{colour % 10}",
+                           marker=markers[variant], label=f"{method} {variant}")
+        front = frame[frame.front].sort_values("words_per_sec_1t")
+        ax.plot(front.words_per_sec_1t, front.bleu, "k--", linewidth=1, label="Pareto front")
+        ax.set_xscale("log")
+        ax.legend(fontsize=6, ncol=2)
+    else:
+        ax.text(0.5, 0.5, "CTranslate2 variants not timed (evaluation.ctranslate2: false)",
+                ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("words per second, one CPU thread")
+    ax.set_ylabel(f"BLEU ({table.testset.iloc[0]})")
+    ax.set_title(f"{table.experiment.iloc[0]}: speed and quality as deployed")
+    ax.grid(alpha=0.3)
     _save(fig, out)

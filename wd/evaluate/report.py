@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from wd import methods
-from wd.evaluate import significance
+from wd.evaluate import frontier, significance
 from wd.evaluate.metrics import VARIANTS, read_references
 from wd.evaluate.significance import significance_columns
+from wd.export.variants import VARIANTS as CT2_VARIANTS
 from wd.io import atomic_path, read_lines, write_lines
 from wd.train.log import last_drop
 
@@ -31,10 +32,13 @@ COLUMNS = ["experiment", "student", "method", "seed", "train_data", "testset", "
 # Integer columns some rows lack (WD's generator; best_step, from the checkpoint's meta, before
 # early stopping existed): Int64, empty there.
 INT_COLUMNS = ["best_step", "generator_params"]
-# CTranslate2 speeds and BLEU (wd.decode.ct2), present when the evaluation timed it; after
-# speedup_tokens.
-CT2_COLUMNS = ["ct2_sents_per_sec", "ct2_speedup", "ct2_bleu", "ct2_int8_sents_per_sec",
-               "ct2_int8_speedup", "ct2_int8_bleu"]
+# Per CTranslate2 deployment variant the evaluation scored and timed (wd.decode.ct2.VARIANTS:
+# ct2, ct2_int8, ct2_int8_vmap), after speedup_tokens: its speed on the evaluation's threads and
+# speed-up over the teacher in the same variant, its BLEU and chrF, and as deployed
+# (wd.evaluate.deploy) its size, one-thread words/s and latency, and one-thread speed-ups over
+# the teacher in the same variant and over the float32 teacher.
+CT2_FIELDS = ["sents_per_sec", "speedup", "bleu", "chrf", "mb", "words_per_sec_1t",
+              "latency_ms_1t", "speedup_1t", "speedup_1t_vs_fp32"]
 # The layout of results.csv: raised when a column is renamed or removed or changes its meaning
 # (docs/results.md lists the changes); a new column keeps it.
 SCHEMA_VERSION = 1
@@ -72,10 +76,15 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
     if "sents_per_sec" in table:  # timed: the primary test set
         table["speedup"] = (table.sents_per_sec / teacher.sents_per_sec.iloc[0]).round(2)
         table["speedup_tokens"] = (table.tokens_per_sec / teacher.tokens_per_sec.iloc[0]).round(2)
-    for engine in ("ct2", "ct2_int8"):
+    for engine in CT2_VARIANTS:
         if f"{engine}_sents_per_sec" in table:
             speed = table[f"{engine}_sents_per_sec"]
             table[f"{engine}_speedup"] = (speed / teacher[speed.name].iloc[0]).round(2)
+        if f"{engine}_words_per_sec_1t" in table:
+            speed = table[f"{engine}_words_per_sec_1t"]
+            table[f"{engine}_speedup_1t"] = (speed / teacher[speed.name].iloc[0]).round(2)
+            fp32 = teacher["ct2_words_per_sec_1t"].iloc[0]
+            table[f"{engine}_speedup_1t_vs_fp32"] = (speed / fp32).round(2)
     kd_bleu = table[table.method == "kd"].set_index(["student", "seed"]).bleu
     table["delta_bleu_vs_kd"] = [
         round(b - kd_bleu[key], 2) if key in kd_bleu.index else math.nan
@@ -132,8 +141,10 @@ def variant_columns(table: pd.DataFrame) -> list[str]:
 
 
 def ct2_columns(table: pd.DataFrame) -> list[str]:
-    """CT2_COLUMNS where the evaluation timed CTranslate2, else none."""
-    return CT2_COLUMNS if "ct2_sents_per_sec" in table.columns else []
+    """The CT2_FIELDS columns of each variant the evaluation timed (none where it did not)."""
+    return [f"{engine}_{field}" for engine in CT2_VARIANTS
+            if f"{engine}_sents_per_sec" in table.columns
+            for field in CT2_FIELDS if f"{engine}_{field}" in table.columns]
 
 
 def columns(table: pd.DataFrame) -> list[str]:
@@ -266,7 +277,7 @@ def markdown(table: pd.DataFrame) -> str:
     seeds = several_seeds(table)
     shown = ["method", *(["seed"] if seeds else []), "train_data", "bleu", "bleu_ci95",
              "delta_bleu_vs_kd", "p_vs_kd", "p_vs_cutoff", "chrf", *variants, "params",
-             "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens", *ct2_columns(table),
+             "sents_per_sec", "tokens_per_sec", "speedup", "speedup_tokens",
              "train_steps", "best_step", "stopped_by", "valid_bleu", "valid_loss_last_drop",
              "train_seconds"]
     first = table.iloc[0]
@@ -278,10 +289,7 @@ def markdown(table: pd.DataFrame) -> str:
            f"Test set `{first.testset}`; decoding with beam {first.beam}, batch {first.batch_size} "
            f"sentences, {first.threads} threads on {first.device}; `speedup` = sentences/s over "
            "the teacher's, `speedup_tokens` = target tokens/s over the teacher's, both from the "
-           "median of interleaved timed passes in the same job."
-           + (" `ct2_*`: the same decoding in CTranslate2 (float32, int8), speed-ups over the "
-              "teacher's in the same engine and precision, and the BLEU of its output."
-              if ct2_columns(table) else "") + further,
+           "median of interleaved timed passes in the same job." + further,
            "", "## Verdict", ""]
     students = [s for s in table.student.unique() if s != "teacher"]
     out += [line for student in students for line in (verdict(primary, student), "")]
@@ -296,6 +304,7 @@ def markdown(table: pd.DataFrame) -> str:
         out += [f"## Test set `{testset}`", "",
                 *[line for student in students for line in (verdict(rows, student), "")],
                 *_student_tables(rows, students, scores, seeds, f" on `{testset}`")]
+    out += frontier.markdown(table)
     out += [f"`bleu_ci95`: 95% confidence interval of BLEU; `p_vs_kd`, `p_vs_cutoff`: p-value of "
             "the BLEU difference to the KD and the cut-off student of the same shape and seed (* "
             f"below 0.05); both from paired bootstrap resampling, {significance.SAMPLES} resamples "

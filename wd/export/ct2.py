@@ -39,7 +39,9 @@ def ct2_module():
 
 
 def _np(t: Tensor) -> np.ndarray:
-    return t.detach().float().cpu().numpy()
+    """A copy: CTranslate2's int8 quantisation rewrites some arrays in place (the embeddings),
+    which would otherwise be the model's own parameters."""
+    return t.detach().float().cpu().numpy().copy()
 
 
 def _linear(spec, *layers: nn.Linear) -> None:
@@ -124,10 +126,13 @@ def vocabulary(model: Transformer, bpe_model: Path | None) -> list[str]:
 
 def export_model(model: Transformer, out_dir: Path, vocab: list[str],
                  quantization: str | None = None, force: bool = False,
-                 source: Path | None = None) -> Path:
+                 source: Path | None = None, vmap: Path | None = None) -> Path:
     """Write the CTranslate2 model directory ``out_dir`` (built beside it, then renamed; an
-    existing non-empty one only with ``force``, never ``source``: :func:`wd.io.atomic_dir`)."""
+    existing non-empty one only with ``force``, never ``source``: :func:`wd.io.atomic_dir`),
+    with the vocabulary map ``vmap`` (``vmap.txt``, wd.data.shortlist) when given."""
     spec = build_spec(model, vocab)
+    if vmap is not None:
+        spec.register_vocabulary_mapping(str(vmap))
     spec.validate()
     spec.optimize(quantization=quantization)
     with atomic_dir(out_dir, force, source) as tmp:
@@ -145,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="sentencepiece model giving the vocabulary (default: the package's)")
     parser.add_argument("--quantization", choices=["int8", "int8_float32", "float16"],
                         help="store weights quantised (default: float32)")
+    parser.add_argument("--vmap", type=Path,
+                        help="vocabulary map to ship (default: the package's vmap.txt, if any); "
+                             "translate with use_vmap=True to restrict the output to it")
     parser.add_argument("--force", action="store_true",
                         help="write into an existing non-empty out_dir, replacing the files the "
                              "export writes (and no others)")
@@ -153,8 +161,9 @@ def main(argv: list[str] | None = None) -> None:
         check_output_dir(args.out_dir, args.force, args.checkpoint)  # before the slow part
         model, package = load_any(args.checkpoint)
         bpe = args.bpe or (package.bpe if package else None)
+        vmap = args.vmap or (package.vmap if package else None)
         export_model(model, args.out_dir, vocabulary(model, bpe), args.quantization, args.force,
-                     args.checkpoint)
+                     args.checkpoint, vmap)
     print(f"wrote {args.out_dir}")
 
 

@@ -9,7 +9,9 @@ system and to know what it is.
   SHA-256 and this package's version and commit;
 * the tokenizer: ``spm.model`` (the BPE model), or a pretrained teacher's ``source.spm``,
   ``target.spm`` and ``vocab.json`` (:mod:`wd.data.bpe`);
-* ``README.md``: the model card, with the system's row of the results table.
+* ``README.md``: the model card, with the system's row of the results table;
+* ``vmap.txt`` (optional): the lexical shortlist (:mod:`wd.data.shortlist`), which
+  ``wd-translate`` and the CTranslate2 export use when it is there.
 
 ``wd-translate --model <package>`` and the exporters read it; :func:`load_package` refuses a
 directory that is not one, naming what is missing.
@@ -28,6 +30,7 @@ from safetensors.torch import save_model as save_weights
 
 from wd import methods
 from wd.data.bpe import TEACHER_VOCAB, Tokenizer, load_bpe
+from wd.export.variants import VARIANTS
 from wd.io import atomic_dir
 from wd.model.checkpoint import load_model
 from wd.model.transformer import Transformer, count_parameters
@@ -40,6 +43,7 @@ FORMAT = "wd-model-package"
 FORMAT_VERSION = 1
 FILES = ("model.safetensors", "config.json", "README.md")  # and the tokenizer's
 JOINT_BPE = "spm.model"  # the tokenizer file of packages that do not name one
+VMAP = "vmap.txt"
 PREPROCESSING = {
     True: {"moses": "sacremoses punctuation normalisation and tokenisation (no escaping) of the "
                     "source; detokenisation of the output",
@@ -57,6 +61,7 @@ class Package:
     model: Transformer
     bpe: Path
     config: dict
+    vmap: Path | None = None  # the lexical shortlist, if the package has one
 
     @property
     def languages(self) -> tuple[str, str]:
@@ -95,6 +100,17 @@ def kd_note(row: dict) -> str:
     return f" (KD data decoded by {'our decoder' if engine == 'ours' else engine}{check})"
 
 
+def deployed_lines(row: dict) -> list[str]:
+    """The card's lines on the CTranslate2 variants as deployed (one thread), where timed."""
+    timed = [v for v in VARIANTS if isinstance(row.get(f"{v}_words_per_sec_1t"), (int, float))
+             and row[f"{v}_words_per_sec_1t"] == row[f"{v}_words_per_sec_1t"]]  # not NaN
+    return [f"- CTranslate2 {VARIANTS[v].words}, one CPU thread: BLEU {row[f'{v}_bleu']:.2f}, "
+            f"{row[f'{v}_words_per_sec_1t']:.0f} words/s in batches of 32, "
+            f"{row[f'{v}_latency_ms_1t']:.1f} ms a sentence alone, {row[f'{v}_mb']:.1f} MB "
+            f"({row[f'{v}_speedup_1t_vs_fp32']:.2f}x the float32 teacher's speed)"
+            for v in timed]
+
+
 def model_card(config: dict, row: dict) -> str:
     """README.md of a package: what the model is, how it was trained, its results row, use."""
     system, arch = config["system"], config["architecture"]
@@ -130,6 +146,7 @@ def model_card(config: dict, row: dict) -> str:
         f"{row['bleu_ci95_high']:.2f}), chrF {row['chrf']:.2f}",
         f"- sacreBLEU signature: `{row['bleu_signature']}`",
         f"- speed: {speed}",
+        *deployed_lines(row),
         "",
         "## Use",
         "",
@@ -145,7 +162,8 @@ def model_card(config: dict, row: dict) -> str:
 
 
 def write_package(out: Path, model_path: Path, bpe: Path, system: dict, languages: dict,
-                  search: SearchSettings, teacher: Path, row: dict) -> None:
+                  search: SearchSettings, teacher: Path, row: dict,
+                  vmap: Path | None = None) -> None:
     """Build the package beside ``out`` and rename it into place: never a half package."""
     model, meta = load_model(model_path)
     tokenizer = load_bpe(bpe)
@@ -157,6 +175,8 @@ def write_package(out: Path, model_path: Path, bpe: Path, system: dict, language
         for file in tokenizer.files:
             shutil.copyfile(file, draft / file.name)
         (draft / "README.md").write_text(model_card(config, row))
+        if vmap is not None:
+            shutil.copyfile(vmap, draft / VMAP)
 
 
 def is_package(path: Path) -> bool:
@@ -192,7 +212,8 @@ def load_package(path: Path, device: str | torch.device = "cpu") -> Package:
     except Exception as err:  # safetensors' own error for a damaged file; torch's for a mismatch
         raise PackageError(f"{path / 'model.safetensors'}: cannot load the weights "
                            f"({str(err).splitlines()[0]})") from None
-    return Package(model.to(device).eval(), path / tokenizer, config)
+    vmap = path / VMAP if (path / VMAP).is_file() else None
+    return Package(model.to(device).eval(), path / tokenizer, config, vmap)
 
 
 def load_any(path: Path, device: str | torch.device = "cpu") -> tuple[Transformer, Package | None]:
