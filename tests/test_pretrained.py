@@ -176,9 +176,9 @@ def test_micro_pipeline_distils_the_pretrained_teacher(teacher_dir, tmp_path, mo
     package = exp / "models" / "tiny1" / "wd" / "package"
     assert sorted(p.name for p in package.iterdir() if not p.name.startswith(".")) == [
         "README.md", "config.json", "model.safetensors", "source.spm", "target.spm",
-        "vocab.json"]
+        "vmap.txt", "vocab.json"]  # the vocabulary map in the teacher's pieces
     translate_main(["--model", str(package), "--input", str(exp / "data" / "raw" / "test.src"),
-                    "--output", str(tmp_path / "hyp")])
+                    "--output", str(tmp_path / "hyp"), "--no-vmap"])  # as evaluated
     evaluated = exp / "eval" / "tiny1" / "wd" / "seed1" / "test.hyp"
     assert (tmp_path / "hyp").read_text() == evaluated.read_text()
     # CTranslate2's vocabulary is the teacher's pieces in our order (special ids: its names).
