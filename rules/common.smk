@@ -59,6 +59,15 @@ def run_plan(wildcards):
     return PLAN.run(wildcards.student, wildcards.run_name, int(wildcards.seed))
 
 
+# The runs that other runs continue (WD's Phase 1; kd before kd_ft): they start first, since
+# a chain's later runs wait for them.
+CONTINUED = {run.name for s in STUDENTS for m in METHODS[s] for run in methods.get(m).runs[:-1]}
+
+
+def run_priority(wildcards):
+    return 10 if wildcards.run_name in CONTINUED else 0
+
+
 def run_inputs(wildcards):
     return run_plan(wildcards).inputs
 

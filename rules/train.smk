@@ -119,6 +119,7 @@ rule train_student:
         exp("logs/train/{student}.{run_name}.seed{seed}.log"),
     benchmark:
         exp("benchmarks/train/{student}.{run_name}.seed{seed}.tsv")
+    priority: run_priority
     threads: config["threads"]["student"]
     resources:
         gpu=config["gpus"],
