@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from wd.data.bpe import Tokenizer, ids_to_text
-from wd.data.shortlist import Shortlist
+from wd.data.shortlist import Shortlist, write_vmap
 from wd.decode.ct2 import Ct2Translator
 from wd.evaluate.timing import interleaved_timings, timed
 from wd.export.ct2 import export_model, vocabulary
@@ -47,7 +47,7 @@ def sizes(model: Transformer, variants: list[str], workdir: Path,
         vmap_file = None
         if vmap:
             vmap_file = workdir / f"size_{engine}.vmap.txt"
-            vmap_file.write_text("\n".join(shortlist.lines(vocabulary(model, None))) + "\n")
+            write_vmap(shortlist, vocabulary(model, None), vmap_file)
         export_model(model, directory, vocabulary(model, None), quantization, vmap=vmap_file)
         out[engine] = round(_megabytes(directory), 3)
     return out
