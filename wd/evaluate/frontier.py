@@ -61,32 +61,3 @@ def verdict(frame: pd.DataFrame) -> list[str]:
             f"`{best.student}/{best.method}` (seed {best.seed}) in {best.variant}, BLEU "
             f"{best.bleu:.2f}, {best.words_per_sec_1t:.0f} words/s on one thread, "
             f"{best.speedup_1t_vs_fp32:.2f}x the float32 teacher: {reached}."]
-
-
-def markdown(table: pd.DataFrame) -> list[str]:
-    """The deployment section of results.md (nothing where the variants were not timed)."""
-    frame = points(table)
-    if not len(frame):
-        return []
-    shown = ["student", "method", "seed", "variant", *FIELDS, "front"]
-    lines = ["## As deployed: CTranslate2 on one thread", "",
-             f"Test set `{table.testset.iloc[0]}`. Variants: `ct2` float32, `ct2_int8` int8 "
-             "weights, `ct2_int8_vmap` int8 with the vocabulary map (deploy.vmap_*). `mb`: size "
-             "on disk; `words_per_sec_1t`: output words per second, batches of 32 sentences, "
-             "one thread; `latency_ms_1t`: median time of one sentence alone; `speedup_1t`: "
-             "over the teacher in the same variant; `speedup_1t_vs_fp32`: over the float32 "
-             "teacher. `front`: on the speed-quality Pareto front (no system as fast and as "
-             "good), i.e. the best BLEU at its speed.", "", *verdict(frame), "",
-             "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
-    for row in frame.sort_values(["front", "words_per_sec_1t"], ascending=False).to_dict(
-            "records"):
-        lines.append("| " + " | ".join(_cell(row[c]) for c in shown) + " |")
-    return [*lines, ""]
-
-
-def _cell(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
