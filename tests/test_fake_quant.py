@@ -94,3 +94,18 @@ def test_the_plan_chains_quantisation_aware_fine_tuning_after_any_method():
     assert qat.job.init_from == plan.run("stu1", "wd", 1).job.model_out
     assert qat.job.settings.steps == 30 and qat.inputs["train"] == plan.train_files["bitext+kd"]
     assert "qat" not in plan.run("stu1", "wd", 1).job.identity()
+
+
+def test_quantisation_aware_fine_tuning_can_follow_chosen_methods_only():
+    import copy
+
+    import pytest
+    from conftest import DEFAULT_CONFIG
+    from wd.config import ConfigError, student_methods, validate
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["deploy"] = {"qat_steps": 30, "qat_methods": ["kd", "wd"]}
+    validate(config)
+    assert student_methods(config, "stu1") == [*config["methods"], "kd_qat", "wd_qat"]
+    config["deploy"]["qat_methods"] = ["kd", "wd_warmup5"]
+    with pytest.raises(ConfigError, match=r"deploy\.qat_methods\.1: wd_warmup5"):
+        validate(config)

@@ -139,13 +139,15 @@ def rename_methods(config: dict) -> list[str]:
 
 def student_methods(config: dict, name: str) -> list[str]:
     """The methods trained for the student shape ``name``: its own list, else ``methods``; with
-    ``deploy.qat_steps``, each followed by its quantisation-aware fine-tuning
-    (``<method>_qat``)."""
+    ``deploy.qat_steps``, each (or each in ``deploy.qat_methods``) followed by its
+    quantisation-aware fine-tuning (``<method>_qat``)."""
     student = next(s for s in config["students"] if s["name"] == name)
     listed = student.get("methods") or config["methods"]
-    if not config.get("deploy", {}).get("qat_steps"):
+    deploy = config.get("deploy", {})
+    if not deploy.get("qat_steps"):
         return listed
-    return [*listed, *(f"{m}_qat" for m in listed if not m.endswith("_qat")
+    chosen = deploy.get("qat_methods") or listed
+    return [*listed, *(f"{m}_qat" for m in listed if m in chosen and not m.endswith("_qat")
                        and f"{m}_qat" not in listed)]
 
 
@@ -170,6 +172,11 @@ def _check_semantics(config: dict) -> None:
             raise ConfigError(f"config error at {budget.less}: must be below student_train.steps "
                               "(the run after gets the rest of the student budget)")
     names = [s["name"] for s in config["students"]]
+    trained = {m for student in config["students"] for m in student.get("methods") or []}
+    for index, name in enumerate(config.get("deploy", {}).get("qat_methods") or []):
+        if name not in trained | set(config["methods"]):
+            raise ConfigError(f"config error at deploy.qat_methods.{index}: {name} is not a "
+                              "listed method")
     if len(set(names)) != len(names):
         raise ConfigError(f"config error at students: names must be unique, got {names}")
     vocab = config["bpe"]["vocab_size"]
