@@ -198,6 +198,7 @@ FAMILIES = {
     "wd_phase1_warmup<N>": re.compile(r"wd_phase1_warmup(?P<warmup>[0-9]+)"),
     "<method>_lr<F>x": re.compile(f"(?P<base>{'|'.join(_SCALABLE)})_lr(?P<scale>{_NUMBER})x"),
     "<method>_qat": re.compile(r"(?P<base>[^/]+)_qat"),
+    "<method>_more": re.compile(r"(?P<base>[^/]+)_more"),
 }
 RENAMED = re.compile(r"wd_p2wu(?P<warmup>[0-9]+)")  # wd_p2wu<N> before wd_warmup<N>
 
@@ -238,19 +239,23 @@ def _family(name: str) -> Method | None:
         base = REGISTRY[match["base"]]
         return scaled(base, name, float(match["scale"]), 17,
                       f"{base.description} at {match['scale']}x the learning rate (sweep)")
-    match = FAMILIES["<method>_qat"].fullmatch(name)
-    if match and match["base"] != "teacher" and (REGISTRY.get(match["base"])
-                                                 or _family(match["base"])):
-        return quantisation_aware(get(match["base"]), name)
+    for family, qat in (("<method>_qat", True), ("<method>_more", False)):
+        match = FAMILIES[family].fullmatch(name)
+        if match and match["base"] != "teacher" and (REGISTRY.get(match["base"])
+                                                     or _family(match["base"])):
+            return fine_tuned(get(match["base"]), name, qat)
     return None
 
 
-def quantisation_aware(base: Method, name: str) -> Method:
-    """``base``, then deploy.qat_steps updates of int8 quantisation-aware fine-tuning on its last
-    run's data and loss, at a quarter of the learning rate from the first update (untuned)."""
-    return then(base, name, base.order, f"{base.description}, then int8 quantisation-aware "
-                "fine-tuning", train_data=base.run.train_data, loss=base.run.loss,
-                budget=QAT_BUDGET, warmup=0, lr_scale=0.25, qat=True)
+def fine_tuned(base: Method, name: str, qat: bool) -> Method:
+    """``base``, then deploy.qat_steps more updates on its last run's data and loss, at a
+    quarter of the learning rate from the first update (untuned): with int8 fake quantisation
+    (``<method>_qat``), or in float as its control (``<method>_more``: what the extra updates
+    give without quantisation)."""
+    what = "int8 quantisation-aware fine-tuning" if qat else "as many float updates as _qat"
+    return then(base, name, base.order, f"{base.description}, then {what}",
+                train_data=base.run.train_data, loss=base.run.loss, budget=QAT_BUDGET,
+                warmup=0, lr_scale=0.25, qat=qat)
 
 
 def get(name: str) -> Method:

@@ -99,10 +99,21 @@ def build_shortlist(files: Sequence[Path], vocab_size: int, top_k: int, frequent
     never candidates."""
     src_count, tgt_count, codes, counts = cooccurrences(files, vocab_size)
     source, target = codes // vocab_size, codes % vocab_size
-    usable = ~np.isin(target, skip)
-    source, target, counts = source[usable], target[usable], counts[usable]
     dice = 2 * counts / (src_count[source] + tgt_count[target])
-    order = np.lexsort((target, -counts, -dice, source))
+    return rank_candidates(source, target, dice, counts, tgt_count, top_k, frequent, skip)
+
+
+def rank_candidates(source: np.ndarray, target: np.ndarray, score: np.ndarray,
+                    counts: np.ndarray, tgt_count: np.ndarray, top_k: int, frequent: int,
+                    skip: Sequence[int] = ()) -> Shortlist:
+    """The shortlist of scored (source, target) pairs: each source piece's ``top_k`` targets by
+    ``score`` (ties: the larger count, then the lower id) and the ``frequent`` targets with the
+    largest ``tgt_count``; ids in ``skip`` are never allowed. Shared by every way of scoring
+    pairs (co-occurrence here, word alignments in benchmarks/vmap_aligner.py)."""
+    usable = ~np.isin(target, skip)
+    source, target = source[usable], target[usable]
+    score, counts = score[usable], counts[usable]
+    order = np.lexsort((target, -counts, -score, source))
     source, target = source[order], target[order]
     group_start = np.searchsorted(source, source, side="left")
     best = (np.arange(len(source)) - group_start) < top_k
