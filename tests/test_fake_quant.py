@@ -103,6 +103,7 @@ def test_quantisation_aware_fine_tuning_can_follow_chosen_methods_only():
     import copy
 
     import pytest
+
     from conftest import DEFAULT_CONFIG
     from wd.config import ConfigError, student_methods, validate
     config = copy.deepcopy(DEFAULT_CONFIG)
