@@ -6,8 +6,9 @@ Built from co-occurrence counts over the binarised training data (the original b
 data): a source piece's candidates are the ``top_k`` target pieces with the highest Dice
 coefficient ``2 c(s, t) / (c(s) + c(t))``, where ``c`` counts the sentence pairs a piece (or both)
 occurs in. Marian's and Bergamot's shortlists come from word alignments (fast_align, eflomal);
-sentence-level counts need no aligner and no new dependency, and :func:`coverage` measures what a
-map keeps of held-out references, which is how its two sizes are chosen (on the validation set).
+sentence-level counts need no aligner and no compiled dependency, and gave the same validation
+BLEU as eflomal's alignments at the default sizes (benchmarks/vmap_aligner.py,
+docs/deployment.md). :func:`coverage` measures what a map keeps of held-out references.
 
 The file format is CTranslate2's ``vmap.txt``: one line per source token, ``token<TAB>candidate
 candidate ...``, and a first line with an empty key holding the pieces that are always allowed.
