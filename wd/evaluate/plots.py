@@ -105,20 +105,32 @@ def training_curves(curves: dict[str, dict[str, tuple[Path, Path | None]]], out:
 
 def speed_quality(table: pd.DataFrame, out: Path) -> None:
     """BLEU against one-thread words/s (log scale) for every system in every CTranslate2
-    variant (:func:`wd.evaluate.frontier.points`), the Pareto front drawn; a figure saying so
-    where the variants were not timed."""
+    variant (:func:`wd.evaluate.frontier.points`): a colour per method, a marker per variant,
+    the Pareto front drawn and its points named (the systems worth shipping); a figure saying
+    so where the variants were not timed."""
     frame = points(table)
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(9, 5.5))
     if len(frame):
         markers = dict(zip(VARIANTS, "os^"))
-        for colour, (method, rows) in enumerate(frame.groupby("method", sort=False)):
+        colours = plt.get_cmap("tab20")
+        for index, (method, rows) in enumerate(frame.groupby("method", sort=False)):
             for variant, group in rows.groupby("variant", sort=False):
-                ax.scatter(group.words_per_sec_1t, group.bleu, color=f"C{colour % 10}",
-                           marker=markers[variant], label=f"{method} {variant}")
+                ax.scatter(group.words_per_sec_1t, group.bleu, color=colours(index % 20),
+                           marker=markers[variant], s=24)
+            ax.scatter([], [], color=colours(index % 20), marker="s", label=method)
         front = frame[frame.front].sort_values("words_per_sec_1t")
         ax.plot(front.words_per_sec_1t, front.bleu, "k--", linewidth=1, label="Pareto front")
+        for point in front.itertuples():
+            name = "teacher" if point.method == "teacher" else f"{point.student} {point.method}"
+            ax.annotate(f"{name} {point.variant}", (point.words_per_sec_1t, point.bleu),
+                        fontsize=6, xytext=(-4, 4), textcoords="offset points", ha="right")
+        ax.add_artist(ax.legend(  # the variants' legend, then the methods' (kept in the bbox)
+            handles=[plt.Line2D([], [], color="grey", marker=m, linestyle="")
+                     for m in markers.values()], labels=list(markers), fontsize=6,
+            loc="lower left", bbox_to_anchor=(1.01, 0), title="variant", title_fontsize=7))
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1), title="method",
+                  title_fontsize=7)
         ax.set_xscale("log")
-        ax.legend(fontsize=6, ncol=2)
     else:
         ax.text(0.5, 0.5, "CTranslate2 variants not timed (evaluation.ctranslate2: false)",
                 ha="center", va="center", transform=ax.transAxes)
