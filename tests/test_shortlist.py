@@ -182,13 +182,13 @@ def test_the_aligner_benchmark_ranks_linked_pieces_by_their_probability():
     import importlib.util
     from pathlib import Path
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "vmap_aligner.py"
-    spec = importlib.util.spec_from_file_location("vmap_aligner", script)
-    vmap_aligner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(vmap_aligner)
+    spec = importlib.util.spec_from_file_location("vmap_coverage", script)
+    vmap_coverage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vmap_coverage)
     # 5 is linked to 10 three times and to 12 once; 6 to 11 twice; 12 is the most frequent.
     vocab = 20
     codes = np.array([5 * vocab + 10, 5 * vocab + 12, 6 * vocab + 11])
     tgt_count = np.bincount([10, 11, 12, 12, 12], minlength=vocab)
-    shortlist = vmap_aligner.aligned_shortlist(codes, np.array([3, 1, 2]), tgt_count, vocab,
+    shortlist = vmap_coverage.aligned_shortlist(codes, np.array([3, 1, 2]), tgt_count, vocab,
                                                top_k=1, frequent=1)
     assert shortlist.table == {5: [10], 6: [11]} and shortlist.common == [12]

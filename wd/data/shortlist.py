@@ -7,7 +7,7 @@ data): a source piece's candidates are the ``top_k`` target pieces with the high
 coefficient ``2 c(s, t) / (c(s) + c(t))``, where ``c`` counts the sentence pairs a piece (or both)
 occurs in. Marian's and Bergamot's shortlists come from word alignments (fast_align, eflomal);
 sentence-level counts need no aligner and no compiled dependency, and gave the same validation
-BLEU as eflomal's alignments at the default sizes (benchmarks/vmap_aligner.py,
+BLEU as eflomal's alignments at the default sizes (benchmarks/vmap_coverage.py,
 docs/deployment.md). :func:`coverage` measures what a map keeps of held-out references.
 
 The file format is CTranslate2's ``vmap.txt``: one line per source token, ``token<TAB>candidate
@@ -110,7 +110,7 @@ def rank_candidates(source: np.ndarray, target: np.ndarray, score: np.ndarray,
     """The shortlist of scored (source, target) pairs: each source piece's ``top_k`` targets by
     ``score`` (ties: the larger count, then the lower id) and the ``frequent`` targets with the
     largest ``tgt_count``; ids in ``skip`` are never allowed. Shared by every way of scoring
-    pairs (co-occurrence here, word alignments in benchmarks/vmap_aligner.py)."""
+    pairs (co-occurrence here, word alignments in benchmarks/vmap_coverage.py)."""
     usable = ~np.isin(target, skip)
     source, target = source[usable], target[usable]
     score, counts = score[usable], counts[usable]
