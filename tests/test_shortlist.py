@@ -181,7 +181,7 @@ def test_a_package_with_a_map_translates_alike_through_wd_translate_and_ctransla
 def test_the_aligner_benchmark_ranks_linked_pieces_by_their_probability():
     import importlib.util
     from pathlib import Path
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "vmap_aligner.py"
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "vmap_coverage.py"
     spec = importlib.util.spec_from_file_location("vmap_coverage", script)
     vmap_coverage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(vmap_coverage)
