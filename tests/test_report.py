@@ -131,6 +131,11 @@ def test_ctranslate2_speeds_follow_ours_with_speedups_in_their_own_engine(tmp_pa
     assert ("`s1/kd` (seed 1) in ct2_int8, BLEU 29.80, 300 words/s on one thread, 6.00x the "
             "float32 teacher: it reaches the target of 4x") in text
     assert "| s1 | kd | 1 | ct2_int8 | 29.80 |" in text
+    scored = {"ct2_bleu": 30.5, "ct2_int8_bleu": 30.1, "ct2_int8_chrf": 55.0}  # not timed
+    further = build_table("exp", [
+        ("teacher", "teacher", 1, evaluation(tmp_path, "t2", 40.0, 1.0, **scored))],
+        references(tmp_path))
+    assert [further[c].iloc[0] for c in scored] == list(scored.values())
     without = build_table("exp", [("teacher", "teacher", 1, evaluation(tmp_path, "t", 40.0, 1.0))],
                           references(tmp_path))
     assert not [c for c in without.columns if c.startswith("ct2")]  # absent, not zeros
