@@ -110,6 +110,11 @@ def test_quantisation_aware_fine_tuning_can_follow_chosen_methods_only():
     config["deploy"] = {"qat_steps": 30, "qat_methods": ["kd", "wd"]}
     validate(config)
     assert student_methods(config, "stu1") == [*config["methods"], "kd_qat", "wd_qat"]
-    config["deploy"]["qat_methods"] = ["kd", "wd_warmup5"]
+    config["deploy"] = {"qat_steps": 0}
+    config["methods"] = [*config["methods"], "kd_more"]
+    with pytest.raises(ConfigError, match=r"methods\.\d+: kd_more trains deploy\.qat_steps"):
+        validate(config)
+    config["methods"].pop()
+    config["deploy"] = {"qat_steps": 30, "qat_methods": ["kd", "wd_warmup5"]}
     with pytest.raises(ConfigError, match=r"deploy\.qat_methods\.1: wd_warmup5"):
         validate(config)

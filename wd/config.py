@@ -159,7 +159,10 @@ def _check_semantics(config: dict) -> None:
                 if name == "teacher":
                     raise ValueError("the teacher is always evaluated; list student methods "
                                      "only")
-                methods.get(name)
+                method = methods.get(name)
+                if (any(run.budget == methods.QAT_BUDGET for run in method.runs)
+                        and not config.get("deploy", {}).get("qat_steps")):
+                    raise ValueError(f"{name} trains deploy.qat_steps updates, which is 0")
             except ValueError as err:
                 raise ConfigError(f"config error at {key}.{index}: {err}") from None
     for key, section in train_sections(config).items():
