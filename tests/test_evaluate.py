@@ -82,11 +82,16 @@ def test_a_system_is_scored_on_every_test_set_in_its_own_job(tested, toy_bpe, tm
 
 def test_one_job_times_every_system_on_a_fixed_sample(tested, toy_bpe):
     models, testsets = tested
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
     speeds = evaluate.time_systems(models, toy_bpe, testsets["first"][0], SEARCH,
                                    torch.device("cpu"), timed_passes=2, timed_sentences=4,
                                    ct2_variants=["ct2", "ct2_int8", "ct2_int8_vmap"],
                                    shortlist=Shortlist([4, 5], {}))
     assert set(speeds) == set(models)
+    # the threads the timings ran on, kept after CTranslate2's one-thread runs
+    assert torch.get_num_threads() == 2 and {s["threads"] for s in speeds.values()} == {2}
+    torch.set_num_threads(threads)
     for speed in speeds.values():
         assert speed["timed_sentences"] == 4 and len(speed["decode_seconds_passes"]) == 2
         assert speed["sents_per_sec"] > 0 and speed["ct2_sents_per_sec"] > 0

@@ -137,6 +137,7 @@ def time_systems(models: dict[str, Path], bpe_model: Path, src_pieces: Path,
     threads (``<engine>_sents_per_sec``), and as deployed (:mod:`wd.evaluate.deploy`): its size
     on disk (``<engine>_mb``) and its one-thread words per second and latency (output words
     counted in ``tgt_lang``)."""
+    threads = torch.get_num_threads()  # CTranslate2 on one thread sets OpenMP's count to 1
     sp = load_bpe(bpe_model)
     loaded = {name: load_model(path, device)[0] for name, path in models.items()}
     sources = pieces_to_ids(sp, read_lines(src_pieces))
@@ -156,6 +157,7 @@ def time_systems(models: dict[str, Path], bpe_model: Path, src_pieces: Path,
             sizes = {name: deploy.sizes(model.cpu(), ct2_variants, Path(workdir) / str(i),
                                         shortlist)
                      for i, (name, model) in enumerate(loaded.items())}
+            torch.set_num_threads(threads)
     speeds: dict[str, dict] = {}
     for name in loaded:
         median = statistics.median(seconds[name, "ours"])
@@ -163,7 +165,7 @@ def time_systems(models: dict[str, Path], bpe_model: Path, src_pieces: Path,
                   "decode_seconds_passes": [round(t, 3) for t in seconds[name, "ours"]],
                   "sents_per_sec": round(len(sources) / median, 2),
                   "tokens_per_sec": round(sum(len(h) for h in hyps[name, "ours"]) / median, 1),
-                  "device": _device_name(device), "threads": torch.get_num_threads()}
+                  "device": _device_name(device), "threads": threads}
         for engine in ct2_variants:
             result[f"{engine}_sents_per_sec"] = round(
                 len(sources) / statistics.median(seconds[name, engine]), 2)
