@@ -113,3 +113,19 @@ def test_later_model_fields_stay_out_of_a_default_models_identity():
     assert swish.to_dict()["activation"] == "swish" and ModelConfig(**swish.to_dict()) == swish
     with pytest.raises(ValueError, match="activation 'gelu' is not one of"):
         tiny(activation="gelu")
+
+
+@pytest.mark.parametrize("key", ["attention_dropout", "activation_dropout"])
+def test_attention_and_activation_dropout_are_their_own_keys(batch, key):
+    """With ``dropout`` 0, training outputs vary from call to call only where the key drops
+    something; unset, the key follows ``dropout`` (models made before the keys existed)."""
+    src, tgt_in = batch
+    assert key not in tiny(dropout=0.3).to_dict()
+    assert getattr(tiny(dropout=0.3), key.replace("dropout", "p")) == 0.3
+    for value, varies in [(0.0, False), (0.5, True)]:
+        torch.manual_seed(0)
+        model = Transformer(tiny(**{key: value})).train()
+        assert (not torch.equal(model(src, tgt_in), model(src, tgt_in))) == varies
+        assert ModelConfig(**model.cfg.to_dict()) == model.cfg
+    with pytest.raises(ValueError, match=f"{key} must be in"):
+        tiny(**{key: 1.0})

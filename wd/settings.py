@@ -33,6 +33,11 @@ class ModelConfig:
     positions: str = "fairseq"
     # A bias on the output logits (MarianMT's final_logits_bias), tied output or not.
     output_bias: bool = False
+    # Dropout of the attention weights and after the FFN's activation; None: ``dropout``, as
+    # every model had before these keys. fairseq's defaults are 0 for both, with ``dropout``
+    # on the embeddings and each sublayer's output only.
+    attention_dropout: float | None = None
+    activation_dropout: float | None = None
 
     def __post_init__(self) -> None:
         if self.enc_dim % self.enc_heads or self.dec_dim % self.dec_heads:
@@ -44,6 +49,20 @@ class ModelConfig:
             raise ValueError(f"activation {self.activation!r} is not one of {ACTIVATIONS}")
         if self.positions not in POSITIONS:
             raise ValueError(f"positions {self.positions!r} is not one of {POSITIONS}")
+        for key in ("dropout", "attention_dropout", "activation_dropout"):
+            value = getattr(self, key)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ValueError(f"{key} must be in [0, 1), got {value}")
+
+    @property
+    def attention_p(self) -> float:
+        """Dropout probability of the attention weights."""
+        return self.dropout if self.attention_dropout is None else self.attention_dropout
+
+    @property
+    def activation_p(self) -> float:
+        """Dropout probability after the feed-forward activation."""
+        return self.dropout if self.activation_dropout is None else self.activation_dropout
 
     def to_dict(self) -> dict:
         """The fields, those added after the first checkpoints left out at their defaults (so
@@ -57,7 +76,8 @@ class ModelConfig:
 
 ACTIVATIONS = ("relu", "swish")
 POSITIONS = ("fairseq", "marian")
-LATER_FIELDS = {"activation": "relu", "positions": "fairseq", "output_bias": False}
+LATER_FIELDS = {"activation": "relu", "positions": "fairseq", "output_bias": False,
+                "attention_dropout": None, "activation_dropout": None}
 
 
 @dataclass(frozen=True)

@@ -110,9 +110,9 @@ class EncoderLayer(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         d = cfg.enc_dim
-        self.self_attn = Attention(d, d, cfg.enc_heads, cfg.dropout)
+        self.self_attn = Attention(d, d, cfg.enc_heads, cfg.attention_p)
         self.self_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
-        self.ffn = FeedForward(d, cfg.enc_ffn, cfg.dropout, cfg.activation)
+        self.ffn = FeedForward(d, cfg.enc_ffn, cfg.activation_p, cfg.activation)
         self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
@@ -124,11 +124,11 @@ class DecoderLayer(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         d = cfg.dec_dim
-        self.self_attn = Attention(d, d, cfg.dec_heads, cfg.dropout)
+        self.self_attn = Attention(d, d, cfg.dec_heads, cfg.attention_p)
         self.self_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
-        self.cross_attn = Attention(d, cfg.enc_dim, cfg.dec_heads, cfg.dropout)
+        self.cross_attn = Attention(d, cfg.enc_dim, cfg.dec_heads, cfg.attention_p)
         self.cross_attn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
-        self.ffn = FeedForward(d, cfg.dec_ffn, cfg.dropout, cfg.activation)
+        self.ffn = FeedForward(d, cfg.dec_ffn, cfg.activation_p, cfg.activation)
         self.ffn_sub = Sublayer(d, cfg.dropout, cfg.pre_norm)
 
     def forward(self, x: Tensor, cross_kv: tuple[Tensor, Tensor], src_mask: Tensor) -> Tensor:
