@@ -85,6 +85,35 @@ def test_a_written_map_reads_back(tmp_path):
         sl.read_vmap(tmp_path / "bad.txt", vocabulary)
 
 
+GOOD_MAP = "\tw12 w13\nw5\tw10\nw6\tw11 w10\n"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "{p}: empty: a vocabulary map starts with a line of the pieces always allowed, then "
+         "has a line for each source piece"),
+    (GOOD_MAP[:-3], "{p}: its last line has no line end: the file was cut short"),
+    ("\tw12\nw5 w10\n", "{p}:2: not 'piece<TAB>candidates' (one tab a line)"),
+    ("\tw12\nw5\tw10\tw11\n", "{p}:2: not 'piece<TAB>candidates' (one tab a line)"),
+    ("w5\tw10\n", "{p}:1: the first line must hold the pieces always allowed (an empty key)"),
+    ("\tw12\nw5\tw10\n\tw13\n", "{p}:3: a line with an empty key after the first"),
+    ("\tw12\nw5\t\n", "{p}:2: no candidates for 'w5'"),
+    ("\tw12\nw5\tw10\nw5\tw11\n", "{p}:3: 'w5' has a line already"),
+    ("\tw12 w13\n", "{p}: no source piece's line after the first"),
+])
+def test_a_damaged_map_is_refused_naming_the_file_and_line(tmp_path, text, message):
+    path = tmp_path / "vmap.txt"
+    path.write_text(text)
+    with pytest.raises(sl.InputError) as err:
+        sl.read_vmap(path, [f"w{i}" for i in range(20)])
+    assert str(err.value) == message.format(p=path)
+
+
+def test_a_map_without_frequent_pieces_reads(tmp_path):
+    (tmp_path / "vmap.txt").write_text("\t\nw5\tw10\n")  # deploy.vmap_frequent: 0
+    assert sl.read_vmap(tmp_path / "vmap.txt", [f"w{i}" for i in range(20)]) == Shortlist(
+        [], {5: [10]})
+
+
 def _sources(toy_teacher, n=40):
     from wd.data.batching import pieces_to_ids
     from wd.data.bpe import load_bpe

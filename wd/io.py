@@ -10,8 +10,10 @@ with ``\n`` line endings, one sentence per line.
 from __future__ import annotations
 
 import errno
+import glob
 import gzip
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -22,6 +24,8 @@ from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
+
+log = logging.getLogger(__name__)
 
 
 class InputError(ValueError):
@@ -56,6 +60,12 @@ def naming_full_disk(path: Path) -> Iterator[None]:
         raise NoSpaceError(f"no space left on device writing {path} ({free:.0f} MiB free "
                            "there): free some space (or point results_dir elsewhere) and "
                            "rerun; finished outputs and checkpoints are kept") from None
+
+
+def missing_file(path: str | Path) -> str:
+    """Why ``path`` is not a readable file: a directory, or nothing there."""
+    return (f"{path} is a directory, not a file" if Path(path).is_dir()
+            else f"file not found: {path}")
 
 
 class OutputExists(FileExistsError):
@@ -145,15 +155,28 @@ def check_output_dir(path: Path, force: bool = False, source: Path | None = None
     return path
 
 
+def dir_drafts(path: Path) -> list[Path]:
+    """The temporary directories :func:`atomic_dir` makes beside ``path`` (``.<name>.*.tmp``)."""
+    path = Path(path)
+    return sorted(p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp") if p.is_dir())
+
+
 @contextmanager
-def atomic_dir(path: Path, force: bool = False, source: Path | None = None) -> Iterator[Path]:
+def atomic_dir(path: Path, force: bool = False, source: Path | None = None,
+               stale_drafts: bool = False) -> Iterator[Path]:
     """:func:`atomic_path` for a directory: a fresh temporary directory beside ``path`` to fill,
     removed if the block raises. When the block ends it becomes ``path`` if that is new or
     empty; with ``force``, its files replace their namesakes in an existing ``path``, and every
     other file there is kept. Nothing outside the temporary directory is ever deleted; where
-    ``path`` may not be written at all, see :func:`check_output_dir`."""
+    ``path`` may not be written at all, see :func:`check_output_dir`. ``stale_drafts``: the
+    caller is the only writer of ``path`` (a pipeline job under Snakemake's lock), so the
+    temporary directories of earlier attempts (a job killed with -9 leaves its draft, a full
+    copy of the model) are removed first."""
     path = check_output_dir(path, force, source)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if stale_drafts:
+        for draft in dir_drafts(path):
+            shutil.rmtree(draft)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         with naming_full_disk(path):
@@ -197,18 +220,45 @@ def write_json(path: Path, obj) -> None:
 
 def decode_lines(handle: BinaryIO, where: str, errors: str = "strict") -> Iterator[str]:
     """The lines of a binary stream (a file, standard input) decoded one at a time: UTF-8, no
-    newline, no trailing CR.
+    newline, no trailing CR, no byte-order mark (U+FEFF) at a line's start (an editor's mark at
+    the start of a file, or of each file concatenated: it is not text, and would become a token
+    of the first sentence; how many were removed is logged).
 
     ``errors="strict"``: a line that is not UTF-8 is an error naming ``where`` and the line.
     ``errors="surrogateescape"``: its bad bytes become lone surrogates, so that cleaning can count
-    and drop such lines (``wd.data.clean``) instead of failing the whole corpus.
+    and drop such lines (``wd.data.clean``) instead of failing the whole corpus. Either way, text
+    in UTF-16 or UTF-32 (a byte-order mark of theirs, or NUL bytes, in the first line) is an
+    error naming ``where``: its lines would not be the text's lines.
     """
+    marks = 0
     for number, raw in enumerate(handle, 1):
+        if number == 1:
+            _check_not_utf16(raw, where)
         try:
             line = raw.removesuffix(b"\n").decode("utf-8", errors)
         except UnicodeDecodeError as err:
             raise InputError(f"{where}:{number}: not valid UTF-8 ({err.reason})") from None
+        if line.startswith(BOM):
+            line, marks = line[1:], marks + 1
         yield line.rstrip("\r")
+    if marks:
+        log.warning("%s: %d UTF-8 byte-order mark(s) (U+FEFF) removed from the start of lines",
+                    where, marks)
+
+
+BOM = "\ufeff"
+WIDE_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32",
+             b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
+
+
+def _check_not_utf16(first_line: bytes, where: str) -> None:
+    """A first line in UTF-16 or UTF-32 (by its byte-order mark, or its NUL bytes) is an error
+    naming ``where`` and the conversion to make."""
+    encoding = next((name for mark, name in WIDE_BOMS.items() if first_line.startswith(mark)),
+                    "UTF-16 or UTF-32" if b"\x00" in first_line else None)
+    if encoding:
+        raise InputError(f"{where}: {encoding}, not UTF-8: convert it "
+                         f"(iconv -f {encoding.split()[0]} -t UTF-8)")
 
 
 def split_lines(raw: bytes, where: str, errors: str = "strict") -> list[str]:

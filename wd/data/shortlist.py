@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from wd.data.binary import Side
-from wd.io import InputError, read_lines, write_lines
+from wd.io import InputError, missing_file, read_bytes, split_lines, write_lines
 
 CHUNK = 20_000  # sentence pairs counted at a time: bounds the cross products in memory
 
@@ -148,20 +148,46 @@ def write_vmap(shortlist: Shortlist, vocabulary: Sequence[str], out: Path) -> in
 
 
 def read_vmap(path: Path, vocabulary: Sequence[str]) -> Shortlist:
-    """The shortlist of a ``vmap.txt`` whose pieces ``vocabulary`` names (unigram keys only, as
-    :func:`write_vmap` writes them); an unknown piece is an error naming the file and line."""
+    """The shortlist of a ``vmap.txt`` whose pieces ``vocabulary`` names, checked for what
+    :func:`write_vmap` writes: a first line of always-allowed pieces (empty key; none with
+    ``vmap_frequent`` 0), then one line a source piece, each ``piece<TAB>candidates`` with a
+    known piece as its key, no key twice, and a line end after the last line (a map cut short
+    would otherwise restrict every translation to a few pieces without a word). The first
+    failure is an error naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"vocabulary map: {missing_file(path)}")
+    raw = read_bytes(path)
+    if not raw.strip():
+        raise InputError(f"{path}: empty: a vocabulary map starts with a line of the pieces "
+                         "always allowed, then has a line for each source piece")
+    if not raw.endswith(b"\n"):
+        raise InputError(f"{path}: its last line has no line end: the file was cut short")
     ids = {name: i for i, name in enumerate(vocabulary)}
     common: list[int] = []
     table: dict[int, list[int]] = {}
-    for number, line in enumerate(read_lines(path), 1):
-        key, _, targets = line.partition("\t")
+    for number, line in enumerate(split_lines(raw, str(path)), 1):
+        where = f"{path}:{number}"
+        key, tab, targets = line.partition("\t")
+        if not tab or "\t" in targets:
+            raise InputError(f"{where}: not 'piece<TAB>candidates' (one tab a line)")
+        if (number == 1) != (key == ""):
+            raise InputError(f"{where}: " + ("the first line must hold the pieces always "
+                                             "allowed (an empty key)" if number == 1 else
+                                             "a line with an empty key after the first"))
+        if key and not targets.split():
+            raise InputError(f"{where}: no candidates for {key!r}")
         try:
             candidates = [ids[piece] for piece in targets.split()]
-            if key:
-                table[ids[key]] = candidates
-            else:
+            if not key:
                 common = candidates
+                continue
+            if ids[key] in table:
+                raise InputError(f"{where}: {key!r} has a line already")
+            table[ids[key]] = candidates
         except KeyError as err:
-            raise InputError(f"{path}:{number}: {err.args[0]!r} is not in the model's "
+            raise InputError(f"{where}: {err.args[0]!r} is not in the model's "
                              "vocabulary") from None
+    if not table:
+        raise InputError(f"{path}: no source piece's line after the first")
     return Shortlist(common, table)

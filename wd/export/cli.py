@@ -3,6 +3,7 @@ line naming the file and what to do, never a traceback."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
@@ -23,3 +24,10 @@ def one_line_errors(prog: str) -> Iterator[None]:
         sys.stdout.flush()
         print(f"{prog}: error: {err}", file=sys.stderr)
         sys.exit(1)
+
+
+def add_no_verify(parser: argparse.ArgumentParser) -> None:
+    """The ``--no-verify`` option of every command that reads a model package."""
+    parser.add_argument("--no-verify", action="store_true",
+                        help="use a package whose files differ from its manifest (edited on "
+                             "purpose), with a warning instead of an error")

@@ -19,7 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from wd.data.bpe import load_bpe
-from wd.export.cli import one_line_errors
+from wd.data.shortlist import read_vmap
+from wd.export.cli import add_no_verify, one_line_errors
 from wd.export.package import load_any
 from wd.io import atomic_dir, check_output_dir
 from wd.model.transformer import Transformer, sinusoidal_positions
@@ -156,13 +157,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true",
                         help="write into an existing non-empty out_dir, replacing the files the "
                              "export writes (and no others)")
+    add_no_verify(parser)
     args = parser.parse_args(argv)
     with one_line_errors(parser.prog):
         check_output_dir(args.out_dir, args.force, args.checkpoint)  # before the slow part
-        model, package = load_any(args.checkpoint)
+        model, package = load_any(args.checkpoint, verify_files=not args.no_verify)
         bpe = args.bpe or (package.bpe if package else None)
         vmap = args.vmap or (package.vmap if package else None)
-        export_model(model, args.out_dir, vocabulary(model, bpe), args.quantization, args.force,
+        vocab = vocabulary(model, bpe)
+        if vmap is not None:
+            read_vmap(vmap, vocab)  # CTranslate2 would read a damaged map without a word
+        export_model(model, args.out_dir, vocab, args.quantization, args.force,
                      args.checkpoint, vmap)
     print(f"wrote {args.out_dir}")
 

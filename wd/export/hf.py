@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from wd.data.bpe import load_bpe
-from wd.export.cli import one_line_errors
+from wd.export.cli import add_no_verify, one_line_errors
 from wd.export.ct2 import MAX_POSITIONS
 from wd.export.package import load_package
 from wd.io import atomic_dir, check_output_dir
@@ -146,10 +146,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true",
                         help="write into an existing non-empty out_dir, replacing the files the "
                              "export writes (and no others)")
+    add_no_verify(parser)
     args = parser.parse_args(argv)
     with one_line_errors(parser.prog):
         check_output_dir(args.out_dir, args.force, args.package)  # before the slow part
-        package = load_package(args.package)
+        package = load_package(args.package, verify_files=not args.no_verify)
         reason = refusal(package.model)
         if reason:
             parser.error(f"cannot export {args.package}: {reason}")

@@ -11,15 +11,18 @@ system and to know what it is.
   ``target.spm`` and ``vocab.json`` (:mod:`wd.data.bpe`);
 * ``README.md``: the model card, with the system's row of the results table;
 * ``vmap.txt`` (optional): the lexical shortlist (:mod:`wd.data.shortlist`), which
-  ``wd-translate`` and the CTranslate2 export use when it is there.
+  ``wd-translate`` and the CTranslate2 export use when it is there;
+* ``manifest.json``: every other file's size and SHA-256 (:mod:`wd.export.manifest`).
 
 ``wd-translate --model <package>`` and the exporters read it; :func:`load_package` refuses a
-directory that is not one, naming what is missing.
+directory that is not one, naming what is missing, and (unless told not to verify) a package
+whose files are not the ones written, naming the first that changed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from safetensors.torch import save_model as save_weights
 
 from wd import methods
 from wd.data.bpe import TEACHER_VOCAB, Tokenizer, load_bpe
+from wd.export.manifest import MANIFEST, ManifestError, verify, write_manifest
 from wd.export.variants import VARIANTS
 from wd.io import atomic_dir
 from wd.model.checkpoint import load_model
@@ -39,8 +43,10 @@ from wd.provenance import git_state, version
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, SearchSettings
 
+log = logging.getLogger(__name__)
+
 FORMAT = "wd-model-package"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: with manifest.json
 FILES = ("model.safetensors", "config.json", "README.md")  # and the tokenizer's
 JOINT_BPE = "spm.model"  # the tokenizer file of packages that do not name one
 VMAP = "vmap.txt"
@@ -164,12 +170,13 @@ def model_card(config: dict, row: dict) -> str:
 def write_package(out: Path, model_path: Path, bpe: Path, system: dict, languages: dict,
                   search: SearchSettings, teacher: Path, row: dict,
                   vmap: Path | None = None) -> None:
-    """Build the package beside ``out`` and rename it into place: never a half package."""
+    """Build the package beside ``out`` and rename it into place: never a half package (the
+    drafts of a killed earlier attempt are removed first: only this job writes ``out``)."""
     model, meta = load_model(model_path)
     tokenizer = load_bpe(bpe)
     config = package_config(model, system, languages, search, teacher, tokenizer,
                             meta.get("init") == "pretrained")
-    with atomic_dir(out) as draft:
+    with atomic_dir(out, stale_drafts=True) as draft:
         save_weights(model, str(draft / "model.safetensors"))
         (draft / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         for file in tokenizer.files:
@@ -177,6 +184,7 @@ def write_package(out: Path, model_path: Path, bpe: Path, system: dict, language
         (draft / "README.md").write_text(model_card(config, row))
         if vmap is not None:
             shutil.copyfile(vmap, draft / VMAP)
+        write_manifest(draft)
 
 
 def is_package(path: Path) -> bool:
@@ -184,8 +192,10 @@ def is_package(path: Path) -> bool:
     return Path(path).is_dir()
 
 
-def load_package(path: Path, device: str | torch.device = "cpu") -> Package:
-    """The model (eval mode), tokenizer file and config of the package at ``path``."""
+def load_package(path: Path, device: str | torch.device = "cpu",
+                 verify_files: bool = True) -> Package:
+    """The model (eval mode), tokenizer file and config of the package at ``path``; with
+    ``verify_files``, every file is first checked against the package's manifest."""
     path = Path(path)
     if not path.is_dir():
         raise PackageError(f"no model package at {path}: not a directory")
@@ -206,23 +216,44 @@ def load_package(path: Path, device: str | torch.device = "cpu") -> Package:
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise PackageError(f"{path}: package format {config['format_version']} is newer than "
                            f"this wd reads ({FORMAT_VERSION}); upgrade wd")
+    has_vmap = (path / VMAP).is_file()
+    if verify_files:
+        check_files(path, config, [*FILES, *names, *([VMAP] if has_vmap else [])])
+    else:
+        log.warning("%s: files not checked against its %s (--no-verify)", path, MANIFEST)
     try:
         model = Transformer(ModelConfig(**config["architecture"]))
         load_weights(model, str(path / "model.safetensors"))
     except Exception as err:  # safetensors' own error for a damaged file; torch's for a mismatch
         raise PackageError(f"{path / 'model.safetensors'}: cannot load the weights "
                            f"({str(err).splitlines()[0]})") from None
-    vmap = path / VMAP if (path / VMAP).is_file() else None
-    return Package(model.to(device).eval(), path / tokenizer, config, vmap)
+    return Package(model.to(device).eval(), path / tokenizer, config,
+                   path / VMAP if has_vmap else None)
 
 
-def load_any(path: Path, device: str | torch.device = "cpu") -> tuple[Transformer, Package | None]:
-    """The model of a package and the package, or of a checkpoint file and None; what cannot
-    be read is a :class:`PackageError` or a ``CheckpointError`` naming the path."""
+def check_files(path: Path, config: dict, needed: list[str]) -> None:
+    """The package's files against its manifest; a package of format 1 (written before
+    manifests) is read with a warning that it cannot be checked."""
+    if config.get("format_version", 1) < 2:
+        log.warning("%s: a package of format 1 has no %s: its files cannot be checked (write "
+                    "it again to get one)", path, MANIFEST)
+        return
+    try:
+        verify(path, needed)
+    except ManifestError as err:
+        raise PackageError(f"{err}: the package is damaged; write it again, or give "
+                           "--no-verify to use it as it is") from None
+
+
+def load_any(path: Path, device: str | torch.device = "cpu", verify_files: bool = True
+             ) -> tuple[Transformer, Package | None]:
+    """The model of a package and the package (see :func:`load_package` for
+    ``verify_files``), or of a checkpoint file and None; what cannot be read is a
+    :class:`PackageError` or a ``CheckpointError`` naming the path."""
     path = Path(path)
     if not path.exists():
         raise PackageError(f"{path}: no such model package or checkpoint")
     if is_package(path):
-        package = load_package(path, device)
+        package = load_package(path, device, verify_files)
         return package.model, package
     return load_model(path, device)[0], None
