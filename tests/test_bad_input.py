@@ -8,12 +8,14 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from test_package import make_package
 
 from conftest import peaked
 from wd.config import ConfigError, check_files
+from wd.data.bpe import train_bpe
 from wd.data.checks import MAX_EVAL_CHARS
 from wd.data.clean import CleanSettings
 from wd.data.prepare import prepare_local
@@ -24,6 +26,8 @@ from wd.export.package import PackageError, load_any
 from wd.io import InputError, NoSpaceError
 from wd.model import checkpoint
 from wd.model.checkpoint import save_model
+from wd.pipeline import training_pairs
+from wd.plan import TrainJob
 
 GOOD = {"train.en": "a small cat\nthe big dog\n", "train.ro": "o pisică mică\ncâinele mare\n",
         "valid.en": "a dog\n", "valid.ro": "un câine\n",
@@ -56,6 +60,10 @@ DATA_ROWS = [
      "{d}/train.en.gz: named .gz but not gzip-compressed: rename it without .gz"),
     ("gzip without .gz", {"train.en": gzip.compress(GOOD["train.en"].encode())},
      "{d}/train.en: gzip-compressed but not named .gz: rename it to train.en.gz"),
+    ("a training side in UTF-16", {"train.ro": GOOD["train.ro"].encode("utf-16")},
+     "{d}/train.ro: UTF-16, not UTF-8: convert it (iconv -f UTF-16 -t UTF-8)"),
+    ("a test side in UTF-16 without its mark", {"test.en": GOOD["test.en"].encode("utf-16-le")},
+     "{d}/test.en: UTF-16 or UTF-32, not UTF-8: convert it (iconv -f UTF-16 -t UTF-8)"),
 ]
 
 
@@ -93,6 +101,59 @@ def test_the_good_corpus_of_the_table_passes(tmp_path):
     assert (tmp_path / "raw" / "test.tgt").read_text() == GOOD["test.ro"]
 
 
+def test_byte_order_marks_are_removed_and_counted(tmp_path, caplog):
+    bom = "\ufeff"
+    local = write_corpus(tmp_path / "in", {"test.ro": bom + GOOD["test.ro"], "train.en":
+                                           bom + "a small cat\n" + bom + "the big dog\n"})
+    prepare_local(local, tmp_path / "raw", ("en", "ro"), CleanSettings())
+    assert (tmp_path / "raw" / "test.tgt").read_text() == GOOD["test.ro"]
+    assert (tmp_path / "raw" / "train.src").read_text() == GOOD["train.en"]
+    for name, count in [("test.ro", 1), ("train.en", 2)]:
+        assert (f"{tmp_path}/in/{name}: {count} UTF-8 byte-order mark(s) (U+FEFF) removed from "
+                "the start of lines") in caplog.text
+
+
+def test_a_vocabulary_larger_than_the_data_supports_is_said(tmp_path, caplog):
+    (tmp_path / "text").write_text("a small cat\nthe big dog\n" * 50)
+    pieces = train_bpe([tmp_path / "text"], tmp_path / "spm.model", 100000, 1)
+    assert pieces < 100
+    assert (f"bpe.vocab_size is 100000, but the training data supports only {pieces} pieces: "
+            f"the BPE model has {pieces}") in caplog.text
+
+
+def binarised_job(tmp_path, sides: dict[str, list[list[int]]], max_len: int) -> TrainJob:
+    """A training job over binarised ``bin/<name>.npy`` sides (their token ids given)."""
+    end = np.iinfo(np.uint16).max
+    (tmp_path / "bin").mkdir()
+    for name, sentences in sides.items():
+        np.save(tmp_path / "bin" / f"{name}.npy",
+                np.array([t for s in sentences for t in [*s, end]], dtype=np.uint16))
+    return TrainJob(bpe="", train=[str(tmp_path / "bin" / f"{n}.npy") for n in sides], valid=[],
+                    model={}, settings=None, max_len=max_len, work="", model_out="",
+                    curve_out="")
+
+
+def test_a_max_len_that_leaves_no_training_pair_names_the_key(tmp_path):
+    job = binarised_job(tmp_path, {"train.src": [[5, 6, 7], [5, 6, 7, 8]],
+                                   "train.tgt": [[5, 6], [5, 6, 7, 8, 9]]}, max_len=2)
+    with pytest.raises(InputError) as err:
+        training_pairs(job)
+    assert str(err.value) == ("data.max_len is 2: none of the 2 training pairs has both sides "
+                              "within that many BPE pieces (the shortest pair's longer side has "
+                              "3); raise data.max_len")
+
+
+def test_kd_data_cut_short_names_the_text_and_the_rule_that_makes_it_again(tmp_path):
+    job = binarised_job(tmp_path, {"train.src": [[5], [6], [7]], "kd.tgt": [[5], [6]]}, 10)
+    with pytest.raises(InputError) as err:
+        training_pairs(job)
+    assert str(err.value) == (
+        f"misaligned: {tmp_path}/bin/train.src.npy has 3 sentences, {tmp_path}/bin/kd.tgt.npy has "
+        f"2: {tmp_path}/kd/train.tgt, which kd.tgt.npy is made from, was cut short or changed "
+        "since it was written; make it again with snakemake --forcerun kd_split (and the run's "
+        "other arguments)")
+
+
 def run_cli(main, argv: list[str], capsys, stdin: bytes | None = None,
             monkeypatch=None) -> tuple[int, str, str]:
     """(exit code, standard output, the last line of standard error) of a command's main."""
@@ -128,7 +189,11 @@ def test_translate_non_utf8_input_file_names_the_file_and_line(package, tmp_path
 
 
 @pytest.mark.parametrize(("row", "message"), [
-    ("missing input", "wd-translate: error: --input {t}/nothing.en: no such file"),
+    ("missing input", "wd-translate: error: --input: file not found: {t}/nothing.en"),
+    ("input a directory", "wd-translate: error: --input: {t} is a directory, not a file"),
+    ("output a directory", "wd-translate: error: --output {t} is a directory: name the file to "
+                           "write"),
+    ("lenpen nan", "wd-translate: error: --lenpen must be a finite number, got nan"),
     ("missing model", "wd-translate: error: {t}/nothing: no such model package or checkpoint"),
     ("truncated weights", "wd-translate: error: {t}/package/model.safetensors: cannot load the "
                           "weights (Error while deserializing header: invalid header length)"),
@@ -141,15 +206,37 @@ def test_translate_input_errors_are_one_line(package, tmp_path, capsys, row, mes
     weights = package / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     (tmp_path / "notes.txt").write_text("hello, not a checkpoint\n")
-    model = {"missing input": package, "missing model": tmp_path / "nothing",
-             "truncated weights": package, "text as checkpoint": tmp_path / "notes.txt",
-             "directory not a package": tmp_path}[row]
+    model = {"missing model": tmp_path / "nothing", "text as checkpoint": tmp_path / "notes.txt",
+             "directory not a package": tmp_path}.get(row, package)
     argv = ["--model", str(model), "--bpe", str(package / "spm.model"), "--src-lang", "en",
             "--tgt-lang", "en"]
-    argv += ["--input", str(tmp_path / "nothing.en")] if row == "missing input" else []
+    argv += {"missing input": ["--input", str(tmp_path / "nothing.en")],
+             "input a directory": ["--input", str(tmp_path)],
+             "output a directory": ["--output", str(tmp_path)],
+             "lenpen nan": ["--lenpen", "nan"],
+             "truncated weights": ["--no-verify"]}.get(row, [])  # else the manifest refuses it
     code, _, err = run_cli(translate_main, argv, capsys)
     assert err == message.format(t=tmp_path)
-    assert code == (2 if row == "missing input" else 1)
+    assert code == (1 if row in ("missing model", "truncated weights", "text as checkpoint",
+                                 "directory not a package") else 2)
+
+
+def test_translate_gives_blank_lines_back_empty_and_crops_a_long_line(package, tmp_path, capsys,
+                                                                     caplog):
+    long = " ".join(["the cat"] * 400)
+    (tmp_path / "in.txt").write_text(f"the cat\n\n   \n{long}\n")
+    translate_main(["--model", str(package), "--input", str(tmp_path / "in.txt"),
+                    "--max-chars", "100"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:3] == ["", ""] and out[0] and out[3]
+    assert ("line 4: 3,199 characters, more than --max-chars 100: translating its first 99 "
+            "(--max-chars 0 translates it whole)") in caplog.text
+    (tmp_path / "cut.txt").write_text(long[:99] + "\n")
+    translate_main(["--model", str(package), "--input", str(tmp_path / "cut.txt")])
+    assert capsys.readouterr().out.splitlines() == out[3:]
+    translate_main(["--model", str(package), "--input", str(tmp_path / "in.txt"), "--nbest",
+                    "1", "--max-chars", "100"])
+    assert capsys.readouterr().out.splitlines()[1:3] == ["1 |||  ||| 0.0000", "2 |||  ||| 0.0000"]
 
 
 @pytest.mark.parametrize("exporter", ["ct2", "hf"])

@@ -1,9 +1,9 @@
 """Faults during training: a training process killed with SIGKILL, or stopped by SIGTERM or
-SIGUSR1 (a cluster's time limit), and restarted ends exactly where an uninterrupted run ends;
-non-finite losses are skipped, then stop training; a corrupt, truncated or foreign newest
-checkpoint is set aside and the run resumes from the one before it; a model checkpoint that
-cannot be read gives an error naming the file. Processes are held at a named point (wd.faults)
-while the test acts."""
+SIGUSR1 (a cluster's time limit) or SIGINT (Ctrl-C), and restarted ends exactly where an
+uninterrupted run ends; non-finite losses are skipped, then stop training; a corrupt, truncated
+or foreign newest checkpoint is set aside and the run resumes from the one before it; a model
+checkpoint that cannot be read gives an error naming the file. Processes are held at a named
+point (wd.faults) while the test acts."""
 import signal
 import subprocess
 import sys
@@ -98,8 +98,8 @@ def test_training_killed_after_a_checkpoint_resumes_to_identical_parameters(tmp_
 # after update 11 its own, which must not take a place among the 2 averaged at the end.
 @pytest.mark.process
 @pytest.mark.parametrize(("sig", "step"), [(signal.SIGTERM, 5), (signal.SIGUSR1, 6),
-                                           (signal.SIGTERM, 11)],
-                         ids=["SIGTERM-5", "SIGUSR1-6", "SIGTERM-11"])
+                                           (signal.SIGTERM, 11), (signal.SIGINT, 6)],
+                         ids=["SIGTERM-5", "SIGUSR1-6", "SIGTERM-11", "SIGINT-6"])
 def test_stop_signal_checkpoints_the_update_and_exits_75_then_resumes_identically(
         tmp_path, straight, sig, step):
     stopped = tmp_path / "stopped"
@@ -110,6 +110,7 @@ def test_stop_signal_checkpoints_the_update_and_exits_75_then_resumes_identicall
     assert (f"stopped by {sig.name}: training in {stopped} after update {step} of {STEPS}, "
             f"checkpoint_{step:08d}.pt written; exit status 75, run the job again to resume"
             in err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
     # the last two scheduled checkpoints (every 3 updates), and the stop's own
     kept = sorted({*range(3, step + 1, 3)[-2:], step})
     assert [p.name for p in checkpoints(stopped)] == [f"checkpoint_{k:08d}.pt" for k in kept]

@@ -14,6 +14,7 @@ import yaml
 from wd import methods, pretrained
 from wd.data.corpora import CORPORA, registry_corpus
 from wd.evaluate.metrics import VARIANTS
+from wd.io import missing_file
 from wd.model.inits import check_inheritable
 from wd.settings import EngineSettings, ModelConfig, SearchSettings, TrainSettings
 
@@ -248,7 +249,7 @@ def _check_data(data: dict) -> None:
                     key = f"{split}.{side}" + (f".{index}" if isinstance(paths, list) else "")
                     if not Path(path).is_file():
                         raise ConfigError(f"config error at data.local.{key}: "
-                                          f"file not found: {path}")
+                                          f"{missing_file(path)}")
     if data["source"] not in CORPORA:
         return
     try:
@@ -261,7 +262,7 @@ def _check_data(data: dict) -> None:
             raise ConfigError(f"config error at data.manual.{file_id}: {corpus.name} has no "
                               f"such file; its files are {', '.join(ids)}")
         if not Path(path).is_file():
-            raise ConfigError(f"config error at data.manual.{file_id}: file not found: {path}")
+            raise ConfigError(f"config error at data.manual.{file_id}: {missing_file(path)}")
 
 
 def _check_experiment_name(name: str) -> None:

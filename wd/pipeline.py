@@ -12,16 +12,16 @@ from pathlib import Path
 import torch
 
 from wd.data.batching import Pair
-from wd.data.binary import PairCorpus
+from wd.data.binary import MisalignedSides, PairCorpus
 from wd.data.bpe import load_bpe
 from wd.evaluate.validation import ValidationSet
-from wd.io import read_lines, write_lines
+from wd.io import InputError, read_lines, write_lines
 from wd.model.checkpoint import load, load_model, save_model
 from wd.model.fake_quant import plain, quantisation_aware
 from wd.model.generator import build_generator, generator_parameters
 from wd.model.inits import INITS
 from wd.model.transformer import Transformer, count_parameters
-from wd.plan import TrainJob
+from wd.plan import TrainJob, binary_origin
 from wd.runtime import file_digest
 from wd.settings import ModelConfig, TrainSettings
 from wd.train import losses
@@ -161,11 +161,30 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
     return meta
 
 
+def training_pairs(job: TrainJob) -> PairCorpus:
+    """The run's training pairs within data.max_len. Sides of different lengths name the text
+    to make again; a max_len that leaves no pair names the key: both before any update."""
+    try:
+        pairs = PairCorpus(job.train, job.max_len)
+    except MisalignedSides as err:
+        text, rule = binary_origin(err.shorter)
+        raise InputError(f"{err}: {text}, which {err.shorter.name} is made from, was cut short "
+                         f"or changed since it was written; make it again with snakemake "
+                         f"--forcerun {rule} (and the run's other arguments)") from None
+    if not len(pairs):
+        every = PairCorpus(job.train)
+        raise InputError(f"data.max_len is {job.max_len}: none of the {len(every)} training "
+                         "pairs has both sides within that many BPE pieces (the shortest "
+                         f"pair's longer side has {int(every.lengths.min()) - 1}); raise "
+                         "data.max_len")
+    return pairs
+
+
 def run_train_job(job: dict, *, device: torch.device) -> None:
     """Train the :class:`wd.plan.TrainJob` ``job`` (as a dict): WD Phase 1
     (:func:`train_phase1`) when the generator makes its model, otherwise :func:`train_model`."""
     job = TrainJob.from_dict(job)
-    train_pairs = PairCorpus(job.train, job.max_len)
+    train_pairs = training_pairs(job)
     valid_pairs = PairCorpus(job.valid)
     cfg, settings = model_config(job.bpe, job.model), job.settings
     # A rerun after a change of any of these starts over instead of resuming the old run.

@@ -85,6 +85,15 @@ class RunPlan:
 KD_BINARY = "kd.tgt"  # the binarised KD data's name beside the splits' (train.src, ...)
 
 
+def binary_origin(path: Path) -> tuple[Path, str]:
+    """The text that the binarised file ``results/<exp>/bin/<name>.npy`` is made from, and the
+    rule that writes that text (the KD data: the first of its chain, whose later steps follow)."""
+    root, name = path.parent.parent, path.name.removesuffix(".npy")
+    if name == KD_BINARY:
+        return root / "kd" / "train.tgt", "kd_split"
+    return root / "bpe" / name, "apply_bpe"
+
+
 class Plan:
     """The runs of one experiment, under ``results_dir/experiment``."""
 
@@ -108,7 +117,7 @@ class Plan:
 
     def binarize_source(self, name: str) -> str:
         """The BPE text that :meth:`binarized` ``name`` is made from."""
-        return self.path("kd/train.tgt" if name == KD_BINARY else f"bpe/{name}")
+        return str(binary_origin(Path(self.binarized(name)))[0])
 
     def path(self, *parts: str) -> str:
         """A path under results/<experiment>/ (joined from parts: snakemake --lint reads a

@@ -1,9 +1,10 @@
 """A clean stop before a cluster's time limit.
 
 SLURM sends SIGTERM when a job reaches its time limit (then SIGKILL after ``KillWait``, 30 s by
-default), and with ``sbatch --signal=TERM@<seconds>`` that many seconds ahead of it. While a
-training or decoding loop runs inside :func:`stop_signals`, SIGTERM and SIGUSR1 only record the
-request; the loop calls :func:`stop_if_requested` at its next safe point (after the current
+default), and with ``sbatch --signal=TERM@<seconds>`` that many seconds ahead of it; Ctrl-C
+sends SIGINT to every process of the terminal's job. While a training or decoding loop runs
+inside :func:`stop_signals`, SIGTERM, SIGUSR1 and SIGINT only record the request; the loop
+calls :func:`stop_if_requested` at its next safe point (after the current
 update or batch, once its progress is saved), which exits the process with :data:`EXIT_STOPPED`.
 The workflow then resubmits the job (``retries`` in the SLURM profile) and it resumes.
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
-SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 EXIT_STOPPED = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure; running it again will resume
 
 _received: list[int] = []
@@ -42,7 +43,8 @@ def _record(signum: int, _frame) -> None:
 
 @contextlib.contextmanager
 def stop_signals() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGUSR1 are recorded instead of ending the process.
+    """Within the block, SIGTERM, SIGUSR1 and SIGINT are recorded instead of ending the
+    process.
 
     Only the main thread can install signal handlers; elsewhere the block changes nothing.
     Blocks nest; the outermost one forgets requests recorded before it.

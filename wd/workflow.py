@@ -37,6 +37,10 @@ def step(smk) -> Iterator[torch.device]:
         # The message says what is wrong and where: one line, no traceback.
         logging.getLogger("wd").error("rule %s failed: %s", smk.rule, err)
         sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C outside a loop that stops cleanly (wd.stopping)
+        logging.getLogger("wd").error("rule %s interrupted (Ctrl-C); run it again to go on",
+                                      smk.rule)
+        sys.exit(130)
     except Exception:
         logging.getLogger("wd").exception("rule %s failed", smk.rule)
         raise

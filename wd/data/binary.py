@@ -24,7 +24,7 @@ import numpy as np
 
 from wd.data.bpe import Tokenizer
 from wd.data.stream import iter_lines, read_chunks
-from wd.io import InputError, atomic_path, check_aligned
+from wd.io import InputError, atomic_path
 
 Pair = tuple[list[int], list[int]]
 
@@ -84,6 +84,14 @@ class Side:
         return self.ids[start:start + int(self.lengths[index])].tolist()
 
 
+class MisalignedSides(InputError):
+    """Two binarised sides of different lengths; ``shorter`` is the one with fewer sentences."""
+
+    def __init__(self, message: str, shorter: Path):
+        super().__init__(message)
+        self.shorter = shorter
+
+
 class PairCorpus(Sequence):
     """Parallel binarised sides as a sequence of id pairs (the original and the KD data
     concatenated, say), pairs longer than ``max_len`` pieces on either side left out; a pair is
@@ -95,7 +103,10 @@ class PairCorpus(Sequence):
         self.parts, kept = [], []
         for src, tgt in zip(files[0::2], files[1::2]):
             src, tgt = Side(src), Side(tgt)
-            check_aligned((src.path, src.starts), (tgt.path, tgt.starts))
+            if len(src) != len(tgt):
+                raise MisalignedSides(f"misaligned: {src.path} has {len(src)} sentences, "
+                                      f"{tgt.path} has {len(tgt)}",
+                                      src.path if len(src) < len(tgt) else tgt.path)
             keep = np.arange(len(src))
             if max_len:
                 keep = np.flatnonzero((src.lengths > 0) & (src.lengths <= max_len)

@@ -12,6 +12,7 @@ text, and every step maps them to ids through :func:`load_bpe`'s object.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -25,11 +26,15 @@ from wd.io import write_lines
 from wd.pretrained import TOKENIZER_FILES, vocabulary_map
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
+log = logging.getLogger(__name__)
+
 TEACHER_VOCAB = "vocab.json"  # the file that names a TeacherTokenizer; its siblings hold the rest
 
 
-def train_bpe(inputs: list[Path], model_path: Path, vocab_size: int, seed: int) -> None:
-    """Train one BPE model on all ``inputs``; writes ``model_path`` (and ``.vocab``) atomically."""
+def train_bpe(inputs: list[Path], model_path: Path, vocab_size: int, seed: int) -> int:
+    """Train one BPE model on all ``inputs``; writes ``model_path`` (and ``.vocab``) atomically
+    and returns its number of pieces. Data too small for ``vocab_size`` pieces gives as many as
+    it supports (sentencepiece's soft limit), with a warning naming bpe.vocab_size."""
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     spm.set_random_generator_seed(seed)
@@ -41,8 +46,13 @@ def train_bpe(inputs: list[Path], model_path: Path, vocab_size: int, seed: int) 
             bos_id=BOS_ID, eos_id=EOS_ID, num_threads=1,
             input_sentence_size=2_000_000, shuffle_input_sentence=True,
             minloglevel=2, hard_vocab_limit=False)
+        pieces = spm.SentencePieceProcessor(model_file=prefix + ".model").get_piece_size()
         shutil.move(prefix + ".vocab", model_path.with_suffix(".vocab"))
         shutil.move(prefix + ".model", model_path)
+    if pieces < vocab_size:
+        log.warning("bpe.vocab_size is %d, but the training data supports only %d pieces: the "
+                    "BPE model has %d", vocab_size, pieces, pieces)
+    return pieces
 
 
 class JointBPE:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wd.data.corpora import RemoteFile
-from wd.io import atomic_path, durable_replace
+from wd.io import atomic_path, durable_replace, missing_file
 from wd.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def _verify(path: Path, remote: RemoteFile, what: str, delete: bool) -> None:
 def _copy_manual(remote: RemoteFile, manual: Path, dest: Path) -> None:
     key = f"data.manual.{remote.id}"
     if not manual.is_file():
-        raise DownloadError(f"{key}: file not found: {manual}")
+        raise DownloadError(f"{key}: {missing_file(manual)}")
     _verify(manual, remote, f"{key} ({manual})", delete=False)
     with atomic_path(dest) as tmp:
         shutil.copyfile(manual, tmp)

@@ -5,7 +5,9 @@ Same preprocessing as the pipeline (Moses normalisation and tokenisation and the
 or a pretrained teacher's own tokenizer: :mod:`wd.data.bpe`), beam search from
 :mod:`wd.decode.search`, then the pieces joined (and Moses detokenisation for ours). Input is
 read and translated one batch of lines at a time, so a stream is translated as it comes; on a
-terminal, a progress bar on standard error counts the sentences.
+terminal, a progress bar on standard error counts the sentences. An empty or blank line gets an
+empty line back (as Marian and CTranslate2 give); a line longer than ``--max-chars`` is cropped
+at a space before the limit, with a warning naming it (as Marian's ``--max-length-crop``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import functools
 import itertools
 import logging
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,12 +24,13 @@ from pathlib import Path
 import torch
 
 from wd.data.bpe import Tokenizer, ids_to_text, load_bpe, source_ids
+from wd.data.checks import MAX_EVAL_CHARS
 from wd.data.shortlist import Shortlist, read_vmap
 from wd.decode.search import translate
-from wd.export.cli import one_line_errors
+from wd.export.cli import add_no_verify, one_line_errors
 from wd.export.ct2 import vocabulary
 from wd.export.package import load_any
-from wd.io import decode_lines, open_bytes, write_lines
+from wd.io import decode_lines, missing_file, open_bytes, write_lines
 from wd.model.transformer import Transformer
 from wd.progress import Progress, terminal
 from wd.runtime import resolve_device
@@ -43,25 +47,50 @@ def _bpe(path: Path) -> Tokenizer:
 def translate_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,
                     tgt_lang: str, search: SearchSettings, device: torch.device,
                     shortlist: Shortlist | None = None) -> list[str]:
-    """Raw source sentences in, detokenised translations out (same order)."""
+    """Raw source sentences in, detokenised translations out (same order; a blank line gives
+    an empty one)."""
     sp = _bpe(Path(bpe_model))
-    hyps = translate(model, source_ids(sp, lines, src_lang), search, device, shortlist=shortlist)
-    return ids_to_text(sp, hyps, tgt_lang)
+    text = [""] * len(lines)
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    hyps = translate(model, source_ids(sp, [lines[i] for i in filled], src_lang), search, device,
+                     shortlist=shortlist)
+    for i, line in zip(filled, ids_to_text(sp, hyps, tgt_lang)):
+        text[i] = line
+    return text
 
 
 def nbest_lines(model: Transformer, bpe_model: Path, lines: list[str], src_lang: str,
                 tgt_lang: str, search: SearchSettings, device: torch.device, n: int,
                 first: int = 0, shortlist: Shortlist | None = None) -> list[str]:
     """Moses n-best lines ``index ||| translation ||| score`` (index from ``first``, the best
-    first; the score is the length-normalised log-probability that beam search ranks by)."""
+    first; the score is the length-normalised log-probability that beam search ranks by); a
+    blank line gets one empty translation scored 0."""
     sp = _bpe(Path(bpe_model))
-    sources = source_ids(sp, lines, src_lang)
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    found = dict(zip(filled, translate(model, source_ids(sp, [lines[i] for i in filled],
+                                                         src_lang),
+                                       search, device, nbest=n, shortlist=shortlist)))
     out = []
-    for index, hyps in enumerate(translate(model, sources, search, device, nbest=n,
-                                           shortlist=shortlist), first):
+    for index in range(len(lines)):
+        hyps = found.get(index, [([], 0.0)])
         texts = ids_to_text(sp, [tokens for tokens, _ in hyps], tgt_lang)
-        out += [f"{index} ||| {text} ||| {score:.4f}" for text, (_, score) in zip(texts, hyps)]
+        out += [f"{index + first} ||| {text} ||| {score:.4f}"
+                for text, (_, score) in zip(texts, hyps)]
     return out
+
+
+def cropped(lines: Iterable[str], limit: int) -> Iterator[str]:
+    """``lines`` with each longer than ``limit`` characters (0: no limit) cut at the last space
+    before it (or at it), with a warning naming the line."""
+    for number, line in enumerate(lines, 1):
+        if limit and len(line) > limit:
+            cut = line.rfind(" ", 0, limit + 1)
+            kept = line[:cut if cut > 0 else limit]
+            log.warning("line %d: %s characters, more than --max-chars %d: translating its "
+                        "first %d (--max-chars 0 translates it whole)", number,
+                        f"{len(line):,}", limit, len(kept))
+            line = kept
+        yield line
 
 
 def batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -95,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--int8", action="store_true", help="int8 linear layers (CPU only)")
     p.add_argument("--no-vmap", action="store_true",
                    help="ignore the package's vocabulary map (vmap.txt): score every target piece")
+    p.add_argument("--max-chars", type=int, default=MAX_EVAL_CHARS,
+                   help="crop longer input lines at a space before this many characters, with a "
+                        f"warning (default {MAX_EVAL_CHARS}, the pipeline's data.max_eval_chars; "
+                        "0: no limit)")
+    add_no_verify(p)
     p.add_argument("--nbest", type=int,
                    help="write the N best translations of each line with their scores, as "
                         "Moses n-best lines 'index ||| translation ||| score' (N <= beam)")
@@ -115,15 +149,23 @@ def main(argv: list[str] | None = None) -> None:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser().error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    for name in ("lenpen", "max_len_a"):
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            parser().error(f"--{name.replace('_', '-')} must be a finite number, got {value}")
     if args.max_len_a is not None and args.max_len_a < 0:
         parser().error(f"--max-len-a must not be negative, got {args.max_len_a}")
+    if args.max_chars < 0:
+        parser().error(f"--max-chars must not be negative, got {args.max_chars}")
     if args.input and not args.input.is_file():
-        parser().error(f"--input {args.input}: no such file")
+        parser().error(f"--input: {missing_file(args.input)}")
+    if args.output and args.output.is_dir():
+        parser().error(f"--output {args.output} is a directory: name the file to write")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     with one_line_errors(parser().prog):
-        model, package = load_any(args.model, device)
+        model, package = load_any(args.model, device, verify_files=not args.no_verify)
         shortlist = None
         if package is not None:
             defaults, bpe = package.search, args.bpe or package.bpe
@@ -152,7 +194,7 @@ def translate_stream(model: Transformer, bpe: Path, src_lang: str, tgt_lang: str
         parser().error(f"--nbest {args.nbest} is more than the beam ({search.beam})")
     progress = Progress(log, "translating", None, "sentences", bar=terminal())
     with open_bytes(args.input) if args.input else sys.stdin.buffer as source:
-        lines = decode_lines(source, str(args.input or "<stdin>"))
+        lines = cropped(decode_lines(source, str(args.input or "<stdin>")), args.max_chars)
 
         def translated() -> Iterator[str]:
             done = 0
