@@ -301,6 +301,10 @@ def test_config_checks_corpus_languages_and_manual_copies(tmp_path):
     with pytest.raises(ConfigError, match="data.manual.europarl_v8: file not found"):
         validate({**config, "data": {**config["data"],
                                      "manual": {"europarl_v8": str(tmp_path / "x")}}})
+    with pytest.raises(ConfigError) as err:  # a directory given for a file
+        validate({**config, "data": {**config["data"], "manual": {"europarl_v8": str(tmp_path)}}})
+    assert str(err.value) == (f"config error at data.manual.europarl_v8: {tmp_path} is a "
+                              "directory, not a file")
     with pytest.raises(ConfigError, match="data.local.train.src: file not found"):
         validate(merged_config(REPO / "configs" / "nist12_zh_en.yaml"))
     validate(merged_config(REPO / "configs" / "wmt14_en_de.yaml"))
