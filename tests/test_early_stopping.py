@@ -35,6 +35,26 @@ def test_patience_counts_validations_without_a_strictly_better_score():
     assert not state.out_of_patience(0)  # patience 0 never stops
 
 
+def test_min_delta_spends_patience_on_small_gains_but_keeps_the_best():
+    state, stops = TrainState(), []
+    for step, score in enumerate([30.0, 31.0, 31.1, 31.2, 31.25, 31.7, 31.8], 1):
+        state.step = step
+        state.record_validation(score, bleu=score, min_delta=0.3)
+        stops.append(state.out_of_patience(3))
+    # gains: 30.0, 31.0 (+1.0), 31.7 (+0.7 over 31.0); 31.1-31.25 each a new best, not a gain
+    assert stops == [False, False, False, False, True, False, False]
+    assert (state.best_step, state.best_score, state.gain_score) == (7, 31.8, 31.7)
+
+
+def test_a_checkpoint_from_before_min_delta_resumes_counting_from_its_best():
+    saved = {k: v for k, v in vars(TrainState(step=8, best_step=6, best_score=2.0,
+                                              bad_validations=1)).items() if k != "gain_score"}
+    state = TrainState.from_checkpoint(saved)
+    assert state.gain_score == 2.0
+    state.record_validation(1.9, bleu=None)
+    assert state.bad_validations == 2
+
+
 def test_patience_needs_a_checkpoint_at_every_validation():
     with pytest.raises(ValueError, match="valid_every .3. must be a multiple of save_every .2."):
         settings(patience=2, save_every=2, valid_every=3)

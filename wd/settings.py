@@ -107,6 +107,9 @@ class TrainSettings:
     # ``best_metric``, ``steps`` is the upper bound, and the final model is made from the best
     # checkpoint; 0 trains for ``steps`` updates and keeps the last (the paper's equal budget).
     patience: int = 0
+    # Patience counts the validations since the last that beat the best before it by more than
+    # this (BLEU or chrF points, or loss); the final model is still the best validation's.
+    min_delta: float = 0.0
     best_metric: str = "loss"  # loss | bleu | chrf (bleu, chrf: valid_bleu implied)
     valid_bleu: bool = False   # translate the validation set at every validation
     valid_beam: int = 1

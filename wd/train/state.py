@@ -12,7 +12,7 @@ from wd.settings import TrainSettings
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.
 NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps",
-                         "log_interval", "patience"}
+                         "log_interval", "patience", "min_delta"}
 
 
 def checkpoints(work_dir: Path) -> list[Path]:
@@ -40,19 +40,28 @@ class TrainState:
     best_step: int = 0           # the validation with the best value of best_metric so far
     best_score: float | None = None  # that value, higher is better (a loss is negated)
     best_bleu: float | None = None   # validation BLEU at best_step, when it was translated
-    bad_validations: int = 0     # validations since best_step (the patience counter)
+    bad_validations: int = 0     # validations since the last real gain (the patience counter)
     translate_seconds: float = 0.0  # spent translating the validation set
+    # The score of the last validation that beat the best before it by more than min_delta:
+    # patience counts from it (with min_delta 0 it is the best score).
+    gain_score: float | None = None
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> TrainState:
-        return cls(**{f.name: ckpt[f.name] for f in dataclasses.fields(cls)})
+        state = cls(**{f.name: ckpt[f.name] for f in dataclasses.fields(cls) if f.name in ckpt})
+        if "gain_score" not in ckpt:  # written before min_delta: patience counted from the best
+            state.gain_score = state.best_score
+        return state
 
-    def record_validation(self, score: float, bleu: float | None) -> None:
+    def record_validation(self, score: float, bleu: float | None, min_delta: float = 0.0
+                          ) -> None:
         """Account a validation at ``step`` whose ``score`` is higher for a better model: a new
-        best (strictly higher) resets the patience counter, anything else counts one more."""
+        best (strictly higher) becomes the model kept; one higher than the last real gain by
+        more than ``min_delta`` resets the patience counter, anything else counts one more."""
         if self.best_score is None or score > self.best_score:
             self.best_step, self.best_score, self.best_bleu = self.step, score, bleu
-            self.bad_validations = 0
+        if self.gain_score is None or score > self.gain_score + min_delta:
+            self.gain_score, self.bad_validations = score, 0
         else:
             self.bad_validations += 1
 

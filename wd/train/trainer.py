@@ -384,7 +384,7 @@ class Trainer:
         st = self.state
         valid_loss, valid_nll = validate(self.model, self.valid_pairs, self.s, self.device)
         scores = {"loss": -valid_loss, **self._translation_scores()}
-        st.record_validation(scores[self.s.best_metric], scores.get("bleu"))
+        st.record_validation(scores[self.s.best_metric], scores.get("bleu"), self.s.min_delta)
         speed = self.throughput.tokens_per_sec()
         train_loss = st.window[0] / st.window[1]
         self.train_log.append({"step": st.step, "epoch": st.epoch,
@@ -400,8 +400,9 @@ class Trainer:
         log.info("step %d train %.3f valid %.3f (nll %.3f)%s %.0f tok/s, %d skipped; best %s at "
                  "step %d%s", st.step, train_loss, valid_loss, valid_nll, bleu, speed,
                  st.skipped, self.s.best_metric, st.best_step,
-                 f", stopped by patience ({self.s.patience} validations without a new best)"
-                 if st.out_of_patience(self.s.patience) else "")
+                 f", stopped by patience ({self.s.patience} validations without a "
+                 + (f"gain of more than {self.s.min_delta:g})" if self.s.min_delta else
+                    "new best)") if st.out_of_patience(self.s.patience) else "")
         st.window = (0.0, 0)
         self.throughput = ThroughputWindow()
 
