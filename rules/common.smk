@@ -116,8 +116,10 @@ for missing, made in PLAN.missing_sources(SYSTEMS, TESTSETS[0]).items():
         f"{made[0]}): rerun with --forcerun {missing} to remake it and all made from it",
         file=sys.stderr,
     )
-# Whether any planned run reads the KD data (else no KD decoding is planned).
+# Whether any planned run reads the KD data (else no KD decoding is planned), and the KD data of
+# the monolingual source text (data.mono).
 USES_KD = any(methods.get(m).reads_kd for s in STUDENTS for m in METHODS[s])
+USES_MONO = any(methods.get(m).reads_mono for s in STUDENTS for m in METHODS[s])
 # The vocabulary map of the deployed int8 variant (wd.data.shortlist): with CTranslate2 in the
 # evaluation and deploy.vmap_top_k > 0; it goes into every package.
 VMAP = (
@@ -142,7 +144,8 @@ PLOTS = [
 
 
 wildcard_constraints:
-    split="|".join(SPLITS),
+    split="|".join([*SPLITS, "mono"]),
+    part="train|mono",
     side="src|tgt",
     student="|".join(STUDENTS),
     run_name=methods.run_pattern(),

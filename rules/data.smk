@@ -3,7 +3,11 @@
 import re
 
 from wd.data.corpora import registry_corpus
+from wd.data.mono import mono_files
 from wd.data.prepare import local_inputs
+
+# data.mono: registry files (of a corpus's named sets) and local paths, in order.
+MONO_FILES = mono_files(config["data"])
 
 RAW = expand(exp("data/raw/{split}.{side}"), split=SPLITS, side=["src", "tgt"])
 SOURCE = config["data"]["source"]
@@ -16,10 +20,22 @@ if SOURCE == "toy":
         log:
             exp("logs/generate_toy.log"),
         params:
-            sizes=config["data"]["toy"],
+            sizes={k: v for k, v in config["data"]["toy"].items() if k != "mono"},
             seed=config["seed"],
         script:
             "../workflow_scripts/generate_toy.py"
+
+    rule generate_toy_mono:
+        # The toy pair's monolingual set "toy" (data.toy.mono source sentences).
+        output:
+            exp("data/toy/mono.src"),
+        log:
+            exp("logs/generate_toy_mono.log"),
+        params:
+            size=config["data"]["toy"].get("mono", 0),
+            seed=config["seed"],
+        script:
+            "../workflow_scripts/generate_toy_mono.py"
 
 elif SOURCE == "local":
 
@@ -124,15 +140,16 @@ else:
 
 
 rule apply_bpe:
-    # One job per side (all splits): the two run together and end together, so the teacher (two
-    # threads, top priority) starts next instead of a student slipping into a free core.
+    # One job a split and side: the monolingual source text (data.mono) is one more split.
     input:
         model=BPE,
-        text=expand(exp("data/raw" if PRETRAINED else "data/tok", "{split}.{{side}}"), split=SPLITS),
+        text=exp("data/raw" if PRETRAINED else "data/tok", "{split}.{side}"),
     output:
-        expand(exp("bpe/{split}.{{side}}"), split=SPLITS),
+        exp("bpe/{split}.{side}"),
     log:
-        exp("logs/apply_bpe/{side}.log"),
+        exp("logs/apply_bpe/{split}.{side}.log"),
+    # The training and validation sides are on the teacher's critical path.
+    priority: lambda wildcards: 20 if wildcards.split in ("train", "valid") else 0
     script:
         "../workflow_scripts/apply_bpe.py"
 
@@ -147,8 +164,37 @@ rule binarize:
     log:
         exp("logs/binarize/{name}.log"),
     wildcard_constraints:
-        name=r"(train|valid)\.(src|tgt)|kd\.tgt",
+        name=r"(train|valid)\.(src|tgt)|mono\.src|kd(_mono)?\.tgt",
     # On the teacher's and the students' critical path.
     priority: 20
     script:
         "../workflow_scripts/binarize.py"
+
+
+def mono_input(kind, value):
+    """Where a file of data.mono comes from (wd.data.mono.mono_files): a registry download, the
+    toy generator, or the user's path."""
+    if kind == "download":
+        return str(DOWNLOADS / CORPUS.file(value).name)
+    return exp("data/toy/mono.src") if kind == "toy" else value
+
+
+if USES_MONO:
+
+    # The monolingual source text the teacher translates for the students' KD data (data.mono:
+    # a registry corpus's sets, local files): cleaned, deduplicated against itself and the
+    # training sources, and never a validation or test source sentence (wd/data/mono.py).
+    rule prepare_mono:
+        input:
+            mono=[mono_input(kind, value) for kind, value in MONO_FILES],
+            train=exp("data/raw/train.src"),
+            evaluation=[exp(f"data/raw/{split}.src") for split in SPLITS if split != "train"],
+        output:
+            exp("data/raw/mono.src"),
+        log:
+            exp("logs/prepare_mono.log"),
+        params:
+            lang=SIDES["src"],
+            clean=config["data"]["clean"],
+        script:
+            "../workflow_scripts/prepare_mono.py"

@@ -6,7 +6,7 @@
 
 rule shortlist:
     input:
-        train=PLAN.train_files["bitext+kd" if USES_KD else "bitext"],
+        train=PLAN.train_files("bitext+kd" if USES_KD else "bitext"),
         valid=PLAN.valid,  # what the map keeps of the validation references
         bpe=BPE,
     output:
@@ -81,7 +81,8 @@ rule report:
         hyps=ALL_HYPS,  # read beside each json, with the references, for the significance columns
         refs=ALL_TEST_REFS,
         train_logs=TRAIN_LOGS,  # one per system: valid_loss_last_drop
-        kd_records=expand(KD_RECORDS.get("record", []), shard=KD_SHARDS),  # kd_engine
+        # kd_engine: the engine of the training sources' KD data
+        kd_records=expand(KD_RECORDS.get("record", []), part="train", shard=KD_SHARDS),
         speeds=SPEEDS,  # the primary test set's speed columns
     output:
         report(TABLES[0], caption="../report/results.rst", category="Results"),

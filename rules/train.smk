@@ -41,31 +41,39 @@ else:
             "../workflow_scripts/train.py"
 
 
-# KD data in kd.shards contiguous shards, one decoding job each (parallel on a cluster), re-joined
-# with every shard's line count checked. Shards are temporary: only kd/train.tgt is kept.
+# KD data of each source part (train: the training sources; mono: the monolingual text of
+# data.mono) in kd.shards contiguous shards, one decoding job each (parallel on a cluster),
+# re-joined with every shard's line count checked. Shards are temporary: only kd/<part>.tgt is
+# kept.
 KD_SHARDS = list(range(config["kd"]["shards"]))
 KD_SEARCH = {key: value for key, value in config["kd"].items() if key != "shards"}
 # With CTranslate2 possible (kd.engine not ours), each shard records the engine that decoded it
 # and its check against our decoder, for the results' kd_engine and kd_identical (when some run
 # reads the KD data: else there is none).
 KD_RECORDS = (
-    {"record": exp("kd/engine/shard{shard}.json")}
+    {"record": exp("kd/engine/{part}.shard{shard}.json")}
     if USES_KD and config["kd"]["engine"] != "ours"
     else {}
 )
 
 
+def kd_priority(wildcards):
+    """The training sources' KD data is on the critical path (the teacher's top priority); the
+    monolingual text's only on that of the methods that read it."""
+    return 20 if wildcards.part == "train" else 10
+
+
 rule kd_split:
     input:
-        src=exp("bpe/train.src"),
+        src=exp("bpe/{part}.src"),
     output:
-        shards=temp(expand(exp("kd/shards/train.{shard}.src"), shard=KD_SHARDS)),
-        counts=exp("kd/shards/counts.json"),
+        shards=temp(expand(exp("kd/shards/{{part}}.{shard}.src"), shard=KD_SHARDS)),
+        counts=exp("kd/shards/{part}.counts.json"),
     log:
-        exp("logs/kd/split.log"),
-    # The KD steps share the teacher's top priority (the critical path); the decoders' threads
-    # keep this one-second job from sharing a small machine with the teacher.
-    priority: 20
+        exp("logs/kd/{part}.split.log"),
+    # The decoders' threads keep this one-second job from sharing a small machine with the
+    # teacher.
+    priority: kd_priority
     threads: config["threads"]["decode"]
     script:
         "../workflow_scripts/kd_split.py"
@@ -75,17 +83,17 @@ rule kd_translate:
     input:
         model=TEACHER,
         bpe=BPE,
-        src=exp("kd/shards/train.{shard}.src"),
+        src=exp("kd/shards/{part}.{shard}.src"),
     output:
         **KD_RECORDS,
-        tgt=temp(exp("kd/shards/train.{shard}.tgt")),
+        tgt=temp(exp("kd/shards/{part}.{shard}.tgt")),
     log:
-        exp("logs/kd/translate.{shard}.log"),
+        exp("logs/kd/{part}.translate.{shard}.log"),
     benchmark:
-        exp("benchmarks/kd/translate.{shard}.tsv")
+        exp("benchmarks/kd/{part}.translate.{shard}.tsv")
     wildcard_constraints:
         shard="[0-9]+",
-    priority: 20
+    priority: kd_priority
     threads: config["threads"]["decode"]
     resources:
         gpu=config["gpus"],
@@ -97,13 +105,13 @@ rule kd_translate:
 
 rule kd_join:
     input:
-        shards=expand(exp("kd/shards/train.{shard}.tgt"), shard=KD_SHARDS),
-        counts=exp("kd/shards/counts.json"),
+        shards=expand(exp("kd/shards/{{part}}.{shard}.tgt"), shard=KD_SHARDS),
+        counts=exp("kd/shards/{part}.counts.json"),
     output:
-        exp("kd/train.tgt"),
+        exp("kd/{part}.tgt"),
     log:
-        exp("logs/kd/join.log"),
-    priority: 20
+        exp("logs/kd/{part}.join.log"),
+    priority: kd_priority
     script:
         "../workflow_scripts/kd_join.py"
 

@@ -96,6 +96,9 @@ def fake_files(corpus: Corpus, n: int = 40) -> dict[str, bytes]:
                 blobs = [text(lines) for lines in sides]
             for file_id, member, blob in zip(part.files * 2, part.members, blobs):  # 1 or 2 files
                 members[file_id][member] = blob
+    for file_id in (i for ids in corpus.mono.values() for i in ids):  # monolingual, gzip text
+        members[file_id][""] = text([sentence(corpus.src_lang, f"mono-{file_id}", i)
+                                     for i in range(n)])
     return {f.name: tmx_files[f.id] if f.id in tmx_files else
             gzip.compress(members[f.id][""]) if f.archive == "gz" else tgz(members[f.id])
             for f in corpus.files}
@@ -331,8 +334,10 @@ def test_dry_run_of_multi30k_plans_its_downloads_and_three_test_sets_offline(tmp
                   "--config", f"results_dir={tmp_path}")
     assert run.returncode == 0, run.stderr[-3000:]
     planned = set(re.findall(r"output: \S+/downloads/(\S+)", run.stdout))
-    assert planned == {f.name for f in registry_corpus("multi30k", "en", "de").files}
-    assert len(planned) == 10 and re.search(r"prepare_corpus\s+5\b", run.stdout)
+    corpus = registry_corpus("multi30k", "en", "de")
+    task1 = {f.name for f in corpus.files if f.id not in corpus.mono["task2"]}
+    assert planned == task1 and len(task1) == 10
+    assert re.search(r"prepare_corpus\s+5\b", run.stdout)
     evaluated = re.findall(r"rule evaluate_system:\n(?:\s+input: .*\n)\s+output: (.*)",
                            run.stdout)
     wd_seed3 = next(out for out in evaluated if "eval/stu1/wd/seed3/" in out)

@@ -92,7 +92,7 @@ def test_the_plan_chains_quantisation_aware_fine_tuning_after_any_method():
     qat = plan.run("stu1", "wd_qat", 1)
     assert qat.job.qat and qat.job.identity()["qat"] is True
     assert qat.job.init_from == plan.run("stu1", "wd", 1).job.model_out
-    assert qat.job.settings.steps == 30 and qat.inputs["train"] == plan.train_files["bitext+kd"]
+    assert qat.job.settings.steps == 30 and qat.inputs["train"] == plan.train_files("bitext+kd")
     assert "qat" not in plan.run("stu1", "wd", 1).job.identity()
     control = plan.run("stu1", "wd_more", 1).job  # the same updates without fake quantisation
     assert not control.qat and "qat" not in control.identity()

@@ -20,32 +20,42 @@ from wd.decode.translate import partial_path
 MICRO = REPO / "tests" / "micro.yaml"
 
 
-def micro_args(results: Path, *args: str) -> list[str]:
-    """The micro experiment with KD decoding in two shards of many small batches."""
+def micro_args(results: Path, *args: str, mono: bool = False) -> list[str]:
+    """The micro experiment with KD decoding in two shards of many small batches; with
+    ``mono``, also KD data of 300 generated monolingual source sentences (for kd_mono)."""
     small_batches = results.parent / "small_batches.yaml"
     small_batches.write_text("kd: {beam: 2, lenpen: 1.0, batch_size: 8, shards: 2}\n")
+    more = []
+    if mono:
+        more = [results.parent / "mono.yaml"]
+        more[0].write_text("data: {toy: {train: 400, valid: 40, test: 40, mono: 300}, "
+                           "mono: [toy]}\nmethods: [kd, kd_mono]\n")
     # --nolock: a killed run leaves no stale lock to clear (the checkout's .snakemake is shared
     # with other runs, whose locks `--unlock` would remove as well).
-    return ["--nolock", "--configfile", str(MICRO), str(small_batches), "--config",
-            f"results_dir={results}", *args]
+    return ["--nolock", "--configfile", str(MICRO), str(small_batches), *map(str, more),
+            "--config", f"results_dir={results}", *args]
 
 
+# (source part, its sentences): the training sources, or the monolingual text (data.mono)
 @pytest.mark.workflow
-def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
+@pytest.mark.parametrize(("part", "sentences"), [("train", 400), ("mono", 300)])
+def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path, part, sentences):
     results = tmp_path / "results"
     exp = results / "micro"
-    shard_out = [exp / f"kd/shards/train.{i}.tgt" for i in range(2)]
+    mono = part == "mono"
+    shard_out = [exp / f"kd/shards/{part}.{i}.tgt" for i in range(2)]
+    kd = exp / f"kd/{part}.tgt"
     prep = run_snakemake(*micro_args(results, "--cores", "2", str(exp / "models/teacher/final.pt"),
-                                     str(exp / "kd/shards/counts.json")))
+                                     str(exp / f"kd/shards/{part}.counts.json"), mono=mono))
     assert prep.returncode == 0, prep.stderr[-3000:]
 
     # Both shards decode at once; shard 1 is held after its first batch (wd.faults). Once
     # shard 0 is done, kill the whole run (snakemake and its jobs, as a node crash or an OOM
     # kill of the job's group would) while shard 1 is provably mid-work.
     marker, log = tmp_path / "paused", tmp_path / "snakemake.log"
-    env = pause_env("decode.batch out=*/kd/shards/train.1.tgt *", marker)
+    env = pause_env(f"decode.batch out=*/kd/shards/{part}.1.tgt *", marker)
     with open(log, "w") as handle:
-        cmd = snakemake_cmd(*micro_args(results, "--cores", "2", str(exp / "kd/train.tgt")))
+        cmd = snakemake_cmd(*micro_args(results, "--cores", "2", str(kd), mono=mono))
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env)
 
@@ -69,24 +79,32 @@ def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
 
     # Nothing looks finished that is not: no KD file, no output of the killed shard; the shard
     # decoded before the kill is kept and not decoded again.
-    assert not (exp / "kd/train.tgt").exists()
+    assert not kd.exists()
     assert not shard_out[1].exists() and shard_out[0].exists()
-    plan = run_snakemake(*micro_args(results, "-n", str(exp / "kd/train.tgt")))
+    plan = run_snakemake(*micro_args(results, "-n", str(kd), mono=mono))
     assert plan.returncode == 0, plan.stderr[-3000:]
     planned = plan.stdout + plan.stderr
     stats = planned.split("Job stats:")[1].split("\ntotal")[0]
     assert dict(re.findall(r"^(\w+)\s+(\d+)$", stats, re.M)) == {"kd_translate": "1",
                                                                 "kd_join": "1"}
-    assert "kd/shards/train.1.tgt" in planned
+    assert f"kd/shards/{part}.1.tgt" in planned
 
-    # The rerun of shard 1 takes up after its journaled batch.
-    rerun = run_snakemake(*micro_args(results, "--cores", "2", str(exp / "kd/train.tgt")))
+    # The rerun of shard 1 takes up after its journaled batch, and ends as one run would have.
+    rerun = run_snakemake(*micro_args(results, "--cores", "2", str(kd), mono=mono))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "8 of 200 sentences translated" in (exp / "logs/kd/translate.1.log").read_text()
-    kd = (exp / "kd/train.tgt").read_text().splitlines()
-    assert len(kd) == len((exp / "bpe/train.src").read_text().splitlines()) == 400
+    assert (f"8 of {sentences // 2} sentences translated"
+            in (exp / f"logs/kd/{part}.translate.1.log").read_text())
+    lines = kd.read_text().splitlines()
+    assert len(lines) == len((exp / f"bpe/{part}.src").read_text().splitlines()) == sentences
     assert not any(p.exists() for p in shard_out)  # temporary shards removed after the join
     assert not list(exp.rglob("*.tmp")) and not list(exp.rglob("*.partial"))
+    if mono:  # the same KD data as a run never killed (the training sources': a test below)
+        alone = tmp_path / "alone" / "results"
+        alone.parent.mkdir()
+        done = run_snakemake(*micro_args(alone, "--cores", "2", str(alone / "micro/kd/mono.tgt"),
+                                         mono=True))
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert (alone / "micro/kd/mono.tgt").read_bytes() == kd.read_bytes()
 
 
 BAD_VALUES = [

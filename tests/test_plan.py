@@ -83,7 +83,7 @@ def test_a_chained_method_continues_the_run_of_another():
     root, steps = p.root, p.config["student_train"]["steps"]
     kd, ft = p.run("stu1", "kd", 1), p.run("stu1", "kd_ft", 1)
     assert ft.inputs["init"] == ft.job.init_from == kd.job.model_out
-    assert ft.job.init == "checkpoint" and ft.inputs["train"] == p.train_files["bitext"]
+    assert ft.job.init == "checkpoint" and ft.inputs["train"] == p.train_files("bitext")
     assert ft.job.settings.steps == round(steps / 10) and ft.job.settings.warmup == 0
     assert ft.job.settings.lr == kd.job.settings.lr / 4
     assert p.model_path("stu1", "kd_ft", 1) == f"{root}/models/stu1/kd_ft/seed1/final.pt"

@@ -59,3 +59,20 @@ def test_students_are_compared_with_the_baselines_of_their_own_seed():
     p_vs_kd = dict(zip(zip(table.method, table.seed), out.p_vs_kd))
     assert p_vs_kd[("wd", 1)] < 0.05  # against seed 1's weak KD student
     assert p_vs_kd[("wd", 2)] == 1.0  # against seed 2's KD student, identical outputs
+
+
+def test_a_method_with_the_monolingual_kd_data_is_compared_with_kd_on_the_same_data():
+    rng = random.Random(0)
+    refs = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(200)]
+    weak, strong = degraded(refs, 0.5, 1), degraded(refs, 0.8, 3)
+    hyps = {("teacher", "teacher", 1): degraded(refs, 0.9, 2), ("s", "kd", 1): weak,
+            ("s", "kd_mono", 1): strong, ("s", "wd_mono", 1): list(strong),
+            ("s", "wd", 1): list(strong), ("s", "cutoff_mono", 1): weak}
+    table = pd.DataFrame(list(hyps), columns=["student", "method", "seed"])
+    out = significance_columns(table, hyps, [refs])
+    p_vs_kd = dict(zip(table.method, out.p_vs_kd))
+    p_vs_cutoff = dict(zip(table.method, out.p_vs_cutoff))
+    assert p_vs_kd["wd_mono"] == 1.0  # against kd_mono: identical outputs
+    assert p_vs_kd["wd"] < 0.05 and p_vs_kd["kd_mono"] < 0.05  # against kd
+    assert math.isnan(p_vs_kd["kd"]) and math.isnan(p_vs_cutoff["cutoff_mono"])
+    assert p_vs_cutoff["wd_mono"] < 0.05 and math.isnan(p_vs_cutoff["wd"])  # no cutoff row

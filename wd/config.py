@@ -13,6 +13,7 @@ import yaml
 
 from wd import methods, pretrained
 from wd.data.corpora import CORPORA, registry_corpus
+from wd.data.mono import mono_sets
 from wd.evaluate.metrics import VARIANTS
 from wd.io import missing_file
 from wd.model.inits import check_inheritable
@@ -164,6 +165,9 @@ def _check_semantics(config: dict) -> None:
                 if (any(run.budget == methods.QAT_BUDGET for run in method.runs)
                         and not config.get("deploy", {}).get("qat_steps")):
                     raise ValueError(f"{name} trains deploy.qat_steps updates, which is 0")
+                if method.reads_mono and not config["data"].get("mono"):
+                    raise ValueError(f"{name} reads the KD data of the monolingual source "
+                                     "text: name it in data.mono")
             except ValueError as err:
                 raise ConfigError(f"config error at {key}.{index}: {err}") from None
     for key, section in train_sections(config).items():
@@ -238,7 +242,8 @@ def _check_optional_packages(config: dict) -> None:
 
 
 def _check_data(data: dict) -> None:
-    """Local files exist; a registry corpus matches the languages and its manual copies exist."""
+    """Local files exist; a registry corpus matches the languages and its manual copies exist;
+    data.mono names the corpus's monolingual sets or files that exist."""
     if data["source"] == "local":
         local = data.get("local")
         if local is None:
@@ -250,12 +255,21 @@ def _check_data(data: dict) -> None:
                     if not Path(path).is_file():
                         raise ConfigError(f"config error at data.local.{key}: "
                                           f"{missing_file(path)}")
-    if data["source"] not in CORPORA:
+    corpus = None
+    if data["source"] in CORPORA:
+        try:
+            corpus = registry_corpus(data["source"], data["src_lang"], data["tgt_lang"])
+        except ValueError as err:
+            raise ConfigError(f"config error at data.src_lang/tgt_lang: {err}") from None
+    sets = mono_sets(data)
+    for index, entry in enumerate(data.get("mono") or []):
+        if entry not in sets and not Path(entry).is_file():
+            named = (f"data.source {data['source']} has the sets {', '.join(sets)}" if sets else
+                     f"data.source {data['source']} has no monolingual set")
+            raise ConfigError(f"config error at data.mono.{index}: {missing_file(entry)} "
+                              f"({named}; anything else is a path)")
+    if corpus is None:
         return
-    try:
-        corpus = registry_corpus(data["source"], data["src_lang"], data["tgt_lang"])
-    except ValueError as err:
-        raise ConfigError(f"config error at data.src_lang/tgt_lang: {err}") from None
     ids = [f.id for f in corpus.files]
     for file_id, path in data.get("manual", {}).items():
         if file_id not in ids:

@@ -16,9 +16,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+# A run's training data: parts joined by "+" (wd.plan.DATA_PARTS: bitext, the KD data of the
+# training sources, the KD data of the monolingual source text), in words.
 TRAIN_DATA = {"bitext": "the original bitext",
               "kd": "the KD data (the teacher's translations of the training sources)",
-              "bitext+kd": "the original bitext and the KD data, concatenated"}
+              "bitext+kd": "the original bitext and the KD data, concatenated",
+              "kd+mono": "the KD data of the training sources and of the monolingual source "
+                         "text, concatenated",
+              "bitext+kd+mono": "the original bitext and the KD data of the training sources "
+                                "and of the monolingual source text, concatenated"}
+WITH_MONO = {"kd": "kd+mono", "bitext+kd": "bitext+kd+mono"}  # a run's data, with mono added
 # How a WD Phase-1 generator's projections start (wd.model.generator.STARTS), as run names say it.
 PHASE1_STARTS = {"random": "", "cutoff": "_cutinit", "select": "_selectinit"}
 PARTS = ("encoder", "decoder", "attention", "ffn")
@@ -28,7 +35,8 @@ SIDES = {"encoder": "decoder", "decoder": "encoder"}  # each side's complement
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 PHASE1_RUN = re.compile(f"wd_phase1_(?P<transfer>{'|'.join(TRANSFER_KINDS)})"
                         f"(?P<start>{'|'.join(filter(None, PHASE1_STARTS.values()))})?"
-                        rf"(?:_warmup(?P<warmup>[0-9]+))?(?:_lr(?P<lr_scale>{_NUMBER})x)?")
+                        rf"(?:_warmup(?P<warmup>[0-9]+))?(?:_lr(?P<lr_scale>{_NUMBER})x)?"
+                        r"(?P<mono>_mono)?")
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,11 @@ class Method:
         """Whether one of its runs reads the KD data."""
         return any(run.train_data != "bitext" for run in self.runs)
 
+    @property
+    def reads_mono(self) -> bool:
+        """Whether one of its runs reads the KD data of the monolingual source text."""
+        return any("mono" in run.train_data.split("+") for run in self.runs)
+
     def before(self, run: Run) -> Run | None:
         """The run of the chain that ``run`` starts from, or None."""
         index = self.runs.index(run)
@@ -126,14 +139,23 @@ class Method:
 
 
 def phase1_run(transfer: str = "all", start: str = "random", warmup: int | None = None,
-               lr_scale: float = 1.0) -> Run:
-    """A WD Phase-1 run on WD's data, named ``wd_phase1_<transfer><start>[_warmup<N>]
-    [_lr<F>x]`` so that the methods that need the same Phase 1 share it."""
+               lr_scale: float = 1.0, mono: bool = False) -> Run:
+    """A WD Phase-1 run on WD's data (with ``mono``, and the monolingual KD data), named
+    ``wd_phase1_<transfer><start>[_warmup<N>][_lr<F>x][_mono]`` so that the methods that need
+    the same Phase 1 share it."""
     name = (f"wd_phase1_{transfer}{PHASE1_STARTS[start]}"
             + ("" if warmup is None else f"_warmup{warmup}")
             + ("" if lr_scale == 1.0 else f"_lr{lr_scale:g}x"))
-    return Run(name, "bitext+kd", "generator", PHASE1_BUDGET, warmup=warmup,
-               lr_scale=lr_scale, generator=Generator(transfer, start))
+    run = Run(name, "bitext+kd", "generator", PHASE1_BUDGET, warmup=warmup,
+              lr_scale=lr_scale, generator=Generator(transfer, start))
+    return with_mono_data(run) if mono else run
+
+
+def with_mono_data(run: Run, name: str | None = None) -> Run:
+    """``run`` with the monolingual KD data added to its KD data (a run without KD data keeps
+    its data), named ``name`` or ``<run>_mono``."""
+    return replace(run, name=name or f"{run.name}_mono",
+                   train_data=WITH_MONO.get(run.train_data, run.train_data))
 
 
 def wd(name: str, order: int, description: str, transfer: str = "all", start: str = "random",
@@ -199,6 +221,7 @@ FAMILIES = {
     "<method>_lr<F>x": re.compile(f"(?P<base>{'|'.join(_SCALABLE)})_lr(?P<scale>{_NUMBER})x"),
     "<method>_qat": re.compile(r"(?P<base>[^/]+)_qat"),
     "<method>_more": re.compile(r"(?P<base>[^/]+)_more"),
+    "<method>_mono": re.compile(r"(?P<base>[^/]+)_mono"),
 }
 RENAMED = re.compile(r"wd_p2wu(?P<warmup>[0-9]+)")  # wd_p2wu<N> before wd_warmup<N>
 
@@ -244,7 +267,21 @@ def _family(name: str) -> Method | None:
         if match and match["base"] != "teacher" and (REGISTRY.get(match["base"])
                                                      or _family(match["base"])):
             return fine_tuned(get(match["base"]), name, qat)
+    match = FAMILIES["<method>_mono"].fullmatch(name)
+    if match and match["base"] != "teacher":
+        base = REGISTRY.get(match["base"]) or _family(match["base"])
+        if base is not None and base.reads_kd and not base.reads_mono:
+            return with_mono(base, name)
     return None
+
+
+def with_mono(base: Method, name: str) -> Method:
+    """``base`` with the KD data of the monolingual source text added wherever its runs read
+    KD data (``<method>_mono``): every run of its chain renamed ``<run>_mono`` (the last
+    ``name``), since each continues a run that saw other data."""
+    runs = [with_mono_data(run) for run in base.runs[:-1]]
+    return Method(name, (*runs, with_mono_data(base.run, name if base.trains else None)),
+                  base.order, f"{base.description}, with the monolingual KD data")
 
 
 def fine_tuned(base: Method, name: str, qat: bool) -> Method:
@@ -274,7 +311,8 @@ def chain(run: str) -> tuple[Run, ...]:
     if match:
         start = {suffix: start for start, suffix in PHASE1_STARTS.items()}[match["start"] or ""]
         warmup = None if match["warmup"] is None else int(match["warmup"])
-        return (phase1_run(match["transfer"], start, warmup, float(match["lr_scale"] or 1.0)),)
+        return (phase1_run(match["transfer"], start, warmup, float(match["lr_scale"] or 1.0),
+                           bool(match["mono"])),)
     method = get(run)
     if not method.trains:
         raise ValueError(f"method {run!r} is evaluated as {method.run.name} left it: no run of "

@@ -82,15 +82,24 @@ class RunPlan:
     job: TrainJob
 
 
-KD_BINARY = "kd.tgt"  # the binarised KD data's name beside the splits' (train.src, ...)
+def kd_binary(part: str) -> str:
+    """The binarised name of the KD data of a source part (``train``: the training sources,
+    ``mono``: the monolingual text), beside the splits' (``train.src``, ...)."""
+    return "kd.tgt" if part == "train" else f"kd_{part}.tgt"
+
+
+# The parts a run's training data joins ("bitext+kd+mono"): source and target sides, binarised.
+DATA_PARTS = {"bitext": ("train.src", "train.tgt"), "kd": ("train.src", kd_binary("train")),
+              "mono": ("mono.src", kd_binary("mono"))}
+KD_PARTS = {kd_binary(part): part for part in ("train", "mono")}  # binarised name -> source part
 
 
 def binary_origin(path: Path) -> tuple[Path, str]:
     """The text that the binarised file ``results/<exp>/bin/<name>.npy`` is made from, and the
     rule that writes that text (the KD data: the first of its chain, whose later steps follow)."""
     root, name = path.parent.parent, path.name.removesuffix(".npy")
-    if name == KD_BINARY:
-        return root / "kd" / "train.tgt", "kd_split"
+    if name in KD_PARTS:
+        return root / "kd" / f"{KD_PARTS[name]}.tgt", "kd_split"
     return root / "bpe" / name, "apply_bpe"
 
 
@@ -107,12 +116,15 @@ class Plan:
         self.valid = [self.binarized("valid.src"), self.binarized("valid.tgt")]
         self.valid_refs = self.path("data/raw/valid.tgt")  # what validation BLEU is scored against
         self.teacher_model = self.path("models/teacher/final.pt")
-        bitext = [self.binarized("train.src"), self.binarized("train.tgt")]
-        kd = [self.binarized("train.src"), self.binarized(KD_BINARY)]
-        self.train_files = {"bitext": bitext, "kd": kd, "bitext+kd": bitext + kd}
+
+    def train_files(self, data: str) -> list[str]:
+        """The binarised sides of a run's training data (``bitext+kd``, wd.methods.TRAIN_DATA):
+        source, target, source, target, ... of its parts in order."""
+        return [self.binarized(name) for part in data.split("+") for name in DATA_PARTS[part]]
 
     def binarized(self, name: str) -> str:
-        """The ids file of a BPE text: ``bpe/<split>.<side>``, or the KD data (``kd.tgt``)."""
+        """The ids file of a BPE text: ``bpe/<split>.<side>``, or KD data (``kd.tgt``,
+        ``kd_mono.tgt``)."""
         return self.path(f"bin/{name}.npy")
 
     def binarize_source(self, name: str) -> str:
@@ -140,12 +152,14 @@ class Plan:
         """Missing file -> the existing outputs made from it: a model or the KD data that the
         user deleted. Snakemake does not remake a missing file whose products exist, so the
         results would go on showing what was made from it."""
-        kd, pairs = self.path("kd/train.tgt"), []
+        pairs = []
         for student, method, seed in systems:
             model = self.model_path(student, method, seed)
             pairs.append((model, self.path(f"eval/{student}/{method}/seed{seed}/{testset}.json")))
             if student != "teacher" and methods.get(method).reads_kd:
-                pairs.append((kd, model))
+                pairs.append((self.path("kd/train.tgt"), model))
+            if student != "teacher" and methods.get(method).reads_mono:
+                pairs.append((self.path("kd/mono.tgt"), model))
         stale: dict[str, list[str]] = {}
         for missing, made in dict.fromkeys(pairs):
             if not Path(missing).exists() and Path(made).exists():
@@ -189,7 +203,7 @@ class Plan:
         c = self.config
         settings = TrainSettings(**{**section, "amp": c["amp"], "compile": c["compile"],
                                     "seed": seed})
-        inputs = {"bpe": self.bpe, "train": self.train_files[run.train_data],
+        inputs = {"bpe": self.bpe, "train": self.train_files(run.train_data),
                   "valid": self.valid, "valid_refs": self.valid_refs}
         job = {}
         if named_loss(settings.loss).needs_teacher:

@@ -34,18 +34,29 @@ def length(text: str, lang: str) -> int:
     return len(text.replace(" ", "")) if lang in UNSEGMENTED else len(text.split())
 
 
+def source_reason(text: str, lang: str, settings: CleanSettings) -> str | None:
+    """Why one side (or a monolingual sentence) is dropped, the first of REASONS that applies;
+    None to keep it."""
+    if NOT_UTF8.search(text):
+        return "not_utf8"
+    if _CONTROL.search(text):
+        return "control_chars"
+    if not text.strip():
+        return "empty"
+    if length(text, lang) > settings.max_len:
+        return "too_long"
+    return None
+
+
 def _reason(src: str, tgt: str, src_lang: str, tgt_lang: str,
             settings: CleanSettings) -> str | None:
-    """Why a pair is dropped (the first reason that applies), None to keep it."""
-    if NOT_UTF8.search(src) or NOT_UTF8.search(tgt):
-        return "not_utf8"
-    if _CONTROL.search(src) or _CONTROL.search(tgt):
-        return "control_chars"
-    if not src.strip() or not tgt.strip():
-        return "empty"
+    """Why a pair is dropped (the first reason that applies to either side, then the length
+    ratio), None to keep it."""
+    reasons = [r for r in (source_reason(src, src_lang, settings),
+                           source_reason(tgt, tgt_lang, settings)) if r is not None]
+    if reasons:
+        return min(reasons, key=REASONS.index)
     n_src, n_tgt = length(src, src_lang), length(tgt, tgt_lang)
-    if max(n_src, n_tgt) > settings.max_len:
-        return "too_long"
     if max(n_src, n_tgt) > settings.max_ratio * min(n_src, n_tgt):
         return "ratio"
     return None

@@ -10,12 +10,14 @@ entries). Member paths follow the same sources. Multi30k publishes no checksums:
 pinned by a commit of its repository, and their sha256 and sizes were computed from that commit.
 
 A corpus has the splits ``train`` and ``valid`` and one or more test sets: every further split,
-the first of them the primary one (the verdict's).
+the first of them the primary one (the verdict's); it may also offer named sets of monolingual
+text in its source language (``mono``: Multi30k's task-2 captions), which ``data.mono`` names
+to have the teacher translate them for the students' KD data (wd.data.mono).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class Corpus:
     tgt_lang: str
     files: tuple[RemoteFile, ...]
     splits: dict[str, tuple[Part, ...]]   # train, valid, test sets; parts concatenated in order
+    # Named sets of monolingual source-language files (one sentence a line each); their files
+    # are among ``files``.
+    mono: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def file(self, file_id: str) -> RemoteFile:
         return next(f for f in self.files if f.id == file_id)
@@ -181,15 +186,47 @@ def _multi30k_file(stem: str, lang: str) -> RemoteFile:
     return RemoteFile(f"multi30k_{stem}_{lang}", url, f"sha256:{sha256}", "gz", ".gz", size)
 
 
+# Multi30k task 2: five independent descriptions of every training image in English and in
+# German (data/task2/raw/train.<n>.<lang>.gz, 29,000 lines each), written apart from task 1's
+# translations; the monolingual set "task2" of a corpus whose source is one of the two. (Task 2's
+# validation and test files describe the test images: never offered.) n -> lang -> (sha256,
+# bytes), computed from the pinned commit.
+MULTI30K_TASK2 = {
+    1: {"en": ("a0e057f07a9733199c0d755d77f6d583dc6f40a3180734b1130a216e2fdf3a3b", 867789),
+        "de": ("0002241b52aba5160c08d644ea0d64a9bf46a2dfffcf619c9e3cdaa55b357004", 456594)},
+    2: {"en": ("d79dd70a9eafb2d1fe40151621278c4ae69b3c148c5052a53d7c7a41bf3ba023", 666845),
+        "de": ("ac7c29258b90aec0b64d677c5bfc831fc402e6296d0aa9cc7a3433ddbff85c37", 496731)},
+    3: {"en": ("86e16fdcc699bcb6bca0f87c3cf1051f7de5ee3674dd588cedc5200194282749", 555423),
+        "de": ("ec5e6508813814aa31311b34e26e24f903dd7701f8d0668313259b7f975d7aa0", 536471)},
+    4: {"en": ("3771b84e010ad6197806d2a1188cb07c12149e3e0d178dd5966dee5763733686", 465845),
+        "de": ("bcee8ac6eb47d8a7dc8cff47d9a0fbd80b4363cfda22021bacd297f9604221a4", 598066)},
+    5: {"en": ("73988689307fe836994eae59735dc840c15da9775455fa76e6ed22606a042a91", 375613),
+        "de": ("dccb0ca6ff25e0b1f0d385f59fb809184e0db89622d88371725e3ec46d43bfc0", 658679)},
+}
+
+
+def _multi30k_task2_file(n: int, lang: str) -> RemoteFile:
+    sha256, size = MULTI30K_TASK2[n][lang]
+    url = (f"https://raw.githubusercontent.com/multi30k/dataset/{MULTI30K_COMMIT}/data/task2/"
+           f"raw/train.{n}.{lang}.gz")
+    return RemoteFile(f"multi30k_task2_train_{n}_{lang}", url, f"sha256:{sha256}", "gz", ".gz",
+                      size)
+
+
 def multi30k(src_lang: str, tgt_lang: str) -> Corpus:
     """Multi30k between two of its languages: 29,000 training pairs, 1,014 validation pairs and
-    the test sets that have both languages (test_2016_flickr first; En-Cs has only that one)."""
+    the test sets that have both languages (test_2016_flickr first; En-Cs has only that one);
+    from English or German, task 2's captions in the source language as the monolingual set
+    ``task2``."""
     stems = [stem for stem, langs in MULTI30K_FILES.items() if {src_lang, tgt_lang} <= set(langs)]
     splits = {"valid" if stem == "val" else stem: (
         Part(f"multi30k_{stem}_{src_lang}", "text", ("", ""), f"multi30k_{stem}_{tgt_lang}"),)
         for stem in stems}
     files = tuple(_multi30k_file(stem, lang) for stem in stems for lang in (src_lang, tgt_lang))
-    return Corpus(f"multi30k_{src_lang}_{tgt_lang}", src_lang, tgt_lang, files, splits)
+    task2 = tuple(_multi30k_task2_file(n, src_lang) for n in MULTI30K_TASK2
+                  if src_lang in MULTI30K_TASK2[n])
+    return Corpus(f"multi30k_{src_lang}_{tgt_lang}", src_lang, tgt_lang, files + task2, splits,
+                  {"task2": tuple(f.id for f in task2)} if task2 else {})
 
 
 # data.source -> (src_lang, tgt_lang) -> corpus.

@@ -573,3 +573,11 @@ def generate_toy_corpus(out_dir: pathlib.Path, seed: int, sizes: dict[str, int])
         write_lines(out_dir / f"{split}.tgt", tgt_lines)
         counts[split] = len(src_lines)
     return {split: counts[split] for split in sizes}
+
+
+def generate_toy_mono(out: pathlib.Path, seed: int, size: int) -> int:
+    """Write ``size`` source sentences of the toy language (``data.toy.mono``: monolingual text
+    for the KD data), from a stream of their own: some repeat training or test sources, which
+    the monolingual preparation drops (wd.data.mono). Returns the line count."""
+    lex, rng = build_lexicon(seed), random.Random(f"toy:{seed}:mono")
+    return write_lines(out, (sample_pair(lex, rng)[0] for _ in range(size)))

@@ -17,7 +17,7 @@ import pandas as pd
 from wd import methods
 from wd.evaluate import frontier, significance
 from wd.evaluate.metrics import VARIANTS, read_references
-from wd.evaluate.significance import significance_columns
+from wd.evaluate.significance import baseline_of, significance_columns
 from wd.export.variants import VARIANTS as CT2_VARIANTS
 from wd.io import atomic_path, read_lines, write_lines
 from wd.train.log import last_drop
@@ -85,10 +85,12 @@ def build_table(experiment: str, evaluations: list[tuple[str, str, int, Path]],
             table[f"{engine}_speedup_1t"] = (speed / teacher[speed.name].iloc[0]).round(2)
             fp32 = teacher["ct2_words_per_sec_1t"].iloc[0]
             table[f"{engine}_speedup_1t_vs_fp32"] = (speed / fp32).round(2)
-    kd_bleu = table[table.method == "kd"].set_index(["student", "seed"]).bleu
-    table["delta_bleu_vs_kd"] = [
-        round(b - kd_bleu[key], 2) if key in kd_bleu.index else math.nan
-        for key, b in zip(zip(table.student, table.seed), table.bleu)]
+    bleu = table.set_index(["student", "method", "seed"]).bleu
+    present = list(dict.fromkeys(table.method))
+    table["delta_bleu_vs_kd"] = [  # against the KD student on the same data (baseline_of)
+        round(b - bleu[key], 2) if (key := (s, baseline_of(m, "kd", present), sd)) in bleu.index
+        and m != "teacher" else math.nan
+        for s, m, sd, b in zip(table.student, table.method, table.seed, table.bleu)]
     hyps = {(student, method, seed): read_lines(Path(path).with_suffix(".hyp"))
             for student, method, seed, path in evaluations}
     table[significance.COLUMNS] = significance_columns(table, hyps, read_references(references))
@@ -203,7 +205,12 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
 # The comparisons a verdict states: (method, against, the row that carries the p-value, its
 # column).
 COMPARISONS = [("kd", "scratch", "scratch", "p_vs_kd"), ("wd", "kd", "wd", "p_vs_kd"),
-               ("wd", "cutoff", "wd", "p_vs_cutoff")]
+               ("wd", "cutoff", "wd", "p_vs_cutoff"),
+               # with the monolingual KD data: what it adds to KD, and WD against KD and
+               # cut-off on the same data
+               ("kd_mono", "kd", "kd_mono", "p_vs_kd"),
+               ("wd_mono", "kd_mono", "wd_mono", "p_vs_kd"),
+               ("wd_mono", "cutoff_mono", "wd_mono", "p_vs_cutoff")]
 PLATEAU_DROP = 0.02  # valid_loss_last_drop below this: the run is at its plateau
 
 

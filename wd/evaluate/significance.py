@@ -8,7 +8,9 @@ One exception: a system whose BLEU equals the baseline's (identical outputs, or 
 p = 1; sacreBLEU follows multeval there and returns 1/(resamples + 1), calling a zero difference
 that no resample exceeds significant.
 The table gets the interval for every row, and for every student the p-value against the KD and
-the cut-off student of its own shape and seed (``p_vs_kd``, ``p_vs_cutoff``).
+the cut-off student of its own shape and seed (``p_vs_kd``, ``p_vs_cutoff``), trained on the
+same data (:func:`baseline_of`: a method with the monolingual KD data against ``kd_mono`` and
+``cutoff_mono``, and those two against ``kd`` and ``cutoff``: what the data adds).
 """
 
 from __future__ import annotations
@@ -20,10 +22,22 @@ import pandas as pd
 from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
 
+from wd import methods
+
 SAMPLES = 1000
 BASELINES = ("kd", "cutoff")
 COLUMNS = ["bleu_ci95_low", "bleu_ci95_high", *(f"p_vs_{b}" for b in BASELINES)]
 SYSTEM = tuple[str, str, int]  # (student, method, seed)
+
+
+def baseline_of(method: str, kind: str, present: Sequence[str]) -> str:
+    """The ``kind`` baseline (``kd`` or ``cutoff``) that ``method`` is compared with: the one
+    trained on the same data where it is ``present`` (``<kind>_mono`` for a method that reads
+    the monolingual KD data, but ``<kind>_mono`` itself, which is compared with ``<kind>``)."""
+    matched = f"{kind}_mono"
+    if method != matched and matched in present and methods.get(method).reads_mono:
+        return matched
+    return kind
 
 
 def paired_bootstrap(systems: dict[SYSTEM, list[str]], baseline: SYSTEM,
@@ -59,11 +73,14 @@ def significance_columns(table: pd.DataFrame, hyps: dict[SYSTEM, list[str]],
     for student, seed in dict.fromkeys((s, seed) for s, m, seed in rows if m != "teacher"):
         shape = {row: hyps[row] for row in rows
                  if row[0] == student and row[2] == seed and row[1] != "teacher"}
-        for baseline in BASELINES:
-            if (student, baseline, seed) not in shape:
-                continue
-            tested = paired_bootstrap(shape, (student, baseline, seed), refs)
-            for index, row in zip(table.index, rows):
-                if row in tested and row[1] != baseline:
-                    out.loc[index, f"p_vs_{baseline}"] = round(tested[row][0], 4)
+        present = [method for _, method, _ in shape]
+        for kind in BASELINES:
+            for baseline in dict.fromkeys(baseline_of(m, kind, present) for m in present):
+                if (student, baseline, seed) not in shape:
+                    continue
+                tested = paired_bootstrap(shape, (student, baseline, seed), refs)
+                for index, row in zip(table.index, rows):
+                    if (row in tested and row[1] != baseline
+                            and baseline_of(row[1], kind, present) == baseline):
+                        out.loc[index, f"p_vs_{kind}"] = round(tested[row][0], 4)
     return out
