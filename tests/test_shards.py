@@ -1,5 +1,6 @@
 """KD decoding in shards: split, decode each shard alone, re-join; identical to one job. A
 shard's decoding stopped by SIGTERM keeps its finished batches and resumes to the same output."""
+import dataclasses
 import json
 import logging
 import signal
@@ -15,7 +16,8 @@ from wd.decode import ct2, engines
 from wd.decode.ct2 import Ct2Translator
 from wd.decode.engines import EngineMismatch
 from wd.decode.journal import Journal
-from wd.decode.translate import partial_path, translate_file
+from wd.decode.translate import in_order, partial_path, translate_file
+from wd.runtime import file_digest
 from wd.settings import EngineSettings, SearchSettings
 from wd.stopping import EXIT_STOPPED
 
@@ -176,3 +178,32 @@ def test_journal_of_another_job_is_discarded(tmp_path):
     assert Journal(path, {**IDENTITY, "model": "m2"}).load() == {} and not path.exists()
     path.write_text("not json\n")
     assert Journal(path, IDENTITY).load() == {} and not path.exists()
+
+
+def test_a_shard_streams_in_chunks_and_resumes_inside_one(toy_teacher, tmp_path, caplog):
+    """Decoded 20 sentences at a time, the shard gives one job's output; a journal holding the
+    first chunk and part of the second (as a kill leaves it) is taken up where it stopped."""
+    model, bpe, source = toy_teacher.path, toy_teacher.bpe, toy_teacher.source
+    search, cpu = SearchSettings(beam=3, batch_size=8), torch.device("cpu")
+    translate_file(model, bpe, source, tmp_path / "whole.tgt", search, cpu)
+    whole = (tmp_path / "whole.tgt").read_text().splitlines()
+    assert translate_file(model, bpe, source, tmp_path / "chunked.tgt", search, cpu,
+                          chunk=20) == 70
+    assert (tmp_path / "chunked.tgt").read_text().splitlines() == whole
+
+    out = tmp_path / "resumed.tgt"
+    identity = {"model": file_digest(model), "source": file_digest(source),
+                "search": dataclasses.asdict(search)}
+    done = [*range(20), 31, 25, 27]  # chunk 0, then three sentences of chunk 1
+    Journal(partial_path(out), identity).append((i, whole[i]) for i in done)
+    with caplog.at_level(logging.INFO, logger="wd.decode.translate"):
+        translate_file(model, bpe, source, out, search, cpu, chunk=20)
+    assert f"resuming from {partial_path(out)}: 23 of 70 sentences translated" in caplog.text
+    assert out.read_text().splitlines() == whole and not partial_path(out).exists()
+
+
+def test_in_order_gives_each_text_once_those_before_it_are_in(tmp_path):
+    entries = [(1, "b"), (0, "a"), (3, "d"), (2, "c")]
+    assert list(in_order(entries, 4, tmp_path)) == ["a", "b", "c", "d"]
+    with pytest.raises(RuntimeError, match="sentence 2 of 4 was never translated"):
+        list(in_order(entries[:3], 4, tmp_path))

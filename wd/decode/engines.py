@@ -67,23 +67,29 @@ def translate_with(engine: str, model: Transformer, sources: list[list[int]],
         return in_input_order(len(sources), batches(sources, frozenset()))
 
 
-def check(model: Transformer, sources: list[list[int]], outputs: dict[int, str],
+def check_sample(total: int, settings: EngineSettings) -> list[int]:
+    """The indices of the sentences :func:`check` compares (a seeded sample, the same in every
+    run of a job), in order."""
+    return sorted(random.Random(CHECK_SEED).sample(range(total),
+                                                   min(settings.check_sentences, total)))
+
+
+def check(model: Transformer, sample: dict[int, list[int]], outputs: dict[int, str],
           to_text: Callable[[list[list[int]]], list[str]], s: SearchSettings,
           settings: EngineSettings, device: torch.device, what: str) -> dict:
-    """Decode a seeded sample of ``settings.check_sentences`` sources with our decoder and compare
-    with CTranslate2's ``outputs`` (index -> text, as ``to_text`` writes ids); the record for the
-    results: engine, sentences checked, share identical. Raises :class:`EngineMismatch` below
-    ``settings.min_identical``."""
-    sample = sorted(random.Random(CHECK_SEED).sample(range(len(sources)),
-                                                     min(settings.check_sentences, len(sources))))
+    """Decode the ``sample`` of sources (:func:`check_sample`: index -> ids) with our decoder
+    and compare with CTranslate2's ``outputs`` (index -> text, as ``to_text`` writes ids); the
+    record for the results: engine, sentences checked, share identical. Raises
+    :class:`EngineMismatch` below ``settings.min_identical``."""
     if not sample:
         return {"engine": "ctranslate2", "checked": 0, "identical": None}
-    ours = to_text(translate(model, [sources[i] for i in sample], s, device))
-    share = sum(text == outputs[i] for text, i in zip(ours, sample)) / len(sample)
+    indices = sorted(sample)
+    ours = to_text(translate(model, [sample[i] for i in indices], s, device))
+    share = sum(text == outputs[i] for text, i in zip(ours, indices)) / len(indices)
     if share < settings.min_identical:
         raise EngineMismatch(
             f"{what}: CTranslate2's hypotheses equal our decoder's on {share:.1%} of "
-            f"{len(sample)} checked sentences, below kd.min_identical = "
+            f"{len(indices)} checked sentences, below kd.min_identical = "
             f"{settings.min_identical}: the converted model does not translate as ours (set "
             "kd.engine: ours, or lower kd.min_identical after reading the differing outputs)")
-    return {"engine": "ctranslate2", "checked": len(sample), "identical": round(share, 4)}
+    return {"engine": "ctranslate2", "checked": len(indices), "identical": round(share, 4)}

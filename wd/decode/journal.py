@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -21,32 +21,39 @@ class Journal:
     def __init__(self, path: Path, identity: dict):
         self.path, self.identity = Path(path), identity
 
-    def load(self) -> dict[int, str]:
-        """The items finished so far ({} without a usable journal, which is then removed)."""
+    def open(self) -> bool:
+        """Whether the journal holds finished items of this job. A torn last line is cut off
+        (later appends start a new line); a journal of another job, or a damaged one, is
+        removed. Reads the first line and the end only: a journal may be gigabytes."""
         if not self.path.exists():
-            return {}
-        raw = self.path.read_bytes()
-        whole = raw.rfind(b"\n") + 1
-        if whole < len(raw):  # a torn last line: cut it off, later appends start a new line
-            with open(self.path, "r+b") as handle:
-                handle.truncate(whole)
-        lines = raw[:whole].split(b"\n")[:-1]
+            return False
+        _cut_torn_line(self.path)
+        with open(self.path, "rb") as handle:
+            first = handle.readline()
         try:
-            same = bool(lines) and json.loads(lines[0]) == {"identity": self.identity}
+            same = json.loads(first) == {"identity": self.identity}
         except ValueError:
             same = False
         if not same:
             log.warning("%s belongs to another job or is damaged: starting over", self.path)
             self.remove()
-            return {}
-        done: dict[int, str] = {}
-        for line in lines[1:]:
-            try:
-                index, text = json.loads(line)
-            except (ValueError, TypeError):  # damaged by a machine crash: the item is redone
-                continue
-            done[int(index)] = text
-        return done
+        return same
+
+    def entries(self) -> Iterator[tuple[int, str]]:
+        """The finished items in the order they were written (after :meth:`open`); an item
+        damaged by a machine crash is left out (it is done again)."""
+        with open(self.path, "rb") as handle:
+            handle.readline()  # the identity
+            for line in handle:
+                try:
+                    index, text = json.loads(line)
+                except (ValueError, TypeError):
+                    continue
+                yield int(index), text
+
+    def load(self) -> dict[int, str]:
+        """The items finished so far ({} without a usable journal, which is then removed)."""
+        return dict(self.entries()) if self.open() else {}
 
     def append(self, items: Iterable[tuple[int, str]]) -> None:
         """Record finished items (one write, flushed before returning)."""
@@ -61,3 +68,20 @@ class Journal:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _cut_torn_line(path: Path, block: int = 1 << 16) -> None:
+    """Truncate ``path`` after its last newline (a kill during a write leaves a torn line)."""
+    with open(path, "r+b") as handle:
+        end = handle.seek(0, 2)
+        at = end
+        while at > 0:
+            start = max(0, at - block)
+            handle.seek(start)
+            newline = handle.read(at - start).rfind(b"\n")
+            if newline >= 0:
+                if start + newline + 1 < end:
+                    handle.truncate(start + newline + 1)
+                return
+            at = start
+        handle.truncate(0)
