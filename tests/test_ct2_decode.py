@@ -4,6 +4,7 @@ import torch
 
 from conftest import OPUS_MT_LIKE, peaked, sources
 from wd.decode import ct2 as ct2_decode
+from wd.decode.engines import resolve
 from wd.decode.search import length_sorted_batches, max_output_lengths, translate
 from wd.settings import SearchSettings
 from wd.vocab import EOS_ID
@@ -49,7 +50,15 @@ def test_output_limit_is_ours_for_the_longest_source_less_the_eos_step(a, b):
     assert ct2_decode.output_limit(batch, search) == ours - 1
 
 
-def test_the_config_switch(monkeypatch):
+@pytest.fixture
+def fresh_check():
+    """CTranslate2's trial translation is made once a process: forget it before and after."""
+    ct2_decode.unusable_reason.cache_clear()
+    yield
+    ct2_decode.unusable_reason.cache_clear()
+
+
+def test_the_config_switch(monkeypatch, fresh_check):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert ct2_decode.compute_types("auto", cpu) == ("float32", "int8")
     assert ct2_decode.compute_types(True, cpu) == ("float32", "int8")
@@ -60,9 +69,31 @@ def test_the_config_switch(monkeypatch):
                                           "run on cuda"):
         ct2_decode.compute_types(True, cuda)
     monkeypatch.setattr(ct2_decode, "available", lambda: False)
+    ct2_decode.unusable_reason.cache_clear()
     assert ct2_decode.compute_types("auto", cpu) == ()
-    with pytest.raises(ImportError, match="cannot run on cpu: pip install"):
+    with pytest.raises(ImportError, match="cannot run on cpu: the ctranslate2 package is not "
+                                          "installed"):
         ct2_decode.compute_types(True, cpu)
+
+
+def test_auto_falls_back_to_ours_where_ctranslate2_cannot_translate(monkeypatch, fresh_check,
+                                                                      caplog):
+    """A wheel that imports but cannot translate (its CUDA libraries missing on the node): auto
+    decodes with ours after one warning line; asking for CTranslate2 is an error saying why."""
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+
+    monkeypatch.setattr(ct2_decode.ct2_module().Translator, "translate_batch", broken)
+    cpu = torch.device("cpu")
+    assert resolve("auto", cpu) == "ours"
+    assert [r.getMessage() for r in caplog.records] == [
+        "kd.engine is auto: decoding with ours, as CTranslate2 cannot run here: it failed to "
+        "translate on cpu (RuntimeError: Library libcublas.so.12 is not found or cannot be "
+        "loaded)"]
+    with pytest.raises(ImportError, match="kd.engine is ctranslate2 but CTranslate2 cannot run "
+                                          "on cpu: it failed to translate on cpu"):
+        resolve("ctranslate2", cpu)
+    assert ct2_decode.compute_types("auto", cpu) == ()
 
 
 def test_each_sentence_keeps_its_own_source_relative_length_limit(tmp_path):

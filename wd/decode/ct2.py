@@ -12,6 +12,9 @@ differently.
 
 from __future__ import annotations
 
+import functools
+import logging
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -22,8 +25,10 @@ from wd.decode.search import in_input_order, length_sorted_batches, max_output_l
 from wd.export.ct2 import SPECIAL, ct2_module, export_model, vocabulary
 from wd.export.variants import VARIANTS
 from wd.model.transformer import Transformer
-from wd.settings import SearchSettings
+from wd.settings import ModelConfig, SearchSettings
 from wd.vocab import BOS_ID, PAD_ID
+
+log = logging.getLogger(__name__)
 
 # The precisions the evaluation times: CTranslate2's float32, and int8 weights quantised at load
 # (int8 matrix products on CPU and GPU).
@@ -41,21 +46,47 @@ def available() -> bool:
 
 
 def usable(device: torch.device) -> bool:
-    """Whether CTranslate2 is installed and can run on ``device`` (a CPU-only build cannot use a
-    GPU)."""
-    return available() and (device.type != "cuda" or ct2_module().get_cuda_device_count() > 0)
+    """Whether CTranslate2 is installed and translates on ``device``: a CPU-only build cannot
+    use a GPU, and a wheel built for another CUDA than the node's cannot load its libraries, so
+    a tiny model is exported and translates one sentence (once per process and device).
+    :func:`unusable_reason` says why not."""
+    return unusable_reason(device) is None
+
+
+@functools.lru_cache(maxsize=None)
+def unusable_reason(device: torch.device) -> str | None:
+    """Why CTranslate2 cannot translate on ``device`` (None: it can), as :func:`usable` tries."""
+    if not available():
+        return "the ctranslate2 package is not installed (pip install 'wd[bench]')"
+    if device.type == "cuda" and ct2_module().get_cuda_device_count() == 0:
+        return "this ctranslate2 build sees no CUDA device (a CPU-only build?)"
+    cfg = ModelConfig(vocab_size=8, enc_layers=1, dec_layers=1, enc_dim=8, dec_dim=8, enc_ffn=8,
+                      dec_ffn=8, enc_heads=1, dec_heads=1)
+    try:
+        with tempfile.TemporaryDirectory(prefix="wd-ct2-check-") as tmp:
+            translator = Ct2Translator(Transformer(cfg).eval(), Path(tmp) / "model", "float32",
+                                       device, 1)
+            translator.translate([[4, 5, 6]], SearchSettings(beam=1, max_len_b=3))
+    except Exception as err:  # the library's own failure: a missing CUDA library, say
+        return (f"it failed to translate on {device} ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''})")
+    return None
 
 
 def compute_types(setting: str | bool, device: torch.device) -> Sequence[str]:
     """The precisions to time for the config value ``evaluation.ctranslate2``: ``auto`` times
     CTranslate2 where it is installed and can use ``device``, ``true`` requires it, ``false``
     never times it."""
-    if setting is False or (setting == "auto" and not usable(device)):
+    if setting is False:
+        return ()
+    if setting == "auto" and not usable(device):
+        log.warning("evaluation.ctranslate2 is auto: CTranslate2 is not timed, %s",
+                    unusable_reason(device))
         return ()
     if setting is True and not usable(device):
         raise ImportError(f"config key evaluation.ctranslate2 is true but CTranslate2 cannot run "
-                          f"on {device.type}: pip install 'wd[bench]' (a build with CUDA for a "
-                          "GPU), or set it to auto or false")
+                          f"on {device.type}: {unusable_reason(device)}; install a build that "
+                          "can (pip install 'wd[bench]'), or set it to auto or false")
     return COMPUTE_TYPES
 
 

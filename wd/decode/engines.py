@@ -9,6 +9,7 @@ limit, so a journal of finished batches (:mod:`wd.decode.journal`) resumes with 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from wd.decode.search import in_input_order, translate, translate_batches
 from wd.model.transformer import Transformer
 from wd.settings import EngineSettings, SearchSettings
 
+log = logging.getLogger(__name__)
+
 ENGINES = ("ours", "ctranslate2", "auto")
 CHECK_SEED = 0  # the check's sample of sentences is the same in every run of a job
 
@@ -31,15 +34,21 @@ class EngineMismatch(RuntimeError):
 
 def resolve(engine: str, device: torch.device, key: str = "kd.engine") -> str:
     """``ours`` or ``ctranslate2`` for the value of config ``key``: ``auto`` is CTranslate2
-    where it is installed and can run on ``device``."""
+    where it translates on ``device`` (:func:`wd.decode.ct2.usable` tries it), else ours, with
+    one warning line saying why."""
     if engine not in ENGINES:
         raise ValueError(f"config key {key}: {engine!r} is not one of {', '.join(ENGINES)}")
     if engine == "auto":
-        return "ctranslate2" if ct2.usable(device) else "ours"
+        if ct2.usable(device):
+            return "ctranslate2"
+        log.warning("%s is auto: decoding with ours, as CTranslate2 cannot run here: %s", key,
+                    ct2.unusable_reason(device))
+        return "ours"
     if engine == "ctranslate2" and not ct2.usable(device):
         raise ImportError(f"config key {key} is ctranslate2 but CTranslate2 cannot run on "
-                          f"{device.type}: pip install 'wd[bench]' (a build with CUDA for a GPU), "
-                          "or set it to ours or auto")
+                          f"{device.type}: {ct2.unusable_reason(device)}; install a build that "
+                          "can (pip install 'wd[bench]', a build with CUDA for a GPU), or set it "
+                          "to ours or auto")
     return engine
 
 
