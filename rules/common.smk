@@ -5,12 +5,14 @@ from pathlib import Path
 
 from wd import methods
 from wd.config import ConfigError, check_files, rename_methods, student_methods, validate
+from wd.data.corpora import registry_corpus
 from wd.data.prepare import (
     experiment_testsets,
     raw_outputs,
     splits,
     reference_count,
 )
+from wd.gpu_slots import limit_gpu_jobs
 from wd.plan import Plan
 from wd.pretrained import TOKENIZER_FILES, local_files
 
@@ -21,6 +23,13 @@ try:
     validate(config)
 except ConfigError as err:
     sys.exit(str(err))
+
+
+onstart:
+    # One GPU job per device, checked and set when the executor is known (not at parse time,
+    # not in a dry run, which plans a GPU config on any machine): wd/gpu_slots.py.
+    limit_gpu_jobs(workflow, config)
+
 
 PLAN = Plan(config)  # every training run's inputs and parameters (wd/plan.py)
 EXP = PLAN.root
@@ -62,6 +71,25 @@ def run_plan(wildcards):
 # The runs that other runs continue (WD's Phase 1; kd before kd_ft): they start first, since
 # a chain's later runs wait for them.
 CONTINUED = {run.name for s in STUDENTS for m in METHODS[s] for run in methods.get(m).runs[:-1]}
+
+
+def kd_priority(wildcards):
+    """The training sources' KD data is on the critical path (the teacher's top priority); the
+    monolingual text's only on that of the methods that read it."""
+    return 20 if wildcards.part == "train" else 10
+
+
+# Shared by every experiment under results_dir: one download job per remote file.
+DOWNLOADS = Path(config["results_dir"]) / "downloads"
+
+
+def mono_input(kind, value):
+    """Where a file of data.mono comes from (wd.data.mono.mono_files): a registry download, the
+    toy generator, or the user's path."""
+    if kind == "download":
+        source = registry_corpus(config["data"]["source"], SIDES["src"], SIDES["tgt"])
+        return str(DOWNLOADS / source.file(value).name)
+    return exp("data/toy/mono.src") if kind == "toy" else value
 
 
 def run_priority(wildcards):

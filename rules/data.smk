@@ -60,7 +60,6 @@ else:
     # comes from (data.mirror, data.manual, data.download) is read by the script, not passed as
     # params: the verified file is the same either way, so changing them reruns nothing.
     CORPUS = registry_corpus(SOURCE, SIDES["src"], SIDES["tgt"])
-    DOWNLOADS = Path(config["results_dir"]) / "downloads"
 
     rule download:
         output:
@@ -169,14 +168,6 @@ rule binarize:
     priority: 20
     script:
         "../workflow_scripts/binarize.py"
-
-
-def mono_input(kind, value):
-    """Where a file of data.mono comes from (wd.data.mono.mono_files): a registry download, the
-    toy generator, or the user's path."""
-    if kind == "download":
-        return str(DOWNLOADS / CORPUS.file(value).name)
-    return exp("data/toy/mono.src") if kind == "toy" else value
 
 
 if USES_MONO:

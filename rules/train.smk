@@ -57,12 +57,6 @@ KD_RECORDS = (
 )
 
 
-def kd_priority(wildcards):
-    """The training sources' KD data is on the critical path (the teacher's top priority); the
-    monolingual text's only on that of the methods that read it."""
-    return 20 if wildcards.part == "train" else 10
-
-
 rule kd_split:
     input:
         src=exp("bpe/{part}.src"),

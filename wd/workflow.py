@@ -1,6 +1,6 @@
 """What every workflow script needs around its one call into ``wd``: logging to the rule's log
-file (exceptions included), the rule's thread count, the device, and whether training writes
-TensorBoard events."""
+file (exceptions included), the rule's thread count, the device (on a machine of several GPUs,
+the free ones it asked for: wd.gpu_slots), and whether training writes TensorBoard events."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import torch
 
+from wd.gpu_slots import claim_gpus
 from wd.io import InputError, NoSpaceError, OutputExists
 from wd.model.checkpoint import CheckpointError
 from wd.runtime import resolve_device
 from wd.train.log import BOARD_ENV
+
+GPU_LOCKS = Path(".snakemake") / "gpu_slots"  # one lock file a GPU, in the working directory
 
 
 @contextlib.contextmanager
@@ -29,8 +33,11 @@ def step(smk) -> Iterator[torch.device]:
     torch.set_num_threads(max(int(smk.threads), 1))
     os.environ[BOARD_ENV] = "1" if smk.config["logging"]["tensorboard"] else "0"
     try:
+        gpus = int(smk.resources.get("gpu", 0)) if smk.config["device"] != "cpu" else 0
+        claimed = claim_gpus(gpus, GPU_LOCKS)  # before anything initialises CUDA
         device = resolve_device(smk.config["device"])
-        logging.getLogger("wd").info("rule %s on %s with %d threads", smk.rule, device,
+        logging.getLogger("wd").info("rule %s on %s%s with %d threads", smk.rule, device,
+                                     f" (GPU {','.join(claimed)})" if claimed else "",
                                      torch.get_num_threads())
         yield device
     except (InputError, NoSpaceError, OutputExists, CheckpointError) as err:
