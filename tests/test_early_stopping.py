@@ -102,6 +102,17 @@ def test_patience_stops_at_the_third_worse_validation_and_averages_up_to_the_bes
                                    .float())
 
 
+def test_after_the_final_model_only_its_window_and_the_newest_are_kept(tmp_path, monkeypatch):
+    trainer = scripted_run(tmp_path, monkeypatch)
+    final = trainer.final_state()
+    trainer.store.shrink(trainer.final_step)
+    assert [checkpoint_step(p) for p in checkpoints(tmp_path)] == [8, 10, 16]
+    assert ["optimizer" in torch.load(p, weights_only=True) for p in checkpoints(tmp_path)] == [
+        False, False, True]
+    for name, value in trainer.final_state().items():  # the same average from the slim ones
+        assert torch.equal(value, final[name]), name
+
+
 def test_without_patience_the_best_is_tracked_but_the_last_is_kept(tmp_path, monkeypatch):
     trainer = scripted_run(tmp_path, monkeypatch, patience=0)
     assert (trainer.result["steps"], trainer.result["best_step"],

@@ -175,3 +175,33 @@ def test_the_workflow_step_passes_logging_tensorboard_to_training(on, monkeypatc
         "device": "cpu", "logging": {"tensorboard": on}})
     with step(smk):
         assert board_requested() is on
+
+
+def test_a_finished_runs_checkpoints_drop_their_optimizer_state_and_it_still_continues(
+        tmp_path, caplog):
+    """After the model is written, the checkpoints before the newest keep their weights only
+    (averaging reads them); raising the cap continues from the newest, whole one, exactly as a
+    run with that cap from the start."""
+    from wd.model.checkpoint import load, load_model
+    from wd.pipeline import train_model
+    pairs, cfg = toy_pairs(60), tiny(dropout=0.1)
+    caplog.set_level("INFO", logger="wd")
+
+    def run(work: str, steps: int) -> tuple:
+        torch.manual_seed(0)
+        meta = train_model(cfg, "random", pairs, pairs[:8], settings(steps=steps, save_every=2,
+                                                                      valid_every=2),
+                           tmp_path / work, tmp_path / f"{work}.pt", tmp_path / f"{work}.csv",
+                           torch.device("cpu"))
+        return meta, load_model(tmp_path / f"{work}.pt")[0].state_dict()
+
+    run("shrunk", 6)
+    found = checkpoints(tmp_path / "shrunk")
+    assert [p.name for p in found] == ["checkpoint_00000004.pt", "checkpoint_00000006.pt"]
+    assert "optimizer" not in load(found[0]) and "optimizer" in load(found[1])
+    assert "MB freed from the checkpoints before the newest" in caplog.text
+    _, longer = run("shrunk", 10)  # the cap raised: resumed from update 6
+    assert "resumed from" in caplog.text and "checkpoint_00000006.pt at step 6" in caplog.text
+    _, straight = run("straight", 10)
+    for name, value in straight.items():
+        assert torch.equal(longer[name], value), name

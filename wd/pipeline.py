@@ -102,7 +102,18 @@ def train_model(model_cfg: ModelConfig, init: str, train_pairs: list[Pair],
             "params": count_parameters(model), "init": init,
             **stopping_meta(result, before["train_steps"])}
     save_model(model.cpu(), out, meta)
+    shrink_checkpoints(trainer)
     return meta
+
+
+def shrink_checkpoints(trainer: Trainer) -> None:
+    """The run's work checkpoints, once its model is written: those it was averaged from
+    without the optimizer state that only a resume reads, the newest whole, no others
+    (wd.train.state.CheckpointStore.shrink)."""
+    freed = trainer.store.shrink(trainer.final_step)
+    if freed:
+        log.info("%s: %.1f MB freed from the checkpoints before the newest (optimizer state, "
+                 "checkpoints outside the final average)", trainer.work_dir, freed / 2**20)
 
 
 def stopping_meta(result: dict, steps_before: int) -> dict:
@@ -158,6 +169,7 @@ def train_phase1(teacher_path: Path, student_cfg: ModelConfig, train_pairs: list
             "params": count_parameters(student), "generator_params": generator_parameters(model),
             "init": f"wd_phase1_{transfer}", **stopping_meta(result, 0)}
     save_model(student, out, meta)
+    shrink_checkpoints(trainer)
     return meta
 
 

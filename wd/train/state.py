@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from wd.model.checkpoint import average_state_dicts, save_atomic
+from wd.model.checkpoint import average_state_dicts, load, save_atomic
 from wd.settings import TrainSettings
 
 # Settings that only say how long to train and how often to save, log or average: changing them
@@ -134,3 +134,27 @@ class CheckpointStore:
     def average(self, end: int) -> dict:
         """Average of the ``average_last`` checkpoints ending at step ``end``."""
         return average_state_dicts(self.window(end))
+
+    def shrink(self, final_step: int) -> int:
+        """Once the run's final model is written: the checkpoints it was averaged from (the
+        window ending at ``final_step``) keep their model (what a new averaging or a
+        student-average conversion reads) and drop the optimizer state, two thirds of their
+        size; the newest stays whole, so that raising ``steps`` or ``patience`` continues the
+        run exactly; the others (the last window, when the best came before it) are removed.
+        A checkpoint without optimizer state is never a resume point. Returns the bytes
+        freed."""
+        found, freed = self.paths(), 0
+        window = set(self.window(final_step))
+        for path in found[:-1]:
+            if path not in window:
+                freed += path.stat().st_size
+                path.unlink()
+                continue
+            ckpt = load(path)
+            if "optimizer" not in ckpt:
+                continue
+            before = path.stat().st_size
+            del ckpt["optimizer"]
+            save_atomic(ckpt, path)
+            freed += before - path.stat().st_size
+        return freed

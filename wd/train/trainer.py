@@ -161,13 +161,20 @@ class Trainer:
         return self.ctx.is_main
 
     def _newest_readable(self, found: list[Path]) -> dict | None:
-        """The newest of ``found`` that can be read (they are dropped from ``found`` until it
-        is at the end); a damaged one (a truncated write, a full disk) is set aside with a
-        warning, so that the run goes on from the one before it instead of failing at every
-        rerun."""
+        """The newest of ``found`` that can be read and resumed from (they are dropped from
+        ``found`` until it is at the end); a damaged one (a truncated write, a full disk) is set
+        aside with a warning, so that the run goes on from the one before it instead of failing
+        at every rerun. A checkpoint shrunk after the run ended (no optimizer state:
+        :meth:`CheckpointStore.shrink`) is no resume point."""
         while found:
             try:
-                return load(found[-1])
+                ckpt = load(found[-1])
+                if "optimizer" in ckpt or "settings" not in ckpt:
+                    return ckpt
+                log.warning("%s has no optimizer state (shrunk after the run ended): not "
+                            "resumed from", found[-1])
+                found.pop()
+                continue
             except CheckpointError as err:
                 if self.is_main:
                     log.warning("%s: set aside as %s; resuming from the checkpoint before it",
