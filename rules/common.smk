@@ -26,9 +26,13 @@ except ConfigError as err:
 
 
 onstart:
-    # One GPU job per device, checked and set when the executor is known (not at parse time,
-    # not in a dry run, which plans a GPU config on any machine): wd/gpu_slots.py.
+    # When the executor is known (not at parse time, not in a dry run, which plans a GPU config
+    # on any machine): one GPU job per device (wd/gpu_slots.py), then the packages, device,
+    # CTranslate2 and disk the run needs (wd/preflight.py: it loads torch, so not at parse time).
     limit_gpu_jobs(workflow, config)
+    from wd.preflight import preflight
+
+    preflight(config, workflow.local_exec)
 
 
 PLAN = Plan(config)  # every training run's inputs and parameters (wd/plan.py)

@@ -19,7 +19,7 @@ FLOORS = [
     ("train", ["wd.train"]),
     ("evaluate", ["wd.evaluate"]),    # scores, validation sets, report, plots
     ("plan", ["wd.config", "wd.plan"]),  # torch-free: read by the Snakefile
-    ("top", ["wd.pipeline", "wd.workflow"]),
+    ("top", ["wd.pipeline", "wd.workflow", "wd.preflight"]),
 ]
 # (importer, imported) pairs allowed to climb, each with the reason in a comment at the import.
 UPWARD: set[tuple[str, str]] = set()
