@@ -34,6 +34,8 @@ Public API, small on purpose::
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -283,9 +285,32 @@ class Phase1Model(nn.Module):
         self.skeleton = Transformer(student_cfg).requires_grad_(False)
         self.generator = WeightGenerator(teacher_state, teacher_cfg, self.skeleton, transfer,
                                          same_shape_layers, start)
+        self._generated: dict[str, Tensor] | None = None  # within one_generation
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
-        return functional_call(self.skeleton, self.generator(), (src, tgt_in))
+        weights = self._generated if self._generated is not None else self.generator()
+        return functional_call(self.skeleton, weights, (src, tgt_in))
+
+    @contextlib.contextmanager
+    def one_generation(self, context: Callable[[], contextlib.AbstractContextManager]
+                       ) -> Iterator[None]:
+        """Within the block, every forward uses one generation of the student's weights, made
+        under ``context()`` (the training's autocast): leaves that collect the gradients of
+        the block's micro-batches, which flow into the generator once when the block ends.
+        The chain rule is linear, so the gradients equal those of a generation a micro-batch
+        up to float rounding, at one generation's cost instead of one a micro-batch."""
+        with context():
+            generated = self.generator()
+        leaves = {name: value.detach().requires_grad_() for name, value in generated.items()}
+        self._generated = leaves
+        try:
+            yield
+        finally:
+            self._generated = None
+        flowing = [(generated[name], leaf.grad) for name, leaf in leaves.items()
+                   if leaf.grad is not None]
+        if flowing:
+            torch.autograd.backward([out for out, _ in flowing], [grad for _, grad in flowing])
 
     @torch.no_grad()
     def student_state(self) -> dict[str, Tensor]:

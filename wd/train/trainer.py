@@ -20,6 +20,7 @@ process with N times the ``update_freq`` compute the same update.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -267,26 +268,38 @@ class Trainer:
         weight = 1.0 if share else 0.0
         micro = share or batches[:1]
         total = torch.zeros((), device=self.device)
-        for i, pairs in enumerate(micro):
-            with distributed.no_sync(self.net, skip=i < len(micro) - 1):
-                loss = training_loss(self.net, self.teacher, pairs, self.device, self.s)
-                (loss * (scale * weight)).backward()
-            total += loss.detach() * weight
-        total = float(distributed.all_sum(total))
+        with self._one_generation(len(micro)):
+            for i, pairs in enumerate(micro):
+                with distributed.no_sync(self.net, skip=i < len(micro) - 1):
+                    loss = training_loss(self.net, self.teacher, pairs, self.device, self.s)
+                    (loss * (scale * weight)).backward()
+                total += loss.detach() * weight
+        total = distributed.all_sum(total)
         grads = [p.grad for p in self.params if p.grad is not None]
         if self.s.clip_norm > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.params, self.s.clip_norm)
         else:
             norm = torch.nn.utils.get_total_norm(grads)
-        if not (math.isfinite(total) and math.isfinite(float(norm))):
+        # The update's one read of the device: the loss sum and the gradient norm together.
+        total, norm = torch.stack([total.float(), norm.float()]).tolist()
+        if not (math.isfinite(total) and math.isfinite(norm)):
             self.optimizer.zero_grad(set_to_none=True)
-            self._count_bad_update(total, float(norm))
+            self._count_bad_update(total, norm)
             return None
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
         self.state.bad_in_a_row = 0
         return total / tokens, tokens
+
+    def _one_generation(self, micro_batches: int):
+        """WD Phase 1 over several micro-batches in one process: the student's weights
+        generated once for the update, not once a micro-batch
+        (:meth:`wd.model.generator.Phase1Model.one_generation`); anything else as it is."""
+        if (micro_batches > 1 and self.ctx.world_size == 1
+                and hasattr(self.model, "one_generation")):
+            return self.model.one_generation(lambda: autocast(self.device, self.s.amp))
+        return contextlib.nullcontext()
 
     def _count_bad_update(self, loss: float, norm: float) -> None:
         st = self.state
@@ -415,9 +428,13 @@ class Trainer:
 
     def _stop_if_requested(self, saved: bool) -> None:
         """Every process stops after the same update if any of them was asked to; the
-        checkpoint of that update is written first."""
-        asked = torch.tensor(float(stopping.requested() is not None), device=self.device)
-        if not float(distributed.all_sum(asked)):
+        checkpoint of that update is written first. (One process reads its own flag: no
+        device round trip.)"""
+        asked = stopping.requested() is not None
+        if self.ctx.world_size > 1:
+            flag = torch.tensor(float(asked), device=self.device)
+            asked = bool(float(distributed.all_sum(flag)))
+        if not asked:
             return
         if not saved:
             self.save()
