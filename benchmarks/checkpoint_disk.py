@@ -18,20 +18,11 @@ import argparse
 import csv
 from pathlib import Path
 
-import yaml
-
+from wd.config import read_configs
 from wd.preflight import checkpoint_volume
 
 REPO = Path(__file__).resolve().parent.parent
 GB = 1e9
-
-
-def merged(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(
-            out.get(key), dict) else value
-    return out
 
 
 def main() -> None:
@@ -41,8 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     for name in args.configs:
-        config = merged(yaml.safe_load((REPO / "config.yaml").read_text()),
-                        yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text()))
+        config = read_configs([REPO / "configs" / f"{name}.yaml"])
         rows += [{"config": name, "run": r.name, "checkpoint_gb": round(r.whole / GB, 2),
                   "peak_gb": round(r.peak / GB, 2),
                   "kept_before_gb": round(r.while_training * r.whole / GB, 2),

@@ -18,10 +18,9 @@ import csv
 from pathlib import Path
 
 import torch
-import yaml
 
 from wd import methods
-from wd.config import shape, student_methods
+from wd.config import read_configs, shape, student_methods
 from wd.settings import ModelConfig
 from wd.train.flops import fake_update, generator, plain
 
@@ -30,18 +29,9 @@ CONFIGS = ("wmt16_en_ro", "wmt14_en_de", "nist12_zh_en")
 LENGTH = 32  # tokens a sentence in the fake micro-batch
 
 
-def merged(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(
-            out.get(key), dict) else value
-    return out
-
-
 def config_runs(name: str) -> list[tuple[str, ModelConfig, ModelConfig | None, dict, int]]:
     """(run, model or student shape, teacher shape for a Phase-1 run, train section, steps)."""
-    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()),
-                    yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text()))
+    config = read_configs([REPO / "configs" / f"{name}.yaml"])
     vocab = config["bpe"]["vocab_size"]
     teacher = ModelConfig(vocab_size=vocab, **shape(config, "teacher"))
     train = config["teacher"]["train"]

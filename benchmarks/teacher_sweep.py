@@ -25,7 +25,6 @@ Prints a table and writes ``<prefix>.csv`` beside the variants' files.
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import subprocess
 import sys
@@ -33,23 +32,10 @@ from pathlib import Path
 
 import yaml
 
-from wd.config import search_settings, validate
+from wd.config import read_configs, search_settings, validate
 from wd.io import read_lines, write_lines
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def merged(*layers: dict) -> dict:
-    """The layers merged key by key into one dict, later layers winning (as Snakemake merges
-    its config files)."""
-    out: dict = {}
-    for layer in layers:
-        for key, value in layer.items():
-            if isinstance(value, dict) and isinstance(out.get(key), dict):
-                out[key] = merged(out[key], value)
-            else:
-                out[key] = copy.deepcopy(value)
-    return out
 
 
 def load_yaml(path: Path) -> dict:
@@ -58,7 +44,7 @@ def load_yaml(path: Path) -> dict:
 
 def variant_config(files: list[Path], variant_file: Path) -> dict:
     """The config a variant runs with, validated and with the schema's defaults."""
-    config = merged(*(load_yaml(p) for p in [ROOT / "config.yaml", *files, variant_file]))
+    config = read_configs([*files, variant_file])
     validate(config)
     return config
 

@@ -20,6 +20,7 @@ from wd.model.inits import check_inheritable
 from wd.settings import EngineSettings, ModelConfig, SearchSettings, TrainSettings
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+REPO_CONFIG = SCHEMA.parent.parent / "config.yaml"  # the default experiment, under every run
 
 
 class ConfigError(ValueError):
@@ -69,6 +70,27 @@ class _StrictLoader(yaml.SafeLoader):
                                   f"{key!r} given twice (first on line {seen[key]})")
             seen[key] = line
         return super().construct_mapping(node, deep)
+
+
+def merged(*layers: dict) -> dict:
+    """Config dicts merged key by key, later layers winning, as Snakemake merges config.yaml
+    and each --configfile (a list is replaced whole)."""
+    out: dict = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = merged(out[key], value)
+            else:
+                out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_configs(paths: list[Path]) -> dict:
+    """The config of ``config.yaml`` and the files ``paths`` on top, as a run reads it (not yet
+    validated: :func:`validate` fills the schema's defaults)."""
+    layers = [yaml.safe_load(Path(p).read_text(encoding="utf-8")) or {}
+              for p in [REPO_CONFIG, *paths]]
+    return merged(*layers)
 
 
 def check_files(paths: list[Path]) -> None:
