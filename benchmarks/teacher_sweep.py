@@ -15,9 +15,10 @@ A sweep file names its base config, a prefix for the variants' experiments and t
 Each variant runs ``snakemake --cores N <its teacher>`` with ``--configfile`` base, the extra
 files given here (data.manual, say: the variants' keys must not repeat theirs) and the variant's
 own file (written under ``results_dir/sweeps/<prefix>/``), so a rerun resumes or skips it as
-any pipeline run does. Its row: parameters, updates and the step kept, what stopped it, minutes
-of training (the rule's benchmark: wall time, data preparation excluded), the best greedy
-validation BLEU of the training curve, and the final (averaged) model's BLEU, the
+any pipeline run does (stopped, it resumes exactly: a sweep can be paused with SIGTERM to its
+training job). Its row: parameters, updates and the step kept, what stopped it, the minutes of
+updates (summed over resumptions) and of validation translations, the best greedy validation
+BLEU of the training curve, and the final (averaged) model's BLEU, the
 evaluation's BLEU variants and chrF on the validation set with the evaluation's beam search.
 Prints a table and writes ``<prefix>.csv`` beside the variants' files.
 """
@@ -90,10 +91,10 @@ def curve_best(curve: Path) -> tuple[str, str]:
     return best["valid_bleu"], best["step"]
 
 
-def training_minutes(benchmark: Path) -> float:
-    """Wall minutes of the teacher's rule (summed over resumed attempts' rows)."""
-    rows = list(csv.DictReader(read_lines(benchmark), delimiter="\t"))
-    return round(sum(float(r["s"]) for r in rows) / 60, 1)
+def validation_minutes(curve: Path) -> float:
+    """Minutes the run spent translating its validation set (the curve's last row)."""
+    rows = list(csv.DictReader(read_lines(curve)))
+    return round(float(rows[-1]["translate_sec"]) / 60, 1) if rows else 0.0
 
 
 def row(name: str, config: dict, exp: Path, valid_json: dict) -> dict:
@@ -101,7 +102,8 @@ def row(name: str, config: dict, exp: Path, valid_json: dict) -> dict:
     out = {"variant": name, "params": valid_json["params"],
            "updates": valid_json["train_steps"], "kept_step": valid_json.get("best_step", ""),
            "stopped_by": valid_json.get("stopped_by", ""),
-           "train_minutes": training_minutes(exp / "benchmarks/train/teacher.tsv"),
+           "update_minutes": round(valid_json["train_seconds"] / 60, 1),
+           "validation_minutes": validation_minutes(exp / "models/teacher/train_log.csv"),
            "greedy_valid_bleu": greedy, "greedy_best_step": greedy_step,
            "valid_bleu": round(valid_json["bleu"], 2), "valid_chrf": round(valid_json["chrf"], 2)}
     for variant in config["evaluation"].get("bleu_variants", []):
