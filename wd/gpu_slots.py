@@ -10,10 +10,13 @@ under SLURM gets its devices from the scheduler and claims none.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import subprocess
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _held: list[int] = []  # lock files held for the life of the process
 
@@ -71,13 +74,16 @@ def claim_gpus(count: int, lock_dir: Path) -> list[str]:
 def limit_gpu_jobs(workflow, config: dict) -> None:
     """At the start of a run (the Snakefile's ``onstart``, when the executor is known): on a
     local executor without ``--resources gpu=N``, the ``gpu`` resource becomes the GPUs visible
-    (a cluster executor asks its scheduler for each job's GPUs instead); a config whose jobs ask
-    for more GPUs than the machine shows is an error naming the key."""
+    (a cluster executor asks its scheduler for each job's GPUs instead). Snakemake scales a
+    job's request down to that, as it does threads to cores: a config whose jobs ask for more
+    GPUs than the machine shows gets a warning naming the key (its jobs then use what there is;
+    ``device: cuda`` without any is the preflight's error)."""
     if not workflow.local_exec:
         return
     seen = len(visible_gpus())
     if "gpu" not in workflow.global_resources:
         workflow.register_resource("gpu", seen)
     if config["device"] != "cpu" and config["gpus"] > seen:
-        raise SystemExit(f"config error at gpus: each job asks for {config['gpus']} GPU(s), but "
-                         f"this machine shows {seen} (CUDA_VISIBLE_DEVICES or nvidia-smi -L)")
+        log.warning("gpus is %d, but this machine shows %d GPU(s) (CUDA_VISIBLE_DEVICES or "
+                    "nvidia-smi -L): each GPU job runs on %s", config["gpus"], seen,
+                    f"{seen} of them" if seen else "the CPU (device auto)")
