@@ -175,8 +175,8 @@ def test_micro_pipeline_distils_the_pretrained_teacher(teacher_dir, tmp_path, mo
     assert "The pretrained teacher, imported (not trained here)" in card
     package = exp / "models" / "tiny1" / "wd" / "package"
     assert sorted(p.name for p in package.iterdir() if not p.name.startswith(".")) == [
-        "README.md", "config.json", "model.safetensors", "source.spm", "target.spm",
-        "vmap.txt", "vocab.json"]  # the vocabulary map in the teacher's pieces
+        "README.md", "config.json", "manifest.json", "model.safetensors", "source.spm",
+        "target.spm", "vmap.txt", "vocab.json"]  # the vocabulary map in the teacher's pieces
     translate_main(["--model", str(package), "--input", str(exp / "data" / "raw" / "test.src"),
                     "--output", str(tmp_path / "hyp"), "--no-vmap"])  # as evaluated
     evaluated = exp / "eval" / "tiny1" / "wd" / "seed1" / "test.hyp"

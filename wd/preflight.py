@@ -12,13 +12,16 @@ on. The config itself was checked at start-up (wd.config), optional packages inc
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from wd import methods
 from wd.config import shape, student_methods
@@ -68,26 +71,57 @@ def _sizes(model: torch.nn.Module) -> tuple[int, int]:
     return state + moments, state
 
 
-def checkpoint_volume(config: dict, vocab: int | None = None) -> list[RunDisk]:
+@contextlib.contextmanager
+def _sizes_only() -> Iterator[None]:
+    """Models built for their sizes: on PyTorch's meta device, with the initialisers skipped
+    (on the meta device each is a slow reference kernel, seconds for a run's models)."""
+    names = ("normal_", "xavier_normal_", "xavier_uniform_", "zeros_")
+    saved = {name: getattr(nn.init, name) for name in names}
+    for name in names:
+        setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        with torch.device("meta"):
+            yield
+    finally:
+        for name, init in saved.items():
+            setattr(nn.init, name, init)
+
+
+def checkpoint_volume(config: dict, vocab: int | None = None,
+                      bound: bool = False) -> list[RunDisk]:
     """Every training run of the config (each seed), with its checkpoints' sizes: models
-    built on PyTorch's meta device, at ``vocab`` pieces (default ``bpe.vocab_size``)."""
+    built for their sizes only, at ``vocab`` pieces (default ``bpe.vocab_size``). With
+    ``bound``, a Phase-1 generator is not built (that pulls in torch's compiler, seconds) but
+    bounded: the teacher's tables and six times the student's weights (each student matrix's
+    two projections and element-wise scale and shift), with Adam's moments for the latter."""
     vocab = vocab or config["bpe"]["vocab_size"]
     teacher_cfg = ModelConfig(vocab_size=vocab, **shape(config, "teacher"))
-    with torch.device("meta"):
+    with _sizes_only():
         teacher = Transformer(teacher_cfg)
     runs = [RunDisk("teacher", *_sizes(teacher), *_kept(config["teacher"]["train"]))]
     state = {k: torch.empty(v.shape, device="meta") for k, v in teacher.state_dict().items()}
+    built: dict[tuple, tuple[int, int]] = {}  # each distinct model once (runs share shapes)
     for student in config["students"]:
         cfg = ModelConfig(vocab_size=vocab, **shape(config, student["name"]))
         chained = {run.name: run for m in student_methods(config, student["name"])
                    for run in methods.get(m).runs}
         for name, run in sorted(chained.items()):
-            with torch.device("meta"):
-                model = Phase1Model(state, teacher_cfg, cfg) if run.generator else Transformer(cfg)
+            key = (cfg, run.generator)
+            if key not in built:
+                with _sizes_only():
+                    if run.generator and bound:
+                        _, plain = _sizes(Transformer(cfg))
+                        built[key] = (runs[0].model + 18 * plain, runs[0].model + 6 * plain)
+                    elif run.generator:
+                        built[key] = _sizes(Phase1Model(state, teacher_cfg, cfg,
+                                                        run.generator.transfer,
+                                                        start=run.generator.start))
+                    else:
+                        built[key] = _sizes(Transformer(cfg))
             train = {**config["student_train"],
                      **(config["wd"].get("phase1", {}) if run.generator else {})}
-            runs += [RunDisk(f"{student['name']}/{name}/seed{seed}", *_sizes(model),
-                             *_kept(train)) for seed in config["seeds"]]
+            runs += [RunDisk(f"{student['name']}/{name}/seed{seed}", *built[key], *_kept(train))
+                     for seed in config["seeds"]]
     return runs
 
 
@@ -120,16 +154,23 @@ def preflight(config: dict, local: bool) -> None:
     disk_check(config)
 
 
+def need(runs: list[RunDisk]) -> int:
+    """Bytes the runs' checkpoints take at most: every run's once shrunk, and the largest run's
+    whole set while it trains."""
+    return sum(r.kept for r in runs) + max(r.peak - r.kept for r in runs)
+
+
 def disk_check(config: dict) -> None:
     """A warning when the free disk under results_dir is below what the training runs keep
-    (their checkpoints once shrunk, and the largest run's whole set while it trains)."""
-    runs = checkpoint_volume(config)
-    need = sum(r.kept for r in runs) + max(r.peak - r.kept for r in runs)
+    (:func:`need`); the exact sizes are computed only where the quick bound does not fit."""
     where = Path(config["results_dir"])
     while not where.exists():
         where = where.parent
     free = shutil.disk_usage(where).free
-    if free < need:
+    if free >= need(checkpoint_volume(config, bound=True)):
+        return
+    need_bytes = need(checkpoint_volume(config))
+    if free < need_bytes:
         log.warning("preflight: %.1f GB free under %s, and the training checkpoints of this run "
                     "may take up to %.1f GB (benchmarks/checkpoint_disk.py; less where runs are "
-                    "done already)", free / 1e9, config["results_dir"], need / 1e9)
+                    "done already)", free / 1e9, config["results_dir"], need_bytes / 1e9)
