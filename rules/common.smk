@@ -1,5 +1,6 @@
 # Config validation at start-up, path helpers, the systems to evaluate, and each training run's
 # inputs and parameters from the run plan (wd/plan.py). Included first by the Snakefile.
+import os
 import sys
 from pathlib import Path
 
@@ -34,6 +35,11 @@ onstart:
 
     preflight(config, workflow.local_exec)
 
+
+# A job's waiting OpenMP threads sleep instead of spinning: a little slower alone, much faster
+# beside another busy process (docs/performance.md, "A busy machine"). An OMP_WAIT_POLICY of
+# your own is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PLAN = Plan(config)  # every training run's inputs and parameters (wd/plan.py)
 EXP = PLAN.root
