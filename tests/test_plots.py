@@ -11,7 +11,8 @@ def figures(monkeypatch):
     """The axes of every figure the plots save (the PNG is still written)."""
     saved = []
     save = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, out: (saved.append(fig.axes), save(fig, out)))
+    monkeypatch.setattr(plots, "_save", lambda fig, out, extra=None: (saved.append(fig.axes),
+                                                                        save(fig, out, extra)))
     return saved
 
 
@@ -62,3 +63,29 @@ def test_bleu_vs_speed_draws_the_spread_over_seeds(tmp_path, figures, bleus, bar
         across, up = kd.lines[2]  # speed-ups 3.1, 3.2, 3.3: std 0.1
         assert up.get_segments()[0][:, 1].tolist() == pytest.approx([30.0, 34.0])
         assert across.get_segments()[0][:, 0].tolist() == pytest.approx([3.1, 3.3])
+
+
+def deployed(rows):
+    """A results table whose rows were timed as deployed: (student, method, BLEU and words/s in
+    CTranslate2 float32)."""
+    table = pd.DataFrame([{"student": s, "method": m, "seed": 1, "experiment": "exp",
+                           "testset": "test", "ct2_bleu": b, "ct2_words_per_sec_1t": w}
+                          for s, m, b, w in rows])
+    return table
+
+
+def test_the_frontier_draws_the_teachers_bleu_and_the_target_speed_and_tells_shapes_apart(
+        tmp_path, figures):
+    out = tmp_path / "frontier.png"
+    plots.speed_quality(deployed([("teacher", "teacher", 30.0, 100.0),
+                                  ("stu1", "wd", 30.5, 450.0), ("stu2", "wd", 31.0, 250.0),
+                                  ("stu1", "kd", 29.0, 440.0)]), out)
+    assert out.stat().st_size > 0
+    ((ax,),) = figures
+    dotted, dashdot = (line for line in ax.lines if line.get_linestyle() in (":", "-."))
+    assert dotted.get_ydata()[0] == 30.0 and dashdot.get_xdata()[0] == 400.0  # 4x 100 words/s
+    open_points = [c for c in ax.collections if not c.get_facecolor().any()]
+    assert len(open_points) == 1  # the second shape's one point (stu2 wd)
+    titles = [child.get_title().get_text() for child in ax.get_children()
+              if isinstance(child, plots.plt.matplotlib.legend.Legend)]
+    assert titles == ["method", "shape", "variant", "lines"]

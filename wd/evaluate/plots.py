@@ -11,15 +11,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 import pandas as pd  # noqa: E402
 
-from wd.evaluate.frontier import points  # noqa: E402
+from wd.evaluate.frontier import TARGET_SPEEDUP, points  # noqa: E402
 from wd.evaluate.report import method_rank  # noqa: E402
 from wd.export.variants import VARIANTS  # noqa: E402
 from wd.io import atomic_path  # noqa: E402
 
 
-def _save(fig, out: Path) -> None:
+def _save(fig, out: Path, extra: list | None = None) -> None:
+    """Write the figure, cropped to its axes and ``extra`` artists (legends placed outside)."""
     with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", bbox_extra_artists=extra)
     plt.close(fig)
 
 
@@ -106,30 +107,55 @@ def training_curves(curves: dict[str, dict[str, tuple[Path, Path | None]]], out:
 def speed_quality(table: pd.DataFrame, out: Path) -> None:
     """BLEU against one-thread words/s (log scale) for every system in every CTranslate2
     variant (:func:`wd.evaluate.frontier.points`): a colour per method, a marker per variant,
-    the Pareto front drawn and its points named (the systems worth shipping); a figure saying
-    so where the variants were not timed."""
+    filled for the first student shape and open for the others (the teacher: black); the
+    float32 teacher's BLEU and the target speed (TARGET_SPEEDUP times the float32 teacher's)
+    as reference lines; the Pareto front drawn and its points named, their labels staggered
+    above and below so that neighbours do not overlap; a figure saying so where the variants
+    were not timed."""
     frame = points(table)
     fig, ax = plt.subplots(figsize=(9, 5.5))
     if len(frame):
         markers = dict(zip(VARIANTS, "os^"))
         colours = plt.get_cmap("tab20")
-        for index, (method, rows) in enumerate(frame.groupby("method", sort=False)):
-            for variant, group in rows.groupby("variant", sort=False):
-                ax.scatter(group.words_per_sec_1t, group.bleu, color=colours(index % 20),
-                           marker=markers[variant], s=24)
-            ax.scatter([], [], color=colours(index % 20), marker="s", label=method)
+        shapes = [s for s in dict.fromkeys(frame.student) if s != "teacher"]
+        methods = [m for m in dict.fromkeys(frame.method) if m != "teacher"]
+        for (student, method, variant), group in frame.groupby(["student", "method", "variant"],
+                                                               sort=False):
+            colour = "black" if method == "teacher" else colours(methods.index(method) % 20)
+            filled = student == "teacher" or shapes.index(student) == 0
+            ax.scatter(group.words_per_sec_1t, group.bleu, marker=markers[variant], s=26,
+                       facecolors=colour if filled else "none", edgecolors=colour)
+        teacher = frame[(frame.method == "teacher") & (frame.variant == "ct2")]
+        if len(teacher):
+            ax.axhline(teacher.bleu.iloc[0], color="grey", linestyle=":", linewidth=1)
+            ax.axvline(TARGET_SPEEDUP * teacher.words_per_sec_1t.iloc[0], color="grey",
+                       linestyle="-.", linewidth=1)
         front = frame[frame.front].sort_values("words_per_sec_1t")
-        ax.plot(front.words_per_sec_1t, front.bleu, "k--", linewidth=1, label="Pareto front")
-        for point in front.itertuples():
+        ax.plot(front.words_per_sec_1t, front.bleu, "k--", linewidth=1)
+        for number, point in enumerate(front.itertuples()):
             name = "teacher" if point.method == "teacher" else f"{point.student} {point.method}"
             ax.annotate(f"{name} {point.variant}", (point.words_per_sec_1t, point.bleu),
-                        fontsize=6, xytext=(-4, 4), textcoords="offset points", ha="right")
-        ax.add_artist(ax.legend(  # the variants' legend, then the methods' (kept in the bbox)
-            handles=[plt.Line2D([], [], color="grey", marker=m, linestyle="")
-                     for m in markers.values()], labels=list(markers), fontsize=6,
-            loc="lower left", bbox_to_anchor=(1.01, 0), title="variant", title_fontsize=7))
-        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1), title="method",
-                  title_fontsize=7)
+                        fontsize=6, xytext=(-4, 6 if number % 2 == 0 else -11),
+                        textcoords="offset points", ha="right")
+        line = lambda **style: plt.Line2D([], [], **style)  # noqa: E731
+        legends = [  # method (colour), shape (fill), variant (marker), reference lines
+            ("method", [line(color="black", marker="s", linestyle="")]
+             + [line(color=colours(i % 20), marker="s", linestyle="")
+                for i in range(len(methods))], ["teacher", *methods]),
+            ("shape", [line(color="grey", marker="o", linestyle="", markerfacecolor=fill)
+                       for fill in ["grey", "none", "none"][:len(shapes)]], shapes),
+            ("variant", [line(color="grey", marker=m, linestyle="") for m in markers.values()],
+             list(markers)),
+            ("lines", [line(color="grey", linestyle=":"), line(color="grey", linestyle="-."),
+                       line(color="black", linestyle="--")],
+             ["float32 teacher's BLEU", f"{TARGET_SPEEDUP:g}x its speed", "Pareto front"])]
+        anchor, drawn = 1.0, []
+        for title, handles, labels in legends:  # each kept as the next replaces the axes' own
+            if drawn:
+                ax.add_artist(drawn[-1])
+            drawn.append(ax.legend(handles, labels, fontsize=6, loc="upper left", title=title,
+                                   bbox_to_anchor=(1.01, anchor), title_fontsize=7))
+            anchor -= 0.03 * (len(labels) + 2.5)
         ax.set_xscale("log")
     else:
         ax.text(0.5, 0.5, "CTranslate2 variants not timed (evaluation.ctranslate2: false)",
@@ -138,4 +164,4 @@ def speed_quality(table: pd.DataFrame, out: Path) -> None:
     ax.set_ylabel(f"BLEU ({table.testset.iloc[0]})")
     ax.set_title(f"{table.experiment.iloc[0]}: speed and quality as deployed")
     ax.grid(alpha=0.3)
-    _save(fig, out)
+    _save(fig, out, drawn if len(frame) else None)
