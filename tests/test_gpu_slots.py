@@ -27,10 +27,11 @@ def test_jobs_running_at_once_claim_different_gpus_and_free_them_when_they_end(t
                                                                              monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    held = [subprocess.Popen([sys.executable, "-c", HOLD, str(n), str(tmp_path)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            for n in (1, 2)]
-    claimed = [job.stdout.readline().strip() for job in held]  # each holds its claim
+    held, claimed = [], []
+    for n in (1, 2):  # one after the other, each holding its claim while the next asks
+        held.append(subprocess.Popen([sys.executable, "-c", HOLD, str(n), str(tmp_path)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        claimed.append(held[-1].stdout.readline().strip())
     assert claimed == ["0", "1,2"]
     with pytest.raises(RuntimeError, match="1 GPU\\(s\\) asked for, 0 of 3 free"):
         claim_gpus(1, tmp_path)
