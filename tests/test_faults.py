@@ -22,13 +22,13 @@ MICRO = REPO / "tests" / "micro.yaml"
 
 def micro_args(results: Path, *args: str, mono: bool = False) -> list[str]:
     """The micro experiment with KD decoding in two shards of many small batches; with
-    ``mono``, also KD data of 300 generated monolingual source sentences (for kd_mono)."""
+    ``mono``, also KD data of 60 generated monolingual source sentences (for kd_mono)."""
     small_batches = results.parent / "small_batches.yaml"
     small_batches.write_text("kd: {beam: 2, lenpen: 1.0, batch_size: 8, shards: 2}\n")
     more = []
     if mono:
         more = [results.parent / "mono.yaml"]
-        more[0].write_text("data: {toy: {train: 400, valid: 40, test: 40, mono: 300}, "
+        more[0].write_text("data: {toy: {train: 400, valid: 40, test: 40, mono: 60}, "
                            "mono: [toy]}\nmethods: [kd, kd_mono]\n")
     # --nolock: a killed run leaves no stale lock to clear (the checkout's .snakemake is shared
     # with other runs, whose locks `--unlock` would remove as well).
@@ -42,7 +42,7 @@ def micro_args(results: Path, *args: str, mono: bool = False) -> list[str]:
 def test_kill_9_during_kd_decoding_then_rerun_completes(tmp_path):
     results = tmp_path / "results"
     exp = results / "micro"
-    part, sentences, mono = "mono", 300, True
+    part, sentences, mono = "mono", 60, True
     shard_out = [exp / f"kd/shards/{part}.{i}.tgt" for i in range(2)]
     kd = exp / f"kd/{part}.tgt"
     prep = run_snakemake(*micro_args(results, "--cores", "2", str(exp / "models/teacher/final.pt"),
