@@ -7,15 +7,21 @@ from functools import lru_cache, partial
 from itertools import chain
 from multiprocessing import Pool
 from pathlib import Path
-
-from sacremoses import MosesDetokenizer, MosesPunctNormalizer, MosesTokenizer
+from typing import TYPE_CHECKING
 
 from wd.data.stream import CHUNK_LINES, read_chunks
 from wd.io import write_lines
 
+if TYPE_CHECKING:
+    from sacremoses import MosesDetokenizer, MosesPunctNormalizer, MosesTokenizer
+
 
 @lru_cache(maxsize=None)
 def _tools(lang: str) -> tuple[MosesPunctNormalizer, MosesTokenizer, MosesDetokenizer]:
+    # Imported here: sacremoses compiles its patterns on import (about 0.6 s), which every
+    # training and decoding job would pay through wd.data.bpe without ever tokenising.
+    from sacremoses import MosesDetokenizer, MosesPunctNormalizer, MosesTokenizer
+
     return MosesPunctNormalizer(lang=lang), MosesTokenizer(lang=lang), MosesDetokenizer(lang=lang)
 
 

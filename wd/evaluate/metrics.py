@@ -13,16 +13,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sacrebleu
-from sacremoses import MosesPunctNormalizer, MosesTokenizer
 
 from wd.data.romanian import comma_below, strip_diacritics
 from wd.io import check_aligned, read_lines
 
+if TYPE_CHECKING:
+    from sacremoses import MosesPunctNormalizer, MosesTokenizer
+
 
 @lru_cache(maxsize=None)
 def _tokenizer(lang: str) -> MosesTokenizer:
+    from sacremoses import MosesTokenizer  # imported when first used, as in wd.data.text
+
     return MosesTokenizer(lang=lang)
 
 
@@ -32,16 +37,18 @@ def moses_tokenize(line: str, lang: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def _ro_punctuation() -> MosesPunctNormalizer:
-    return MosesPunctNormalizer(lang="ro", pre_replace_unicode_punct=True,
-                                post_remove_control_chars=True)
+def _punctuation(lang: str, **options: bool) -> MosesPunctNormalizer:
+    from sacremoses import MosesPunctNormalizer
+
+    return MosesPunctNormalizer(lang=lang, **options)
 
 
 def ro_normalised(line: str) -> str:
     """The WMT16 En-Ro "normalised" preparation (as in Sennrich's wmt16-scripts and fairseq's
     mBART recipe): Moses unicode-punctuation replacement and punctuation normalisation, control
     characters removed, cedilla to comma-below, Romanian diacritics removed, Moses tokenisation."""
-    line = _ro_punctuation().normalize(line)
+    line = _punctuation("ro", pre_replace_unicode_punct=True,
+                        post_remove_control_chars=True).normalize(line)
     return moses_tokenize(strip_diacritics(comma_below(line)), "ro")
 
 
@@ -64,11 +71,6 @@ def en_tokenized(line: str) -> str:
     """NIST Zh-En practice: Moses-tokenised English (lowercasing is left to sacreBLEU, so that
     the signature shows ``case:lc``)."""
     return moses_tokenize(line, "en")
-
-
-@lru_cache(maxsize=None)
-def _punctuation(lang: str) -> MosesPunctNormalizer:
-    return MosesPunctNormalizer(lang=lang)
 
 
 def lc_norm_tok(line: str, lang: str) -> str:
