@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sacrebleu
+import torch
 import yaml
 from test_pipeline_e2e import MICRO
 
@@ -74,7 +75,7 @@ def local_run(tmp_path_factory):
         local[split] = {"src": write(corpus / f"{split}.en{suffix}", sources),
                         "tgt": tgt if n_refs > 1 else tgt[0]}
     config = yaml.safe_load(MICRO.read_text())
-    config.update(experiment="local_micro", methods=["kd", "wd"])
+    config.update(experiment="local_micro", methods=["kd", "wd"], seeds=[1, 2])
     config["data"] = {"source": "local", "src_lang": "en", "tgt_lang": "ro", "max_len": 128,
                       "local": local}
     config["evaluation"]["bleu_variants"] = ["ro_normalised"]
@@ -90,8 +91,9 @@ def local_run(tmp_path_factory):
 def test_every_system_is_scored_against_all_references(local_run):
     exp, local = local_run
     table = pd.read_csv(exp / "tables" / "results.csv")
-    assert list(zip(table.student, table.method, table.seed)) == [
-        ("teacher", "teacher", 1), ("tiny1", "kd", 1), ("tiny1", "wd", 1)]
+    systems = list(zip(table.student, table.method, table.seed))
+    assert systems[0] == ("teacher", "teacher", 1)
+    assert sorted(systems[1:]) == [("tiny1", m, seed) for m in ("kd", "wd") for seed in (1, 2)]
     columns = list(table.columns)
     assert columns[columns.index("chrf") + 1] == "bleu_ro_normalised"
     assert "bleu_ro_normalised_signature" in columns
@@ -119,3 +121,18 @@ def test_references_are_copied_in_order_as_supplied(local_run):
         assert read_lines(raw / copy) == read_lines(local["test"]["tgt"][i])
     with_cedilla = read_lines(raw / "test.tgt.1")
     assert any(c in line for line in with_cedilla for c in CEDILLA)  # scored as published
+
+
+def test_each_seed_trains_its_own_students_and_the_table_summarises_them(local_run):
+    """Seeds change a student's initialisation and data order; Phase 1 runs once per seed."""
+    exp, _ = local_run
+    models = exp / "models" / "tiny1"
+    assert sorted(p.name for p in models.glob("wd_phase1_all/seed*")) == ["seed1", "seed2"]
+    name = "decoder.0.ffn.fc1.weight"
+    for run in ["kd", "wd", "wd_phase1_all"]:
+        first, second = (torch.load(models / run / f"seed{seed}" / "final.pt",
+                                    weights_only=True)["model"][name] for seed in (1, 2))
+        assert not torch.equal(first, second), run
+    md = (exp / "tables" / "results.md").read_text()
+    summary = md[md.index("Mean and standard deviation over seeds, student `tiny1`"):]
+    assert "| kd | kd | 2 | " in summary and "| wd | bitext+kd | 2 | " in summary
