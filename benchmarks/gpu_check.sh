@@ -7,8 +7,8 @@
 #
 #   bash benchmarks/gpu_check.sh [OUT_DIR]      # default: gpu_check/
 #
-# KIT=/path/to/kit first installs the project from an offline kit (wd-offline-kit; a node
-# without network access that has PyTorch: docs/cluster.md).
+# KIT=/path/to/kit first installs the project (and CTranslate2, if the kit has it) from an
+# offline kit (wd-offline-kit; a node without network access that has PyTorch: docs/cluster.md).
 #
 # DEVICE=cpu runs the same on a CPU, to check the script itself; the paper shapes are slow there,
 # so give smaller sizes too, e.g. TRAIN_ARGS="--models stu2 --vocab 2000 --max-tokens 512
@@ -26,6 +26,10 @@ if [ -n "${KIT:-}" ]; then
     echo "0/3 installing from the offline kit $KIT (log: $out/install.log)"
     python -m pip install --no-index --find-links "$KIT" -e . >"$out/install.log" 2>&1 ||
         { echo "installing from $KIT failed: $out/install.log"; exit 1; }
+    if compgen -G "$KIT/ctranslate2-*.whl" >/dev/null; then  # a kit made with --ctranslate2
+        python -m pip install --no-index --find-links "$KIT" ctranslate2 >>"$out/install.log" 2>&1 ||
+            echo "installing CTranslate2 from $KIT failed (the checks run without it): $out/install.log"
+    fi
 fi
 
 # step NAME COMMAND...: run one check, its output to NAME.log, its status to NAME.status
