@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run_slurm_e2e.sh - end-to-end test of profiles/slurm: the real DAG on tests/micro.yaml, every
+# run_slurm_e2e.sh - end-to-end test of profiles/slurm: the real DAG on tests/micro.yaml with
+# the method wd (the KD data, and WD's chain of two runs on it; pytest runs every method), every
 # job submitted with sbatch to a real single-node SLURM cluster (start_slurm.sh).
 #
 #   bash tests/cluster/run_slurm_e2e.sh          # from any directory, as root; exit 0 = passed
@@ -8,7 +9,7 @@
 # SLURM packages and, if missing, snakemake-executor-plugin-slurm into the caller's Python.
 #
 # Steps: start SLURM -> `snakemake --profile profiles/slurm all --configfile tests/micro.yaml
-# --config results_dir=<fresh temp dir>` under `timeout -s KILL`, with the teacher's job
+# <methods: [wd]> --config results_dir=<fresh temp dir>` under `timeout -s KILL`, with the teacher's job
 # signalled as at a time limit once it has made 15 updates -> check the results table ->
 # check that every job went through SLURM (sbatch submissions in the snakemake log; sacct: state,
 # partition, account, rule, memory, CPUs, batch script = the caller's Python) -> summary -> stop
@@ -113,6 +114,9 @@ STARTUP_S=$(( $(date +%s) - T_SLURM ))
 # ---------------------------------------------------------------- the pipeline through SLURM
 RESULTS=$(mktemp -d "${TMPDIR:-/tmp}/wd-slurm-e2e.XXXXXX")
 SM_LOG="$RESULTS/snakemake.log"
+# One method, not micro.yaml's fourteen: every SLURM job costs 9-13 s here, whatever it does.
+METHODS="$RESULTS/methods.yaml"
+echo "methods: [wd]" >"$METHODS"
 EXTRA=()
 [ "$SLURM_ACCOUNTING" = none ] && EXTRA+=(--slurm-status-command squeue)
 GPU_CONFIG=()
@@ -129,7 +133,7 @@ T_SM=$(date +%s)
 set +e
 timeout -s KILL "$E2E_TIMEOUT_S" \
   "$PY" -m snakemake --profile profiles/slurm all \
-    --configfile tests/micro.yaml --config "results_dir=$RESULTS" "${GPU_CONFIG[@]}" \
+    --configfile tests/micro.yaml "$METHODS" --config "results_dir=$RESULTS" "${GPU_CONFIG[@]}" \
     --slurm-logdir "$RESULTS/slurm_logs" --slurm-keep-successful-logs \
     --slurm-jobname-prefix "$JOB_PREFIX" "${EXTRA[@]}" \
     >"$SM_LOG" 2>&1 &
@@ -154,7 +158,7 @@ fi
 log "snakemake finished in ${PIPELINE_S}s"
 
 # ---------------------------------------------------------------- checks
-"$PY" - "$RESULTS" "$SM_LOG" "$PY" "$SLURM_ACCOUNTING" "$JOB_PREFIX" "$E2E_GPUS" "$STARTUP_S" "$PIPELINE_S" <<'EOF'
+"$PY" - "$RESULTS" "$METHODS" "$SM_LOG" "$PY" "$SLURM_ACCOUNTING" "$JOB_PREFIX" "$E2E_GPUS" "$STARTUP_S" "$PIPELINE_S" <<'EOF'
 import collections
 import re
 import subprocess
@@ -164,7 +168,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-results, sm_log, py, accounting, prefix, gpus, startup_s, pipeline_s = sys.argv[1:]
+results, methods, sm_log, py, accounting, prefix, gpus, startup_s, pipeline_s = sys.argv[1:]
 results = Path(results)
 failures = []
 
@@ -175,8 +179,9 @@ def check(ok, msg):
     return ok
 
 
-# 1. the results table: the teacher row plus one row per (student, method) of tests/micro.yaml
-micro = yaml.safe_load(Path("tests/micro.yaml").read_text())
+# 1. the results table: the teacher row plus one row per student and method run
+micro = {**yaml.safe_load(Path("tests/micro.yaml").read_text()),
+         **yaml.safe_load(Path(methods).read_text())}
 table_path = results / micro["experiment"] / "tables" / "results.csv"
 check(table_path.is_file(), f"{table_path} missing")
 if table_path.is_file():
