@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import random
 import statistics
 import sys
@@ -42,6 +43,7 @@ from wd.train.trainer import Trainer
 from wd.vocab import BOS_ID, EOS_ID, PAD_ID
 
 SMOOTHING = 0.1
+HF_INSTALLED = importlib.util.find_spec("transformers") is not None
 FIELDS = ["engine", "model", "precision", "tokens_per_sec", "seconds_per_step", "ratio_vs_hf",
           "collate_ms", "steps", "target_tokens_per_step", "target_padding", "params", "vocab",
           "max_tokens", "threads", "device", "tflops_per_sec", "peak_tflops", "peak_fraction"]
@@ -166,17 +168,18 @@ def matmul_peak(device: torch.device, dtype: torch.dtype) -> float:
 
 def measure(name: str, cfg: ModelConfig, amp: str, batches: list[list[Pair]], args) -> list[dict]:
     """Alternate ours/MarianMT step by step (order flipped every step); time the steps after
-    the warm-up."""
+    the warm-up. Without transformers (a node installed from the offline kit), ours alone."""
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         ours_model, ours = ours_step(cfg, [p for b in batches for p in b], args, amp, Path(tmp))
-        torch.manual_seed(0)
-        hf_model = marian_model(cfg)
-        engines = {"ours": (ours_model, ours),
-                   "hf": (hf_model, MarianStep(hf_model, args.device, amp))}
-        seconds: dict[str, list[float]] = {"ours": [], "hf": []}
+        engines = {"ours": (ours_model, ours)}
+        if HF_INSTALLED:
+            torch.manual_seed(0)
+            hf_model = marian_model(cfg)
+            engines["hf"] = (hf_model, MarianStep(hf_model, args.device, amp))
+        seconds: dict[str, list[float]] = {engine: [] for engine in engines}
         for i, pairs in enumerate(batches):
-            order = ["ours", "hf"] if i % 2 == 0 else ["hf", "ours"]
+            order = list(engines) if i % 2 == 0 else list(reversed(engines))
             for engine in order:
                 t = timed(engines[engine][1], pairs, args.device)
                 if i >= args.warmup:
@@ -193,7 +196,7 @@ def measure(name: str, cfg: ModelConfig, amp: str, batches: list[list[Pair]], ar
     return [{"engine": engine, "model": name, "precision": "bf16" if amp == "bf16" else "fp32",
              "tokens_per_sec": round(speed[engine], 1),
              "seconds_per_step": round(statistics.mean(seconds[engine]), 3),
-             "ratio_vs_hf": round(speed[engine] / speed["hf"], 3),
+             "ratio_vs_hf": round(speed[engine] / speed["hf"], 3) if "hf" in speed else None,
              "collate_ms": round(collate_ms, 2),
              "steps": len(timed_batches),
              "target_tokens_per_step": round(tokens / len(timed_batches)),
@@ -202,7 +205,7 @@ def measure(name: str, cfg: ModelConfig, amp: str, batches: list[list[Pair]], ar
              "max_tokens": args.max_tokens, "threads": torch.get_num_threads(),
              "device": args.device.type,
              **(peak_columns(achieved[engine], args.peak[amp]) if args.peak else {})}
-            for engine in ("ours", "hf")]
+            for engine in engines]
 
 
 def peak_columns(tflops: float, peak: float) -> dict:
@@ -239,13 +242,17 @@ def main(argv: list[str] | None = None) -> None:
     index_batches = epoch_batches(corpus, args.max_tokens, seed=1, epoch=0)
     batches = [[corpus[i] for i in idx] for idx in index_batches[: args.warmup + args.steps]]
     rows = []
+    if not HF_INSTALLED:
+        print("transformers is not installed: timing ours alone (no ratio_vs_hf)", flush=True)
     for name, cfg in model_configs(args.vocab).items():
         if name not in args.models:
             continue
         for precision in args.precisions:
-            rows += measure(name, cfg, "bf16" if precision == "bf16" else "none", batches, args)
+            measured = measure(name, cfg, "bf16" if precision == "bf16" else "none", batches,
+                               args)
+            rows += measured
             print(f"{name} {precision}: " + ", ".join(
-                f"{r['engine']} {r['tokens_per_sec']:.0f} tok/s" for r in rows[-2:]), flush=True)
+                f"{r['engine']} {r['tokens_per_sec']:.0f} tok/s" for r in measured), flush=True)
     with open(args.out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
@@ -254,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{'params':>12}" + (f" {'TFLOP/s':>8} {'of peak':>7}" if args.peak else ""))
     for r in rows:
         print(f"{r['model']:8} {r['precision']:9} {r['engine']:6} {r['tokens_per_sec']:8.0f} "
-              f"{r['seconds_per_step']:7.2f} {r['ratio_vs_hf']:6.2f} {r['params']:12,}"
+              f"{r['seconds_per_step']:7.2f} {r['ratio_vs_hf'] or float('nan'):6.2f} "
+              f"{r['params']:12,}"
               + (f" {r['tflops_per_sec']:8.2f} {r['peak_fraction']:7.1%}" if args.peak else ""))
 
 
