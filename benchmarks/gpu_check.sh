@@ -86,16 +86,19 @@ if not failed("micro"):
                  f"{(out / 'micro.seconds').read_text().strip()} s; BLEU "
                  f"{table.bleu.min():.1f}-{table.bleu.max():.1f}; KD data by {engine}; "
                  f"CTranslate2 columns: {'yes' if 'ct2_sents_per_sec' in table else 'no'}"))
-if not failed("train_speed"):
-    for r in pd.read_csv(out / "train_speed.csv").to_dict("records"):
-        rows.append((f"train {r['model']} {r['precision']} {r['engine']}",
-                     f"{r['tokens_per_sec']:,.0f} target tok/s, {r['tflops_per_sec']:.3g} "
-                     f"TFLOP/s = {r['peak_fraction']:.1%} of the measured "
-                     f"{r['peak_tflops']:.3g} TFLOP/s peak"))
-if not failed("decode_speed"):
-    for r in pd.read_csv(out / "decode_speed.csv").to_dict("records"):
-        rows.append((f"decode {r['model']} beam {r['beam']} {r['engine']}",
-                     f"{r['tokens_per_sec']:,.0f} tok/s, {r['sents_per_sec']:,.1f} sent/s"))
+
+def records(step: str) -> list[dict]:
+    """The rows of a benchmark's CSV; none where it failed."""
+    return [] if failed(step) else pd.read_csv(out / f"{step}.csv").to_dict("records")
+
+
+rows += [(f"train {r['model']} {r['precision']} {r['engine']}",
+          f"{r['tokens_per_sec']:,.0f} target tok/s, {r['tflops_per_sec']:.3g} TFLOP/s = "
+          f"{r['peak_fraction']:.1%} of the measured {r['peak_tflops']:.3g} TFLOP/s peak")
+         for r in records("train_speed")]
+rows += [(f"decode {r['model']} beam {r['beam']} {r['engine']}",
+          f"{r['tokens_per_sec']:,.0f} tok/s, {r['sents_per_sec']:,.1f} sent/s")
+         for r in records("decode_speed")]
 rows.append(("total", f"{seconds} s"))
 width = max(len(k) for k, _ in rows)
 print(f"\n{'check':{width}}  result")
