@@ -143,7 +143,7 @@ def speed_quality(table: pd.DataFrame, out: Path) -> None:
              + [line(color=colours(i % 20), marker="s", linestyle="")
                 for i in range(len(methods))], ["teacher", *methods]),
             ("shape", [line(color="grey", marker="o", linestyle="", markerfacecolor=fill)
-                       for fill in ["grey", "none", "none"][:len(shapes)]], shapes),
+                       for fill in ["grey"] + ["none"] * (len(shapes) - 1)], shapes),
             ("variant", [line(color="grey", marker=m, linestyle="") for m in markers.values()],
              list(markers)),
             ("lines", [line(color="grey", linestyle=":"), line(color="grey", linestyle="-."),
