@@ -16,7 +16,6 @@ process, and its ratio to the default alone; writes CSV. Run it with nothing els
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -24,6 +23,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from wd.io import write_csv
 
 VARIANTS = {"2 threads": (2, None), "2 threads, OMP_WAIT_POLICY=PASSIVE": (2, "PASSIVE"),
             "1 thread": (1, None)}
@@ -110,10 +111,7 @@ def main() -> None:
     base = rows[0]["updates_per_sec"]
     for row in rows:
         row["ratio_to_2_threads_alone"] = round(row["updates_per_sec"] / base, 2)
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
     print("\n| variant | busy process | updates/s | vs 2 threads alone |\n|---|---|---|---|")
     for row in rows:
         print(f"| {row['variant']} | {'yes' if row['busy_process'] else 'no'} | "

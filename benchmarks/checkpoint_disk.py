@@ -15,10 +15,10 @@ before and after the shrink. Prints a table and writes CSV.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 from wd.config import read_configs
+from wd.io import write_csv
 from wd.preflight import checkpoint_volume
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,10 +37,7 @@ def main() -> None:
                   "peak_gb": round(r.peak / GB, 2),
                   "kept_before_gb": round(r.while_training * r.whole / GB, 2),
                   "kept_after_gb": round(r.kept / GB, 2)} for r in checkpoint_volume(config)]
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
     keys = list(rows[0])
     print(" | ".join(keys))
     for row in rows:

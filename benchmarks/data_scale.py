@@ -52,7 +52,6 @@ removed after each size unless --keep.
 from __future__ import annotations
 
 import argparse
-import csv
 import multiprocessing as mp
 import queue
 import resource
@@ -65,6 +64,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from wd.io import write_csv
 
 LANGS = {"src": "en", "tgt": "de"}
 EVAL_SPLITS = {"valid": 1000, "test": 1000}  # lines of each split besides train
@@ -495,10 +496,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print_table(rows)
     if args.out:
-        with open(args.out, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(args.out, rows)
 
 
 if __name__ == "__main__":

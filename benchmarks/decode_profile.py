@@ -8,7 +8,6 @@ CPU time, and the share of the wall time that no operator accounts for (Python b
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from torch.profiler import ProfilerActivity, profile
 from wd.data.batching import source_tensor
 from wd.decode.incremental import IncrementalDecoder
 from wd.decode.search import beam_search
+from wd.io import write_csv
 
 
 def main() -> None:
@@ -60,10 +60,7 @@ def main() -> None:
     for r in rows[:15]:
         print(f"{r['operator'][:52]:52} {r['calls_per_batch']:>7.0f} "
               f"{r['self_ms_per_batch']:>8.2f} {r['self_ms_per_batch'] / accounted:>6.1%}")
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ skipped with a note.
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from wd.decode.ct2 import Ct2Translator
 from wd.decode.incremental import IncrementalDecoder
 from wd.decode.search import beam_search
 from wd.export.hf import hf_model, refusal
+from wd.io import write_csv
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, SearchSettings
 from wd.vocab import PAD_ID
@@ -229,11 +229,7 @@ def main() -> None:
     rows = [{"engine": e, "model": m, "beam": b,
              "tokens_per_sec": round(args.sentences * out_len / s, 1),
              "sents_per_sec": round(args.sentences / s, 2)} for (e, m, b), s in best.items()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
     print(table(rows, args.beams, models))
 
 

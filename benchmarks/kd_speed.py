@@ -14,7 +14,6 @@ Needs the ``bench`` extra (CTranslate2).
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import tempfile
 import time
@@ -29,7 +28,7 @@ from wd.data.batching import pieces_to_ids
 from wd.data.bpe import load_bpe
 from wd.decode.ct2 import Ct2Translator
 from wd.decode.search import translate
-from wd.io import read_lines
+from wd.io import read_lines, write_csv
 from wd.model.checkpoint import load_model
 from wd.settings import SearchSettings
 
@@ -88,10 +87,7 @@ def main() -> None:
     for r in rows:
         print(f"{r['engine']:12} {r['beam']:>4} {r['sents_per_sec']:>9} {r['ratio_to_ours']:>7}"
               f" {r['identical_to_ours']:>9.2%}")
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
 
 
 if __name__ == "__main__":

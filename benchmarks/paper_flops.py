@@ -14,13 +14,13 @@ writes CSV.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import torch
 
 from wd import methods
 from wd.config import read_configs, shape, student_methods
+from wd.io import write_csv
 from wd.settings import ModelConfig
 from wd.train.flops import fake_update, generator, plain
 
@@ -75,10 +75,7 @@ def main() -> None:
             rows.append({"config": name, "run": run,
                          "tflop_per_update": round(per_update / 1e12, 2), "updates": steps,
                          "pflop": round(total / 1e15, 1), "gpu_hours": round(hours, 2)})
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
     print(" | ".join(rows[0]))
     for row in rows:
         print(" | ".join(str(v) for v in row.values()))

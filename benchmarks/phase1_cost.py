@@ -11,7 +11,6 @@ of the timed steps after warm-up. Prints a table and writes CSV.
 from __future__ import annotations
 
 import argparse
-import csv
 import multiprocessing as mp
 import resource
 import statistics
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 import yaml
 
 from wd.config import shape
+from wd.io import write_csv
 from wd.model.generator import Phase1Model, generator_parameters
 from wd.model.transformer import Transformer, count_parameters
 from wd.settings import ModelConfig
@@ -115,10 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                          "time_ratio_vs_kd": round(r["seconds_per_step"]
                                                    / kd["seconds_per_step"], 2),
                          "memory_ratio_vs_kd": round(r["peak_rss_mb"] / kd["peak_rss_mb"], 2)})
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
     print(f"{'student':8} {'variant':11} {'s/step':>8} {'x KD':>6} {'peak MB':>8} {'x KD':>6} "
           f"{'trainable':>11}")
     for r in rows:

@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 from wd.config import read_configs, search_settings, validate
-from wd.io import read_lines, write_lines
+from wd.io import read_lines, write_csv, write_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -164,10 +164,7 @@ def main() -> None:
             rows.append(row(name, config, exp,
                             score_on_validation(config, exp, exp / "sweep/valid.json")))
     table = where / f"{sweep['prefix']}.csv"
-    with open(table, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(table, rows)
     print("\n".join(markdown(rows)))
     print(f"[sweep] {table}")
 

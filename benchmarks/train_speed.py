@@ -21,7 +21,6 @@ projections from that width, i.e. the same shape as ours.
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import random
 import statistics
@@ -36,6 +35,7 @@ from torch import nn
 
 from phase1_cost import PAPER_STUDENTS, PAPER_TEACHER  # same sibling shapes as phase1_cost.py
 from wd.data.batching import Pair, collate, epoch_batches
+from wd.io import write_csv
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, TrainSettings
 from wd.train.device import autocast, fused_adam
@@ -253,10 +253,7 @@ def main(argv: list[str] | None = None) -> None:
             rows += measured
             print(f"{name} {precision}: " + ", ".join(
                 f"{r['engine']} {r['tokens_per_sec']:.0f} tok/s" for r in measured), flush=True)
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows, FIELDS)
     print(f"\n{'model':8} {'precision':9} {'engine':6} {'tok/s':>8} {'s/step':>7} {'x hf':>6} "
           f"{'params':>12}" + (f" {'TFLOP/s':>8} {'of peak':>7}" if args.peak else ""))
     for r in rows:

@@ -24,7 +24,6 @@ sdist builds with Cython and a C compiler):
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 import time
 from functools import partial
@@ -39,7 +38,7 @@ from wd.data.bpe import ids_to_text, load_bpe
 from wd.data.shortlist import Shortlist, build_shortlist, coverage, rank_candidates
 from wd.decode.ct2 import Ct2Translator
 from wd.evaluate.timing import timed
-from wd.io import read_lines
+from wd.io import read_lines, write_csv
 from wd.model.checkpoint import load_model
 from wd.settings import SearchSettings
 from wd.vocab import BOS_ID, PAD_ID
@@ -158,10 +157,7 @@ def main() -> None:
               f"{row['mean_allowed']:>13.1f} {row['mean_allowed'] / vocab:>9.1%} "
               f"{row.get('valid_bleu', ''):>11} {row.get('words_per_sec_1t', ''):>11}")
     if args.csv:
-        with open(args.csv, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(args.csv, rows)
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,6 @@ Prints a table and writes CSV (student, loss, seconds_per_step, ratio_vs_ce).
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import statistics
 import sys
@@ -27,6 +26,7 @@ import yaml
 
 from wd.config import shape
 from wd.data.batching import epoch_batches
+from wd.io import write_csv
 from wd.model.transformer import Transformer
 from wd.settings import ModelConfig, TrainSettings
 from wd.train.trainer import Trainer
@@ -93,10 +93,7 @@ def main(argv: list[str]) -> None:
     for row in rows:
         print(f"{row['student']:8} {row['loss']:11} {row['seconds_per_step']:8.4f} "
               f"{row['ratio_vs_ce']:6.2f}")
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
 
 
 if __name__ == "__main__":

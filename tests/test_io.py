@@ -18,6 +18,7 @@ from wd.io import (
     atomic_path,
     check_aligned,
     read_lines,
+    write_csv,
     write_json,
     write_lines,
 )
@@ -64,6 +65,20 @@ def test_atomic_path_renames_on_success_and_removes_the_draft_on_error(tmp_path)
 def test_write_json(tmp_path):
     write_json(tmp_path / "x.json", {"a": [1, 2]})
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": [1, 2]}
+
+
+def test_write_csv_writes_a_header_and_keeps_the_old_table_when_a_row_is_bad(tmp_path):
+    out = tmp_path / "sub" / "table.csv"
+    write_csv(out, [{"b": 1, "a": "x"}, {"b": 2, "a": "y,z"}])
+    assert out.read_text().splitlines() == ["b,a", "1,x", '2,"y,z"']
+    write_csv(out, [], fields=["a", "b"])
+    assert out.read_text().splitlines() == ["a,b"]
+    with pytest.raises(ValueError, match="fields not in fieldnames"):
+        write_csv(out, [{"a": 1, "b": 2}, {"a": 3, "c": 4}])
+    assert out.read_text().splitlines() == ["a,b"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["table.csv"]
+    with pytest.raises(ValueError, match="table.csv: no rows"):
+        write_csv(out, [])
 
 
 def test_two_writers_of_one_output_never_share_a_draft(tmp_path):

@@ -9,6 +9,7 @@ with ``\n`` line endings, one sentence per line.
 
 from __future__ import annotations
 
+import csv
 import errno
 import glob
 import gzip
@@ -211,6 +212,17 @@ def write_lines(path: Path, lines: Iterable[str]) -> int:
             handle.write(line + "\n")
             count += 1
     return count
+
+
+def write_csv(path: Path, rows: Sequence[dict], fields: Sequence[str] | None = None) -> None:
+    """Write dict rows as CSV with a header (``fields``, else the first row's keys), atomically:
+    a benchmark stopped half-way leaves its previous table, not half of a new one."""
+    if not rows and fields is None:
+        raise ValueError(f"{path}: no rows to write and no header given")
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(fields or rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def write_json(path: Path, obj) -> None:
