@@ -26,6 +26,13 @@ def one_line_errors(prog: str) -> Iterator[None]:
         sys.exit(1)
 
 
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """The ``--force`` option of every export that writes a directory."""
+    parser.add_argument("--force", action="store_true",
+                        help="write into an existing non-empty out_dir, replacing the files the "
+                             "export writes (and no others)")
+
+
 def add_no_verify(parser: argparse.ArgumentParser) -> None:
     """The ``--no-verify`` option of every command that reads a model package."""
     parser.add_argument("--no-verify", action="store_true",

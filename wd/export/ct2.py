@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from wd.data.bpe import load_bpe
 from wd.data.shortlist import read_vmap
-from wd.export.cli import add_no_verify, one_line_errors
+from wd.export.cli import add_force, add_no_verify, one_line_errors
 from wd.export.package import load_any
 from wd.io import atomic_dir, check_output_dir
 from wd.model.transformer import Transformer, sinusoidal_positions
@@ -154,9 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vmap", type=Path,
                         help="vocabulary map to ship (default: the package's vmap.txt, if any); "
                              "translate with use_vmap=True to restrict the output to it")
-    parser.add_argument("--force", action="store_true",
-                        help="write into an existing non-empty out_dir, replacing the files the "
-                             "export writes (and no others)")
+    add_force(parser)
     add_no_verify(parser)
     args = parser.parse_args(argv)
     with one_line_errors(parser.prog):

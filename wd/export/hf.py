@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from wd.data.bpe import load_bpe
-from wd.export.cli import add_no_verify, one_line_errors
+from wd.export.cli import add_force, add_no_verify, one_line_errors
 from wd.export.ct2 import MAX_POSITIONS
 from wd.export.package import load_package
 from wd.io import atomic_dir, check_output_dir
@@ -143,9 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="wd-export-hf", description="Export a wd model package to a transformers model.")
     parser.add_argument("package", type=Path, help="model package directory")
     parser.add_argument("out_dir", type=Path, help="transformers model directory to write")
-    parser.add_argument("--force", action="store_true",
-                        help="write into an existing non-empty out_dir, replacing the files the "
-                             "export writes (and no others)")
+    add_force(parser)
     add_no_verify(parser)
     args = parser.parse_args(argv)
     with one_line_errors(parser.prog):
