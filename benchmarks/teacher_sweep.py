@@ -21,6 +21,11 @@ updates (summed over resumptions) and of validation translations, the best greed
 BLEU of the training curve, and the final (averaged) model's BLEU, the
 evaluation's BLEU variants and chrF on the validation set with the evaluation's beam search.
 Prints a table and writes ``<prefix>.csv`` beside the variants' files.
+
+A sweep file's ``caps: [3000, 4000]`` adds a row ``<name>@<cap>`` for each cap that a variant
+trained with ``keep_models: true`` reached: the final model a run capped there would have
+written (the inverse square-root schedule does not depend on the cap, so a shorter run follows
+the same curve up to its end), scored the same way: one long run prices every budget.
 """
 
 from __future__ import annotations
@@ -61,9 +66,9 @@ def train(files: list[Path], variant_file: Path, teacher: Path, cores: int, log:
         sys.exit(f"{' '.join(cmd)} failed (exit {done.returncode}); its output is in {log}")
 
 
-def score_on_validation(config: dict, exp: Path, out: Path) -> dict:
-    """The final teacher's BLEU (and the evaluation's variants) and chrF on the validation set,
-    decoded with the evaluation's beam search."""
+def score_on_validation(config: dict, exp: Path, out: Path, model: Path | None = None) -> dict:
+    """The BLEU (and the evaluation's variants) and chrF of the final teacher (or ``model``) on
+    the validation set, decoded with the evaluation's beam search."""
     import json
 
     import torch
@@ -73,7 +78,7 @@ def score_on_validation(config: dict, exp: Path, out: Path) -> dict:
     if not out.exists():
         torch.set_num_threads(config["threads"]["decode"])
         evaluation = config["evaluation"]
-        evaluate_system(exp / "models/teacher/final.pt", exp / "bpe/spm.model",
+        evaluate_system(model or exp / "models/teacher/final.pt", exp / "bpe/spm.model",
                         [TestSet("valid", exp / "bpe/valid.src", [exp / "data/raw/valid.tgt"],
                                  out)],
                         config["data"]["tgt_lang"], search_settings(evaluation),
@@ -81,9 +86,13 @@ def score_on_validation(config: dict, exp: Path, out: Path) -> dict:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-def curve_best(curve: Path) -> tuple[str, str]:
+def curve_rows(curve: Path, until: int) -> list[dict]:
+    """The training curve's rows up to update ``until``."""
+    return [r for r in csv.DictReader(read_lines(curve)) if int(r["step"]) <= until]
+
+
+def curve_best(rows: list[dict]) -> tuple[str, str]:
     """The best greedy validation BLEU of a training curve and its step."""
-    rows = list(csv.DictReader(read_lines(curve)))
     scored = [r for r in rows if r.get("valid_bleu")]
     if not scored:
         return "", ""
@@ -91,19 +100,40 @@ def curve_best(curve: Path) -> tuple[str, str]:
     return best["valid_bleu"], best["step"]
 
 
-def validation_minutes(curve: Path) -> float:
+def validation_minutes(rows: list[dict]) -> float:
     """Minutes the run spent translating its validation set (the curve's last row)."""
-    rows = list(csv.DictReader(read_lines(curve)))
     return round(float(rows[-1]["translate_sec"]) / 60, 1) if rows else 0.0
 
 
+def capped_model(config: dict, exp: Path, cap: int) -> Path:
+    """The model a run of the variant capped at ``cap`` updates would have written, made from
+    the checkpoints its longer run kept (``keep_models``), with that run's meta (it ends at the
+    cap: a stop by patience before it would have ended the longer run there too)."""
+    from wd.model.checkpoint import load_model, save_model
+    from wd.settings import TrainSettings
+    from wd.train.state import CheckpointStore
+
+    out = exp / "sweep" / f"cap{cap}.pt"
+    if not out.exists():
+        train = config["teacher"]["train"]
+        store = CheckpointStore(exp / "models/teacher/work", TrainSettings(**train))
+        average, state = store.capped(cap)
+        model, meta = load_model(exp / "models/teacher/final.pt")
+        model.load_state_dict(average)
+        save_model(model, out, {**meta, "train_steps": cap, "stopped_by": "steps",
+                                "train_seconds": round(state["elapsed"], 2),
+                                "best_step": state["best_step"]})
+    return out
+
+
 def row(name: str, config: dict, exp: Path, valid_json: dict) -> dict:
-    greedy, greedy_step = curve_best(exp / "models/teacher/train_log.csv")
+    curve = curve_rows(exp / "models/teacher/train_log.csv", valid_json["train_steps"])
+    greedy, greedy_step = curve_best(curve)
     out = {"variant": name, "params": valid_json["params"],
            "updates": valid_json["train_steps"], "kept_step": valid_json.get("best_step", ""),
            "stopped_by": valid_json.get("stopped_by", ""),
            "update_minutes": round(valid_json["train_seconds"] / 60, 1),
-           "validation_minutes": validation_minutes(exp / "models/teacher/train_log.csv"),
+           "validation_minutes": validation_minutes(curve),
            "greedy_valid_bleu": greedy, "greedy_best_step": greedy_step,
            "valid_bleu": round(valid_json["bleu"], 2), "valid_chrf": round(valid_json["chrf"], 2)}
     for variant in config["evaluation"].get("bleu_variants", []):
@@ -160,9 +190,14 @@ def main() -> None:
         if config is None:
             continue
         exp = ROOT / config["results_dir"] / config["experiment"]
-        if (exp / "sweep/valid.json").exists():
-            rows.append(row(name, config, exp,
-                            score_on_validation(config, exp, exp / "sweep/valid.json")))
+        if not (exp / "sweep/valid.json").exists():
+            continue
+        final = score_on_validation(config, exp, exp / "sweep/valid.json")
+        for cap in sweep.get("caps", []):
+            if cap < final["train_steps"] and config["teacher"]["train"].get("keep_models"):
+                rows.append(row(f"{name}@{cap}", config, exp, score_on_validation(
+                    config, exp, exp / f"sweep/cap{cap}.json", capped_model(config, exp, cap))))
+        rows.append(row(name, config, exp, final))
     table = where / f"{sweep['prefix']}.csv"
     write_csv(table, rows)
     print("\n".join(markdown(rows)))

@@ -11,7 +11,7 @@ from wd.data.batching import collate, token_buckets
 from wd.model.transformer import Transformer
 from wd.stopping import Stopped
 from wd.train.log import BOARD_ENV
-from wd.train.state import checkpoints
+from wd.train.state import CheckpointStore, checkpoint_step, checkpoints
 from wd.train.trainer import Trainer, learning_rate
 
 
@@ -87,6 +87,51 @@ def test_a_cap_lowered_below_a_stop_checkpoint_ends_the_run_at_the_cap(tmp_path,
         assert torch.equal(p, q), name
     log = (tmp_path / "b" / "train_log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log] == ["step", "2", "4", "6"]
+
+
+def test_kept_models_give_the_average_of_any_shorter_cap(tmp_path, caplog):
+    """With keep_models every scheduled checkpoint keeps its model (the optimizer state goes):
+    the run rerun with its cap lowered to one of them ends there without training, with the
+    final average a run capped there from the start makes; a cap between them is refused
+    before any checkpoint is dropped."""
+    keys = dict(save_every=2, valid_every=2, average_last=2)
+
+    def final(work: str, steps: int, **over) -> dict:
+        torch.manual_seed(0)
+        pairs = toy_pairs(80)
+        trainer = Trainer(Transformer(tiny(dropout=0.1)), pairs, pairs[:10],
+                          settings(steps=steps, **keys, **over), tmp_path / work,
+                          torch.device("cpu"))
+        trainer.run()
+        return trainer.final_state()
+
+    final("kept", 10, keep_models=True)
+    store = CheckpointStore(tmp_path / "kept", settings(steps=10, **keys))
+    model, state = store.capped(6)
+    assert state["step"] == 6
+    with pytest.raises(FileNotFoundError, match="no checkpoint at update 5"):
+        store.capped(5)
+    found = checkpoints(tmp_path / "kept")
+    assert [checkpoint_step(p) for p in found] == [2, 4, 6, 8, 10]
+    assert ["optimizer" in torch.load(p, weights_only=False) for p in found] == [
+        False, False, False, True, True]
+    with pytest.raises(RuntimeError, match=r"up to the cap of 5 updates hold models without "
+                                           r"optimizer state \(the newest: step 4\)"):
+        final("kept", 5)
+    assert len(checkpoints(tmp_path / "kept")) == 5
+    updates = []
+    real_update = Trainer.update
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Trainer, "update", lambda self, *a: updates.append(1) or real_update(
+            self, *a))
+        lowered = final("kept", 6)
+    assert not updates and "the cap is now 6 updates: resuming from step 6" in caplog.text
+    assert [checkpoint_step(p) for p in checkpoints(tmp_path / "kept")] == [2, 4, 6]
+    straight = final("straight", 6)
+    for name, value in straight.items():
+        assert torch.equal(lowered[name], value) and torch.equal(model[name], value), name
+    with pytest.raises(FileNotFoundError, match=r"needs the checkpoints of updates 2, 4\b"):
+        CheckpointStore(tmp_path / "straight", settings(steps=6, **keys)).capped(4)
 
 
 @pytest.mark.parametrize("change, key", [({"over": {"lr": 2e-3}}, "lr"),

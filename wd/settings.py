@@ -92,6 +92,10 @@ class TrainSettings:
     clip_norm: float = 0.0
     save_every: int = 100
     average_last: int = 1
+    # Keep the model (not the optimizer state) of every scheduled checkpoint that falls out of
+    # the averaging window, so that the average a shorter cap would have made can be scored
+    # afterwards (benchmarks/teacher_sweep.py's caps).
+    keep_models: bool = False
     valid_every: int = 100
     log_interval: int = 100  # updates between progress lines (rate, loss, ETA) in the log
     update_freq: int = 1

@@ -12,7 +12,7 @@ from wd.settings import TrainSettings
 # Settings that only say how long to train and how often to save, log or average: changing them
 # between a run and its resumption keeps the resumed updates identical.
 NOT_AFFECTING_UPDATES = {"steps", "save_every", "valid_every", "average_last", "max_bad_steps",
-                         "log_interval", "patience", "min_delta"}
+                         "log_interval", "patience", "min_delta", "keep_models"}
 
 
 def checkpoints(work_dir: Path) -> list[Path]:
@@ -112,7 +112,28 @@ class CheckpointStore:
         keep = {*self.window(step), *self.window(final_step), found[-1]}
         for old in found:
             if old not in keep:
-                old.unlink()
+                self._retire(old)
+
+    def _retire(self, path: Path) -> int:
+        """A checkpoint no average needs any more: removed, or with ``keep_models`` (when it is
+        a scheduled one) kept as its model alone. Returns the bytes freed."""
+        if self.s.keep_models and self.scheduled(checkpoint_step(path)):
+            return self.slim(path)
+        size = path.stat().st_size
+        path.unlink()
+        return size
+
+    @staticmethod
+    def slim(path: Path) -> int:
+        """Drop a checkpoint's optimizer state (two thirds of its size): its model still averages,
+        it is no longer a point to resume training from. Returns the bytes freed."""
+        ckpt = load(path)
+        if "optimizer" not in ckpt:
+            return 0
+        before = path.stat().st_size
+        del ckpt["optimizer"]
+        save_atomic(ckpt, path)
+        return before - path.stat().st_size
 
     def clear(self) -> None:
         for path in self.paths():
@@ -135,26 +156,32 @@ class CheckpointStore:
         """Average of the ``average_last`` checkpoints ending at step ``end``."""
         return average_state_dicts(self.window(end))
 
+    def capped(self, cap: int) -> tuple[dict, dict]:
+        """The final model a run capped at ``cap`` updates would have written (the average of
+        the window ending at the best step as of ``cap`` with patience, else at ``cap``) and the
+        state of that run at its end, from checkpoints kept by ``keep_models``."""
+        path = self.work_dir / f"checkpoint_{cap:08d}.pt"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no checkpoint at update {cap} (caps are steps "
+                                    f"the run saved, multiples of save_every {self.s.save_every})")
+        state = TrainState.from_checkpoint(load(path))
+        end = state.best_step if self.s.patience else cap
+        window = self.window(end)
+        wanted = [s for s in range(end, 0, -self.s.save_every)][:self.s.average_last]
+        if [checkpoint_step(p) for p in window] != wanted[::-1]:
+            raise FileNotFoundError(f"{self.work_dir}: the average at update {end} needs the "
+                                    f"checkpoints of updates {', '.join(map(str, wanted[::-1]))}; "
+                                    "the run was not trained with keep_models")
+        return average_state_dicts(window), dataclasses.asdict(state)
+
     def shrink(self, final_step: int) -> int:
         """Once the run's final model is written: the checkpoints it was averaged from (the
         window ending at ``final_step``) keep their model (what a new averaging or a
         student-average conversion reads) and drop the optimizer state, two thirds of their
         size; the newest stays whole, so that raising ``steps`` or ``patience`` continues the
-        run exactly; the others (the last window, when the best came before it) are removed.
-        A checkpoint without optimizer state is never a resume point. Returns the bytes
-        freed."""
-        found, freed = self.paths(), 0
+        run exactly; the others (the last window, when the best came before it) are removed, or
+        slimmed as well with ``keep_models``. A checkpoint without optimizer state is never a
+        resume point. Returns the bytes freed."""
         window = set(self.window(final_step))
-        for path in found[:-1]:
-            if path not in window:
-                freed += path.stat().st_size
-                path.unlink()
-                continue
-            ckpt = load(path)
-            if "optimizer" not in ckpt:
-                continue
-            before = path.stat().st_size
-            del ckpt["optimizer"]
-            save_atomic(ckpt, path)
-            freed += before - path.stat().st_size
-        return freed
+        return sum(self.slim(path) if path in window else self._retire(path)
+                   for path in self.paths()[:-1])

@@ -165,16 +165,17 @@ class Trainer:
         """The newest of ``found`` that can be read and resumed from (they are dropped from
         ``found`` until it is at the end); a damaged one (a truncated write, a full disk) is set
         aside with a warning, so that the run goes on from the one before it instead of failing
-        at every rerun. A checkpoint shrunk after the run ended (no optimizer state:
-        :meth:`CheckpointStore.shrink`) is no resume point."""
+        at every rerun. A checkpoint without optimizer state (shrunk after the run ended, or a
+        model kept for averaging: :meth:`CheckpointStore.slim`) is a resume point only at the
+        cap, where nothing is left to train; when nothing else is left, that is an error
+        rather than a silent start over beside the old run's files."""
+        slim = []
         while found:
             try:
                 ckpt = load(found[-1])
-                if "optimizer" in ckpt or "settings" not in ckpt:
+                if "optimizer" in ckpt or "settings" not in ckpt or ckpt["step"] >= self.s.steps:
                     return ckpt
-                log.warning("%s has no optimizer state (shrunk after the run ended): not "
-                            "resumed from", found[-1])
-                found.pop()
+                slim.append(checkpoint_step(found.pop()))
                 continue
             except CheckpointError as err:
                 if self.is_main:
@@ -184,6 +185,13 @@ class Trainer:
                 if self.is_main:
                     self.store.set_aside(found[-1])
                 found.pop()
+        if slim:
+            raise RuntimeError(
+                f"{self.work_dir}: the checkpoints up to the cap of {self.s.steps} updates hold "
+                f"models without optimizer state (the newest: step {slim[0]}), nothing to "
+                "resume training from: set steps to a step they hold to end the run there, "
+                "raise it past the newest whole checkpoint to go on, or move the directory "
+                "away to start over")
         return None
 
     def resume(self) -> bool:
@@ -194,17 +202,18 @@ class Trainer:
         final average then uses the checkpoints still kept)."""
         found = self.store.paths()
         within = [p for p in found if checkpoint_step(p) <= self.s.steps]
-        if within and len(within) < len(found):
+        beyond = found[len(within):] if within else []
+        found = within or found
+        ckpt = self._newest_readable(found)  # raises before anything beyond the cap is dropped
+        if beyond:
             if self.is_main:
-                log.warning("%s: the cap is now %d updates: resuming from step %d and dropping "
-                            "the checkpoints beyond the cap", self.work_dir, self.s.steps,
-                            checkpoint_step(within[-1]))
+                log.warning("%s: the cap is now %d updates: %s and dropping the checkpoints "
+                            "beyond the cap", self.work_dir, self.s.steps,
+                            f"resuming from step {ckpt['step']}" if ckpt else "starting over")
             distributed.barrier()  # every process has listed them before rank 0 deletes them
             if self.is_main:
-                for path in found[len(within):]:
+                for path in beyond:
                     path.unlink()
-            found = within
-        ckpt = self._newest_readable(found)
         if ckpt is None:
             return False
         if "settings" not in ckpt:
@@ -222,7 +231,8 @@ class Trainer:
             return False
         try:
             self.model.load_state_dict(ckpt["model"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if "optimizer" in ckpt:  # else a model at the cap: nothing is left to train
+                self.optimizer.load_state_dict(ckpt["optimizer"])
             self.state, rng = TrainState.from_checkpoint(ckpt), ckpt["rng"]
         except (KeyError, RuntimeError, ValueError) as err:
             raise RuntimeError(f"{found[-1]} is not a training checkpoint of this model "
