@@ -167,7 +167,7 @@ class CheckpointStore:
         state = TrainState.from_checkpoint(load(path))
         end = state.best_step if self.s.patience else cap
         window = self.window(end)
-        wanted = [s for s in range(end, 0, -self.s.save_every)][:self.s.average_last]
+        wanted = list(range(end, 0, -self.s.save_every))[:self.s.average_last]
         if [checkpoint_step(p) for p in window] != wanted[::-1]:
             raise FileNotFoundError(f"{self.work_dir}: the average at update {end} needs the "
                                     f"checkpoints of updates {', '.join(map(str, wanted[::-1]))}; "
