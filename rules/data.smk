@@ -82,6 +82,9 @@ else:
             exp("data/raw/{split}.tgt"),
         log:
             exp("logs/prepare_corpus/{split}.log"),
+        # The corpus's own splits: data/raw/mono.src is prepare_mono's.
+        wildcard_constraints:
+            split="|".join(re.escape(split) for split in CORPUS.splits),
         params:
             corpus=[SOURCE, SIDES["src"], SIDES["tgt"]],
             clean=config["data"]["clean"],
