@@ -336,8 +336,10 @@ def test_dry_run_of_multi30k_plans_its_downloads_and_three_test_sets_offline(tmp
     planned = set(re.findall(r"output: \S+/downloads/(\S+)", run.stdout))
     corpus = registry_corpus("multi30k", "en", "de")
     task1 = {f.name for f in corpus.files if f.id not in corpus.mono["task2"]}
-    assert planned == task1 and len(task1) == 10
+    task2 = {f.name for f in corpus.files if f.id in corpus.mono["task2"]}  # the config's mono
+    assert planned == task1 | task2 and (len(task1), len(task2)) == (10, 5)
     assert re.search(r"prepare_corpus\s+5\b", run.stdout)
+    assert re.search(r"prepare_mono\s+1\b", run.stdout)
     evaluated = re.findall(r"rule evaluate_system:\n(?:\s+input: .*\n)\s+output: (.*)",
                            run.stdout)
     wd_seed3 = next(out for out in evaluated if "eval/stu1/wd/seed3/" in out)
