@@ -73,6 +73,21 @@ def test_identity_holds_only_the_keys_a_job_has():
     assert "valid_search" not in no_bleu.run("stu1", "kd", 1).job.identity()
 
 
+def test_the_length_penalty_reaches_only_a_validation_that_searches_a_beam():
+    """Greedy validation keeps one hypothesis whatever the penalty: tuning the test search's
+    penalty must not make every trained model another run's (snakemake reruns a job whose
+    params changed, and the trainer starts over beside checkpoints of another identity)."""
+    evaluation = {**DEFAULT_CONFIG["evaluation"], "lenpen": 1.6}
+    greedy, tuned = plan(), plan(evaluation=evaluation)
+    for p in (greedy, tuned):
+        assert p.teacher().job.valid_search.beam == 1
+    assert tuned.teacher().job.to_dict() == greedy.teacher().job.to_dict()
+    assert tuned.run("stu1", "wd", 1).job.to_dict() == greedy.run("stu1", "wd", 1).job.to_dict()
+    beam2 = {**DEFAULT_CONFIG["student_train"], "valid_beam": 2}
+    searched = plan(evaluation=evaluation, student_train=beam2).run("stu1", "kd", 1).job
+    assert (searched.valid_search.beam, searched.valid_search.lenpen) == (2, 1.6)
+
+
 def test_a_job_crosses_to_the_training_process_as_plain_json_and_back():
     job = plan().run("stu1", "wd_phase1_all_cutinit", 1).job
     assert TrainJob.from_dict(json.loads(json.dumps(job.to_dict()))) == job

@@ -224,8 +224,11 @@ class Plan:
                 job["generator"]["start"] = run.generator.start
         if settings.translates:
             job["valid_refs"], job["tgt_lang"] = self.valid_refs, c["data"]["tgt_lang"]
-            job["valid_search"] = replace(search_settings(c["evaluation"]),
-                                          beam=settings.valid_beam, int8=False)
+            search = replace(search_settings(c["evaluation"]), beam=settings.valid_beam,
+                             int8=False)
+            if search.beam == 1:  # greedy: its one hypothesis does not depend on the penalty,
+                search = replace(search, lenpen=1.0)  # so tuning it reruns no training
+            job["valid_search"] = search
         return RunPlan(inputs, TrainJob(
             bpe=self.bpe, train=inputs["train"], valid=self.valid, model=shape(c, student),
             settings=settings, max_len=c["data"].get("max_len"),
