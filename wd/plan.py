@@ -226,8 +226,10 @@ class Plan:
             job["valid_refs"], job["tgt_lang"] = self.valid_refs, c["data"]["tgt_lang"]
             search = replace(search_settings(c["evaluation"]), beam=settings.valid_beam,
                              int8=False)
-            if search.beam == 1:  # greedy: its one hypothesis does not depend on the penalty,
-                search = replace(search, lenpen=1.0)  # so tuning it reruns no training
+            # Greedy search ends with one hypothesis whatever the length penalty: leaving it
+            # out of a greedy validation lets the test search be tuned without retraining.
+            if search.beam == 1:
+                search = replace(search, lenpen=1.0)
             job["valid_search"] = search
         return RunPlan(inputs, TrainJob(
             bpe=self.bpe, train=inputs["train"], valid=self.valid, model=shape(c, student),
